@@ -1,0 +1,106 @@
+#include "sandbox/base/sys.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sandbox {
+
+const char* errc_name(Errc code) {
+    switch (code) {
+        case Errc::InvalidArgument: return "invalid_argument";
+        case Errc::NotFound: return "not_found";
+        case Errc::PermissionDenied: return "permission_denied";
+        case Errc::Unsupported: return "unsupported";
+        case Errc::Timeout: return "timeout";
+        case Errc::Syscall: return "syscall";
+        case Errc::Internal: return "internal";
+    }
+    return "internal";
+}
+
+std::string Error::message() const {
+    if (sys_errno == 0) return context;
+    return context + ": " + std::strerror(sys_errno) + " (" + sys::errno_name(sys_errno) + ")";
+}
+
+namespace sys {
+
+Result<UniqueFd> open_file(const std::string& path, int flags, mode_t mode) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return fail(sys_error("open(" + path + ")"));
+    return UniqueFd(fd);
+}
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+    auto fd = open_file(path, O_RDONLY);
+    if (!fd) return fail(std::move(fd).error());
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd->get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(sys_error("read(" + path + ")"));
+        if (n == 0) break;
+        if (out.size() + static_cast<size_t>(n) > max_bytes)
+            return fail(Errc::InvalidArgument, "read(" + path + "): larger than " +
+                                                   std::to_string(max_bytes) + " bytes");
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+Result<void> write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(sys_error("write"));
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+}
+
+Result<void> write_file(const std::string& path, std::string_view data, bool create) {
+    int flags = O_WRONLY | (create ? O_CREAT | O_TRUNC : 0);
+    auto fd = open_file(path, flags, 0644);
+    if (!fd) return fail(std::move(fd).error());
+    auto written = write_all(fd->get(), data);
+    if (!written) return fail(sys_error("write(" + path + ")"));
+    return {};
+}
+
+Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, int extra_flags) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | extra_flags) != 0) return fail(sys_error("pipe2"));
+    read_end.reset(fds[0]);
+    write_end.reset(fds[1]);
+    return {};
+}
+
+const char* errno_name(int err) {
+    switch (err) {
+#define SBX_ERRNO_CASE(e) \
+    case e: return #e;
+        SBX_ERRNO_CASE(EPERM) SBX_ERRNO_CASE(ENOENT) SBX_ERRNO_CASE(ESRCH) SBX_ERRNO_CASE(EINTR)
+        SBX_ERRNO_CASE(EIO) SBX_ERRNO_CASE(ENXIO) SBX_ERRNO_CASE(E2BIG) SBX_ERRNO_CASE(ENOEXEC)
+        SBX_ERRNO_CASE(EBADF) SBX_ERRNO_CASE(ECHILD) SBX_ERRNO_CASE(EAGAIN) SBX_ERRNO_CASE(ENOMEM)
+        SBX_ERRNO_CASE(EACCES) SBX_ERRNO_CASE(EFAULT) SBX_ERRNO_CASE(EBUSY) SBX_ERRNO_CASE(EEXIST)
+        SBX_ERRNO_CASE(EXDEV) SBX_ERRNO_CASE(ENODEV) SBX_ERRNO_CASE(ENOTDIR) SBX_ERRNO_CASE(EISDIR)
+        SBX_ERRNO_CASE(EINVAL) SBX_ERRNO_CASE(ENFILE) SBX_ERRNO_CASE(EMFILE) SBX_ERRNO_CASE(ETXTBSY)
+        SBX_ERRNO_CASE(EFBIG) SBX_ERRNO_CASE(ENOSPC) SBX_ERRNO_CASE(EROFS) SBX_ERRNO_CASE(EPIPE)
+        SBX_ERRNO_CASE(ERANGE) SBX_ERRNO_CASE(ENAMETOOLONG) SBX_ERRNO_CASE(ENOSYS)
+        SBX_ERRNO_CASE(ENOTEMPTY) SBX_ERRNO_CASE(ELOOP) SBX_ERRNO_CASE(EOVERFLOW)
+        SBX_ERRNO_CASE(EOPNOTSUPP) SBX_ERRNO_CASE(ECONNREFUSED) SBX_ERRNO_CASE(ENETUNREACH)
+        SBX_ERRNO_CASE(EUSERS)
+#undef SBX_ERRNO_CASE
+        default: return "E?";
+    }
+}
+
+}  // namespace sys
+}  // namespace sandbox

@@ -1,0 +1,131 @@
+// Plain data in and out of the sandbox layer. runtime/policy turns a policy file into a
+// SandboxConfig; the launcher prepares it once (Sandbox::prepare) and launches many RunRequests,
+// each of which ends in one Outcome. Nothing here knows about JSON or MCP.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandbox {
+
+using Millis = std::chrono::milliseconds;
+
+// A read-only bind of a host path into the sandbox. A host symlink (e.g. /bin -> usr/bin on
+// merged-/usr systems) is recreated as the same symlink instead of being bound.
+struct BindMount {
+    std::string source;  // absolute host path
+    std::string target;  // absolute path inside the sandbox; empty = same as source
+    bool optional = false;  // skip silently when the source does not exist
+    bool noexec = false;
+};
+
+struct Limits {
+    uint64_t memory_bytes = 256ull << 20;  // cgroup memory limit; swap is always 0. 0 = no limit
+    uint32_t pids = 64;                    // cgroup pids.max. 0 = no limit
+    uint32_t cpu_percent = 100;            // CPU bandwidth, 100 = one core. 0 = no limit
+    Millis wall_timeout{30'000};           // whole run, from exec to exit
+    Millis cpu_time{0};                    // total CPU of the whole cgroup; 0 = no limit
+    uint64_t stdout_bytes = 1ull << 20;    // captured bytes per stream; the rest is counted, dropped
+    uint64_t stderr_bytes = 1ull << 20;
+    bool kill_on_output_cap = false;       // end the run (reason OutputCap) instead of dropping
+    uint64_t tmpfs_bytes = 64ull << 20;    // size of the fresh /tmp
+    uint64_t file_size_bytes = 64ull << 20;  // RLIMIT_FSIZE
+    uint32_t open_files = 256;               // RLIMIT_NOFILE
+    uint64_t stdin_bytes = 1ull << 20;       // largest stdin a request may supply
+};
+
+enum class SeccompAction { Errno, Kill };
+
+struct SeccompConfig {
+    std::string profile = "default";  // see seccomp.h for the profiles
+    SeccompAction on_violation = SeccompAction::Errno;  // EPERM, or kill the process (SIGSYS)
+};
+
+enum class LandlockMode { Off, Required };
+
+struct LandlockConfig {
+    LandlockMode mode = LandlockMode::Required;
+    int min_abi = 1;  // refuse to run when the kernel's Landlock ABI is older
+};
+
+struct SandboxConfig {
+    std::string name;  // policy name, used in error messages and records
+
+    std::vector<BindMount> binds;          // system directories (/usr, /lib, ...)
+    std::vector<std::string> etc_entries;  // names under host /etc to expose read-only
+    std::string workspace;                 // host directory, bound read-only; empty = none
+    std::string workspace_target = "/workspace";  // fixed mount point and working directory
+    bool workspace_noexec = false;
+    std::string hostname = "tooljail";
+    bool loopback = false;  // bring up lo in the (otherwise empty) network namespace
+
+    uid_t uid = 1000;  // identity inside the sandbox; never 0
+    gid_t gid = 1000;
+    // Host identity the inside ids map to. Only root may choose; otherwise the caller's own ids.
+    std::optional<uid_t> host_uid;
+    std::optional<gid_t> host_gid;
+
+    std::vector<std::string> env;  // final "NAME=value" list, already filtered by the policy
+
+    Limits limits;
+    SeccompConfig seccomp;
+    LandlockConfig landlock;
+};
+
+// Supervisor-wide settings that are not part of any policy.
+struct HostOptions {
+    std::string runtime_dir;    // empty = /run/tooljail (root) or $XDG_RUNTIME_DIR/tooljail
+    std::string cgroup_parent;  // empty = auto-detect; see cgroup.h
+};
+
+struct RunRequest {
+    std::vector<std::string> argv;      // argv[0] is a path, or a name looked up in PATH
+    std::optional<std::string> stdin_data;  // nullopt = /dev/null
+    std::optional<Millis> wall_timeout;     // tighter than the policy's, never looser
+};
+
+enum class Termination {
+    Exit,              // exited by itself (any exit code)
+    Signaled,          // killed by a signal not caused by us
+    Timeout,           // wall-clock deadline
+    CpuLimit,          // CPU-time limit
+    MemoryLimit,       // cgroup OOM kill
+    PidsLimit,         // failed after hitting the pids limit
+    OutputCap,         // output cap reached with kill_on_output_cap
+    Cancelled,         // the caller cancelled
+    SeccompViolation,  // SIGSYS from the seccomp filter
+    SandboxError,      // a layer could not be applied or the program could not be executed
+};
+
+const char* termination_name(Termination t);  // "exit", "timeout", "memory_limit", ...
+
+struct Capture {
+    std::string data;      // at most the cap
+    uint64_t total = 0;    // bytes the child wrote, including what was dropped
+    bool truncated = false;
+};
+
+struct Outcome {
+    Termination reason = Termination::SandboxError;
+    int exit_code = -1;  // valid when reason is Exit (or a limit with an exit)
+    int signal = 0;      // valid when the child died of a signal
+    Millis wall{0};
+    Millis cpu{0};
+    uint64_t peak_memory_bytes = 0;
+    uint64_t oom_kills = 0;
+    uint64_t pids_limit_hits = 0;
+    Capture out;
+    Capture err;
+    // For SandboxError: which layer or step failed, and errno. "execve" with ENOENT means the
+    // program does not exist inside the sandbox; EACCES/ENOEXEC that it is not executable.
+    std::string failed_step;
+    int failed_errno = 0;
+    std::string error_message;
+};
+
+}  // namespace sandbox
