@@ -1,6 +1,7 @@
 #include "sandbox/base/sys.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,7 +71,11 @@ Result<void> write_file(const std::string& path, std::string_view data, bool cre
     auto fd = open_file(path, flags, 0644);
     if (!fd) return fail(std::move(fd).error());
     auto written = write_all(fd->get(), data);
-    if (!written) return fail(sys_error("write(" + path + ")"));
+    if (!written) {
+        Error e = std::move(written).error();
+        e.context = "write(" + path + ")";
+        return fail(std::move(e));
+    }
     return {};
 }
 
@@ -80,6 +85,10 @@ Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, int extra_flags)
     read_end.reset(fds[0]);
     write_end.reset(fds[1]);
     return {};
+}
+
+int pidfd_signal(int pidfd, int sig) {
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
 const char* errno_name(int err) {

@@ -22,6 +22,9 @@ Result<void> write_file(const std::string& path, std::string_view data, bool cre
 Result<void> write_all(int fd, std::string_view data);
 // pipe2(O_CLOEXEC | extra_flags): [0] read end, [1] write end.
 Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, int extra_flags = 0);
+// pidfd_send_signal(2) via syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C" guards, so its
+// declaration does not link from C++. Async-signal-safe; usable in any context. 0 or -1/errno.
+int pidfd_signal(int pidfd, int sig);
 // Symbolic errno name ("EPERM"); "E?" for unknown values.
 const char* errno_name(int err);
 

@@ -1,0 +1,222 @@
+#include "runtime/run_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+#include "runtime/log.h"
+#include "runtime/policy.h"
+#include "sandbox/base/sys.h"
+#include "sandbox/launcher.h"
+
+namespace runtime {
+namespace {
+
+nlohmann::json capture_json(const sandbox::Capture& c) {
+    return {{"bytes", c.total}, {"captured_bytes", c.data.size()}, {"truncated", c.truncated},
+            {"data", c.data}};
+}
+
+const char* status_word(const sandbox::Outcome& o) {
+    if (o.reason == sandbox::Termination::SandboxError) return "error";
+    return (o.reason == sandbox::Termination::Exit && o.exit_code == 0) ? "success" : "failure";
+}
+
+sandbox::Result<std::string> read_stdin(uint64_t cap) {
+    std::string data;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sandbox::fail(sandbox::sys_error("read(stdin)"));
+        if (n == 0) return data;
+        if (data.size() + static_cast<size_t>(n) > cap)
+            return sandbox::fail(sandbox::Errc::InvalidArgument,
+                                 "stdin is larger than the policy's stdin_bytes (" + std::to_string(cap) + ")");
+        data.append(buf, static_cast<size_t>(n));
+    }
+}
+
+void report_error(const RunOptions& options, const std::string& message) {
+    if (options.json) {
+        nlohmann::json doc = {{"status", "error"}, {"reason", "sandbox_error"}, {"policy", options.policy},
+                              {"error", message}};
+        std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+    std::cerr << "tooljail: " << message << "\n";
+}
+
+}  // namespace
+
+int exit_status_for(const sandbox::Outcome& o) {
+    using sandbox::Termination;
+    switch (o.reason) {
+        case Termination::Exit: return o.exit_code;
+        case Termination::Signaled:
+        case Termination::SeccompViolation: return 128 + o.signal;
+        case Termination::Cancelled: return 128 + (o.signal > 0 ? o.signal : SIGTERM);
+        case Termination::Timeout: return kExitTimeout;
+        case Termination::CpuLimit:
+        case Termination::MemoryLimit:
+        case Termination::PidsLimit:
+        case Termination::OutputCap: return kExitResourceLimit;
+        case Termination::SandboxError:
+            if (o.failed_step == "execve") {
+                if (o.failed_errno == ENOENT || o.failed_errno == ENOTDIR) return kExitNotFound;
+                return kExitNotExecutable;
+            }
+            return kExitSandboxError;
+    }
+    return kExitSandboxError;
+}
+
+nlohmann::json outcome_to_json(const sandbox::Outcome& o, const std::string& policy,
+                               const std::string& run_id) {
+    nlohmann::json doc = {
+        {"status", status_word(o)},
+        {"reason", sandbox::termination_name(o.reason)},
+        {"exit_code", o.reason == sandbox::Termination::SandboxError || o.signal != 0
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json(o.exit_code)},
+        {"signal", o.signal != 0 ? nlohmann::json(o.signal) : nlohmann::json(nullptr)},
+        {"wall_ms", o.wall.count()},
+        {"cpu_ms", o.cpu.count()},
+        {"peak_memory_bytes", o.peak_memory_bytes},
+        {"oom_kills", o.oom_kills},
+        {"pids_limit_hits", o.pids_limit_hits},
+        {"stdout", capture_json(o.out)},
+        {"stderr", capture_json(o.err)},
+        {"policy", policy},
+        {"run_id", run_id},
+        {"tooljail_exit_status", exit_status_for(o)},
+    };
+    if (o.reason == sandbox::Termination::SandboxError) {
+        doc["error"] = o.error_message;
+        doc["failed_step"] = o.failed_step;
+        doc["errno"] = o.failed_errno;
+    }
+    return doc;
+}
+
+int run_command(const RunOptions& options) {
+    if (options.argv.empty()) {
+        report_error(options, "no program given (usage: tooljail run [OPTIONS] -- PROGRAM [ARGS...])");
+        return kExitSandboxError;
+    }
+    std::string dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
+    auto policy = load_policy_file(dir + "/" + options.policy + ".json", process_env());
+    if (!policy) {
+        report_error(options, "policy '" + options.policy + "': " + policy.error().message());
+        return kExitSandboxError;
+    }
+    sandbox::SandboxConfig config = policy->sandbox;
+    if (!options.workspace) {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd)) {
+            report_error(options, "cannot determine the current directory for the workspace");
+            return kExitSandboxError;
+        }
+        config.workspace = cwd;
+    } else if (!options.workspace->empty()) {
+        char resolved[PATH_MAX];
+        if (!::realpath(options.workspace->c_str(), resolved)) {
+            report_error(options, sandbox::sys_error("workspace " + *options.workspace).message());
+            return kExitSandboxError;
+        }
+        config.workspace = resolved;
+    }
+
+    sandbox::RunRequest request;
+    request.argv = options.argv;
+    if (options.timeout_seconds) {
+        double s = *options.timeout_seconds;
+        if (!(s > 0) || s > 86400) {
+            report_error(options, "--timeout must be between 0 and 86400 seconds");
+            return kExitSandboxError;
+        }
+        request.wall_timeout = sandbox::Millis{static_cast<int64_t>(std::ceil(s * 1000))};
+        // --timeout may lengthen the CI policy's wall clock too: it is the caller's explicit wish.
+        if (*request.wall_timeout > config.limits.wall_timeout)
+            config.limits.wall_timeout = *request.wall_timeout;
+    }
+    if (options.forward_stdin) {
+        auto data = read_stdin(config.limits.stdin_bytes);
+        if (!data) {
+            report_error(options, data.error().message());
+            return kExitSandboxError;
+        }
+        request.stdin_data = std::move(*data);
+    }
+
+    auto host = sandbox::Host::open({});
+    if (!host) {
+        report_error(options, "host: " + host.error().message());
+        return kExitSandboxError;
+    }
+    auto sb = sandbox::Sandbox::prepare(config, *host);
+    if (!sb) {
+        report_error(options, sb.error().message());
+        return kExitSandboxError;
+    }
+
+    // SIGINT/SIGTERM to tooljail cancel the run (the whole tree dies) instead of orphaning it.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+    sandbox::UniqueFd cancel(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+
+    auto run = (*sb)->launch(request);
+    sandbox::Outcome outcome;
+    std::string run_id;
+    if (!run) {
+        const sandbox::Error& e = run.error();
+        outcome.reason = sandbox::Termination::SandboxError;
+        outcome.failed_errno = e.sys_errno;
+        outcome.failed_step = e.context.substr(0, e.context.find(':'));
+        outcome.error_message = e.message();
+    } else {
+        run_id = (*run)->id();
+        // Without --json the program's output streams through as it arrives, as if unsandboxed.
+        sandbox::OutputObserver stream;
+        if (!options.json) {
+            stream = [](sandbox::Stream s, std::string_view chunk) {
+                int fd = s == sandbox::Stream::Stdout ? STDOUT_FILENO : STDERR_FILENO;
+                auto ignored = sandbox::sys::write_all(fd, chunk);
+                (void)ignored;
+            };
+        }
+        outcome = (*run)->wait(cancel.get(), stream);
+        if (outcome.reason == sandbox::Termination::Cancelled) {
+            signalfd_siginfo si{};
+            if (::read(cancel.get(), &si, sizeof si) == sizeof si) outcome.signal = static_cast<int>(si.ssi_signo);
+        }
+    }
+
+    int status = exit_status_for(outcome);
+    if (options.json) {
+        std::cout << outcome_to_json(outcome, options.policy, run_id)
+                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << "\n";
+    } else {
+        if (outcome.out.truncated || outcome.err.truncated)
+            std::cerr << "tooljail: output truncated (stdout " << outcome.out.total << " bytes, stderr "
+                      << outcome.err.total << " bytes; caps " << config.limits.stdout_bytes << "/"
+                      << config.limits.stderr_bytes << "); use --json or a policy with larger caps\n";
+        if (outcome.reason == sandbox::Termination::SandboxError)
+            std::cerr << "tooljail: " << outcome.error_message << "\n";
+        else if (outcome.reason != sandbox::Termination::Exit)
+            std::cerr << "tooljail: run ended: " << sandbox::termination_name(outcome.reason) << "\n";
+    }
+    return status;
+}
+
+}  // namespace runtime

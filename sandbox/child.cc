@@ -1,0 +1,226 @@
+#include "sandbox/child.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sched.h>
+#include <grp.h>
+
+#include "sandbox/mounts.h"
+
+namespace sandbox::child {
+namespace {
+
+// Clone fds of the bind sources live here between the two mount steps: a fixed array on the
+// child's stack, no allocation.
+struct State {
+    const Plan* plan;
+    int tree_fds[mount_plan::kMaxBindSources];
+    int detail;
+};
+
+int step_signals(State&) {
+    // The supervisor may block or ignore signals (SIGPIPE, SIGCHLD for its loop); execve keeps
+    // both the mask and ignored dispositions, so the program must not inherit them.
+    sigset_t all;
+    sigemptyset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, nullptr) != 0) return errno;
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        sigaction(sig, &dfl, nullptr);  // EINVAL for the few reserved numbers is expected
+    }
+    return 0;
+}
+
+int step_close_parent_fds(State& s) {
+    for (int fd : s.plan->parent_fds)
+        if (fd >= 0 && close(fd) != 0) return errno;
+    return 0;
+}
+
+int parent_gone(int go_fd) {
+    // The parent holds the go pipe's write end until it has seen us exec; POLLHUP means it died.
+    struct pollfd p = {go_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) < 0) return errno;
+    return (p.revents & POLLHUP) ? ESRCH : 0;
+}
+
+int step_pdeathsig(State&) {
+    // Supervisor dies -> we (pid 1 of the namespace) die -> the kernel kills the whole namespace.
+    return prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
+}
+
+int step_sync(State& s) {
+    char go;
+    ssize_t n;
+    do {
+        n = read(s.plan->go_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno;
+    return n == 1 ? 0 : ESRCH;  // EOF: the parent gave up on us
+}
+
+int step_cgroupns(State&) {
+    // Now that the parent has placed us in the run's leaf, a new cgroup namespace makes that
+    // leaf our "/": the program learns nothing about the host's cgroup layout.
+    return unshare(CLONE_NEWCGROUP) == 0 ? 0 : errno;
+}
+
+int step_prepare_mounts(State& s) {
+    return mounts::prepare_in_child(*s.plan->mounts, s.tree_fds, &s.detail);
+}
+
+int step_identity(State& s) {
+    const Plan& p = *s.plan;
+    // Keep the user namespace's capabilities across the switch to the unprivileged inside uid:
+    // the mount tree is built as that uid so the files it creates are owned by a mapped id.
+    if (prctl(PR_SET_KEEPCAPS, 1) != 0) return errno;
+    // Drop the supervisor's supplementary groups (root's group 0 among them). Only possible
+    // when the parent was privileged; otherwise setgroups is denied and there are none to drop
+    // that the kernel would let us drop anyway.
+    if (p.allow_setgroups && setgroups(0, nullptr) != 0) return errno;
+    if (setresgid(p.gid, p.gid, p.gid) != 0) return errno;
+    if (setresuid(p.uid, p.uid, p.uid) != 0) return errno;
+    if (int err = caps::raise_effective(*p.caps)) return err;
+    // The uid change cleared the parent-death signal (prctl(2)); arm it again and make sure the
+    // parent did not die in between.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return errno;
+    return parent_gone(p.go_fd);
+}
+
+int step_mounts(State& s) { return mounts::apply_in_child(*s.plan->mounts, s.tree_fds, &s.detail); }
+
+int step_hostname(State& s) {
+    const char* name = s.plan->hostname;
+    return sethostname(name, strlen(name)) == 0 ? 0 : errno;
+}
+
+int step_loopback(State& s) {
+    if (!s.plan->loopback) return 0;
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return errno;
+    struct ifreq ifr = {};
+    memcpy(ifr.ifr_name, "lo", 3);
+    ifr.ifr_flags = IFF_UP | IFF_RUNNING;
+    int err = ioctl(sock, SIOCSIFFLAGS, &ifr) == 0 ? 0 : errno;
+    close(sock);
+    return err;
+}
+
+int step_stdio(State& s) {
+    const Plan& p = *s.plan;
+    int in = p.stdin_fd;
+    if (in < 0) {
+        in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in < 0) return errno;
+    }
+    if (dup2(in, STDIN_FILENO) < 0 || dup2(p.stdout_fd, STDOUT_FILENO) < 0 ||
+        dup2(p.stderr_fd, STDERR_FILENO) < 0)
+        return errno;
+    return 0;
+}
+
+int step_rlimits(State& s) { return rlimits::apply(*s.plan->rlimits); }
+
+int step_fds(State&) {
+    // Every inherited descriptor beyond 0-2 closes at execve. CLOEXEC rather than close so the
+    // report pipe survives until the exec itself (its EOF is the success signal).
+    return close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? 0 : errno;
+}
+
+int step_caps(State& s) { return caps::drop_all(*s.plan->caps); }
+
+int step_no_new_privs(State&) {
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+int step_landlock(State& s) { return landlock::apply(*s.plan->landlock); }
+
+int step_seccomp(State& s) { return seccomp::install(*s.plan->seccomp); }
+
+int step_execve(State& s) {
+    const Plan& p = *s.plan;
+    const char* prog = p.argv[0];
+    if (strchr(prog, '/') != nullptr) {
+        execve(prog, p.argv, p.envp);
+        return errno;
+    }
+    // PATH search without allocation, like execvpe: EACCES wins over ENOENT if any candidate
+    // existed but could not be executed.
+    int result = ENOENT;
+    char path[4096];
+    size_t prog_len = strlen(prog);
+    for (const char* const* dir = p.path_dirs; dir && *dir; ++dir) {
+        size_t dir_len = strlen(*dir);
+        if (dir_len + 1 + prog_len + 1 > sizeof path) continue;
+        memcpy(path, *dir, dir_len);
+        path[dir_len] = '/';
+        memcpy(path + dir_len + 1, prog, prog_len + 1);
+        execve(path, p.argv, p.envp);
+        if (errno == EACCES) result = EACCES;
+        else if (errno != ENOENT && errno != ENOTDIR) return errno;
+    }
+    return result;
+}
+
+struct Step {
+    const char* name;
+    int (*run)(State&);
+};
+
+// Order matters (STYLE.md §3): die-with-parent, wait for the maps, resolve host paths while
+// still host root, switch identity, build and enter the new root, then tighten: rlimits, fds,
+// capabilities, no_new_privs, Landlock, and seccomp last so the filter never has to allow the
+// setup syscalls themselves.
+constexpr Step kSteps[] = {
+    {"signals", step_signals},
+    {"parent fds", step_close_parent_fds},
+    {"pdeathsig", step_pdeathsig},
+    {"sync", step_sync},
+    {"cgroup namespace", step_cgroupns},
+    {"mount sources", step_prepare_mounts},
+    {"identity", step_identity},
+    {"mounts", step_mounts},
+    {"hostname", step_hostname},
+    {"loopback", step_loopback},
+    {"stdio", step_stdio},
+    {"rlimits", step_rlimits},
+    {"fds", step_fds},
+    {"capabilities", step_caps},
+    {"no_new_privs", step_no_new_privs},
+    {"landlock", step_landlock},
+    {"seccomp", step_seccomp},
+    {"execve", step_execve},
+};
+constexpr uint32_t kStepCount = sizeof kSteps / sizeof kSteps[0];
+
+}  // namespace
+
+const char* step_name(uint32_t step) { return step < kStepCount ? kSteps[step].name : "unknown"; }
+
+void run(const Plan& plan) {
+    State state{&plan, {}, -1};
+    for (uint32_t i = 0; i < kStepCount; ++i) {
+        state.detail = -1;
+        int err = kSteps[i].run(state);
+        if (err == 0) continue;
+        Failure f{i, err, state.detail};
+        ssize_t ignored = write(plan.report_fd, &f, sizeof f);  // parent may be gone: nothing to do
+        (void)ignored;
+        _exit(127);
+    }
+    _exit(127);  // unreachable: execve either replaced us or failed above
+}
+
+}  // namespace sandbox::child

@@ -1,0 +1,58 @@
+// The child's side of a launch: an ordered list of steps from clone to execve, run over a plan
+// the parent prepared. Post-fork rules apply to everything reachable from here (STYLE.md §3): no
+// allocation, no std::string construction, no logging, no exceptions; each step returns 0 or an
+// errno. The first failure is written to the report pipe as a ChildFailure and the child exits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "sandbox/caps.h"
+#include "sandbox/landlock.h"
+#include "sandbox/mount_plan.h"
+#include "sandbox/rlimits.h"
+#include "sandbox/seccomp.h"
+
+namespace sandbox::child {
+
+// Everything the child reads. Pointers refer to memory the parent owns and keeps alive until
+// the child has exec'd or failed (the child has its own copy-on-write image anyway).
+struct Plan {
+    int go_fd = -1;      // read end: one byte once id maps and cgroup are in place
+    int report_fd = -1;  // write end, O_CLOEXEC: EOF at the parent means execve succeeded
+    int stdin_fd = -1;   // read end of the stdin pipe, or -1 for /dev/null
+    int stdout_fd = -1;
+    int stderr_fd = -1;
+    // The parent's ends of those pipes, inherited by clone: closed first thing, so that the
+    // parent's death shows up as EOF/POLLHUP on the go pipe. -1 entries are skipped.
+    int parent_fds[5] = {-1, -1, -1, -1, -1};
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool allow_setgroups = false;
+    const char* hostname = nullptr;
+    bool loopback = false;
+    const mount_plan::Plan* mounts = nullptr;
+    const caps::Plan* caps = nullptr;
+    const rlimits::Plan* rlimits = nullptr;
+    const landlock::Plan* landlock = nullptr;
+    const seccomp::Program* seccomp = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    const char* const* path_dirs = nullptr;  // NULL-terminated PATH entries for a bare argv[0]
+};
+
+// The fixed-size record a failing child writes to report_fd.
+struct Failure {
+    uint32_t step;  // index into step_names()
+    int32_t err;    // errno
+    int32_t detail; // step-specific index (the mount op or bind source), -1 if none
+};
+
+// The step names, indexed by Failure::step: "pdeathsig", "sync", "identity", ... "execve".
+const char* step_name(uint32_t step);
+
+// Runs the steps and execs. Never returns.
+[[noreturn]] void run(const Plan& plan);
+
+}  // namespace sandbox::child

@@ -1,0 +1,357 @@
+#include "sandbox/launcher.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+
+#include "sandbox/base/sys.h"
+#include "sandbox/caps.h"
+#include "sandbox/child.h"
+#include "sandbox/landlock.h"
+#include "sandbox/mount_plan.h"
+#include "sandbox/namespaces.h"
+#include "sandbox/rlimits.h"
+#include "sandbox/run_impl.h"
+#include "sandbox/seccomp.h"
+
+namespace sandbox {
+namespace {
+
+// How long a child may take from clone to execve before the launch is abandoned. Setup takes
+// about a millisecond; this only bounds a wedged kernel path.
+constexpr int kSetupTimeoutMs = 10'000;
+
+Result<void> make_dirs(const std::string& path, mode_t mode) {
+    std::string partial;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        partial = path.substr(0, pos);
+        if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
+            return fail(sys_error("mkdir(" + partial + ")"));
+    }
+    return {};
+}
+
+std::string default_runtime_dir() {
+    if (::geteuid() == 0) return "/run/tooljail";
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg == '/') return std::string(xdg) + "/tooljail";
+    return "/tmp/tooljail-" + std::to_string(::geteuid());
+}
+
+std::vector<std::string> split_path(const std::vector<std::string>& env) {
+    std::vector<std::string> dirs;
+    for (const std::string& kv : env) {
+        if (kv.rfind("PATH=", 0) != 0) continue;
+        std::string value = kv.substr(5);
+        size_t start = 0;
+        while (start <= value.size()) {
+            size_t end = value.find(':', start);
+            if (end == std::string::npos) end = value.size();
+            std::string dir = value.substr(start, end - start);
+            if (!dir.empty() && dir[0] == '/') dirs.push_back(dir);  // relative PATH entries: never
+            start = end + 1;
+        }
+    }
+    return dirs;
+}
+
+std::atomic<uint64_t> g_run_counter{0};
+
+}  // namespace
+
+const char* termination_name(Termination t) {
+    switch (t) {
+        case Termination::Exit: return "exit";
+        case Termination::Signaled: return "signaled";
+        case Termination::Timeout: return "timeout";
+        case Termination::CpuLimit: return "cpu_limit";
+        case Termination::MemoryLimit: return "memory_limit";
+        case Termination::PidsLimit: return "pids_limit";
+        case Termination::OutputCap: return "output_cap";
+        case Termination::Cancelled: return "cancelled";
+        case Termination::SeccompViolation: return "seccomp_violation";
+        case Termination::SandboxError: return "sandbox_error";
+    }
+    return "sandbox_error";
+}
+
+Result<std::shared_ptr<Host>> Host::open(const HostOptions& options) {
+    auto host = std::make_shared<Host>();
+    host->is_root_ = ::geteuid() == 0;
+    host->runtime_dir_ = options.runtime_dir.empty() ? default_runtime_dir() : options.runtime_dir;
+    // The staging directory is only a mount point inside each child's private mount namespace.
+    // It must be traversable by the child while it is still host root in its user namespace.
+    SBX_TRY(make_dirs(host->runtime_dir_ + "/root", 0755));
+    auto cg = cgroup::Hierarchy::detect(options.cgroup_parent);
+    if (!cg) return fail(std::move(cg).error());
+    host->cgroups_ = std::move(*cg);
+    host->landlock_abi_ = landlock::abi_version();
+    // Writing stdin to a program that exited must surface as EPIPE, not kill the supervisor.
+    ::signal(SIGPIPE, SIG_IGN);
+    return host;
+}
+
+struct Sandbox::Impl {
+    SandboxConfig config;
+    std::shared_ptr<Host> host;
+    Layers layers;
+    mount_plan::Plan mounts;
+    seccomp::Program seccomp;
+    caps::Plan caps;
+    rlimits::Plan rlimits;
+    landlock::Plan landlock;
+    namespaces::IdMap ids{};
+    cgroup::LeafLimits cgroup_limits;
+    std::vector<std::string> path_dirs;
+    std::vector<const char*> path_ptrs;  // NULL-terminated view of path_dirs
+    std::vector<char*> envp;             // NULL-terminated view of config.env
+};
+
+Sandbox::Sandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Sandbox::~Sandbox() = default;
+const SandboxConfig& Sandbox::config() const { return impl_->config; }
+const Layers& Sandbox::layers() const { return impl_->layers; }
+
+Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& config,
+                                                        std::shared_ptr<Host> host) {
+    auto impl = std::make_unique<Impl>();
+    impl->config = config;
+    impl->host = host;
+    const std::string label = "policy '" + config.name + "': ";
+    const SandboxConfig& c = impl->config;
+
+    if (c.uid == 0 || c.gid == 0)
+        return fail(Errc::InvalidArgument, label + "identity: the sandbox never runs as uid/gid 0");
+    if (c.limits.wall_timeout.count() <= 0)
+        return fail(Errc::InvalidArgument, label + "limits: wall timeout must be positive");
+
+    // Identity: one inside id mapped to one host id. Only root may pick the host id; an
+    // unprivileged supervisor can only map its own.
+    auto& ids = impl->ids;
+    ids.inside_uid = c.uid;
+    ids.inside_gid = c.gid;
+    if (host->is_root()) {
+        ids.host_uid = c.host_uid.value_or(65534);
+        ids.host_gid = c.host_gid.value_or(65534);
+        if (ids.host_uid == 0 || ids.host_gid == 0)
+            return fail(Errc::InvalidArgument, label + "identity: host uid/gid 0 would be real root");
+        ids.allow_setgroups = true;
+    } else {
+        ids.host_uid = ::geteuid();
+        ids.host_gid = ::getegid();
+        if ((c.host_uid && *c.host_uid != ids.host_uid) || (c.host_gid && *c.host_gid != ids.host_gid))
+            return fail(Errc::Unsupported,
+                        label + "user namespace: mapping to another host uid/gid requires root");
+        ids.allow_setgroups = false;
+    }
+
+    std::string uid = std::to_string(c.uid), gid = std::to_string(c.gid);
+    std::string passwd = "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+                         "sandbox:x:" + uid + ":" + gid + ":tooljail sandbox:/tmp:/bin/sh\n"
+                         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+    std::string group = "root:x:0:\nsandbox:x:" + gid + ":\nnogroup:x:65534:\n";
+    auto mounts = mount_plan::build(c, host->runtime_dir() + "/root", passwd, group);
+    if (!mounts) return fail(std::move(mounts).error().with_prefix(label));
+    impl->mounts = std::move(*mounts);
+
+    auto filter = seccomp::compile(c.seccomp);
+    if (!filter) return fail(std::move(filter).error().with_prefix(label));
+    impl->seccomp = std::move(*filter);
+
+    auto caps = caps::prepare();
+    if (!caps) return fail(std::move(caps).error().with_prefix(label + "capabilities: "));
+    impl->caps = std::move(*caps);
+
+    impl->rlimits = rlimits::plan(c.limits);
+
+    auto ll = landlock::plan(c.landlock, {"/"},
+                             {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                              "/dev/urandom"});
+    if (!ll) return fail(std::move(ll).error().with_prefix(label));
+    impl->landlock = std::move(*ll);
+
+    // Fail closed on cgroups now rather than at the first call: the leaf creation at launch
+    // repeats the same checks, but a policy asking for a controller the host lacks must not load.
+    const auto& cg = host->cgroups();
+    impl->cgroup_limits.memory_bytes = c.limits.memory_bytes;
+    impl->cgroup_limits.pids = c.limits.pids;
+    impl->cgroup_limits.cpu_percent = c.limits.cpu_percent;
+    impl->cgroup_limits.need_cpu_usage = true;
+    {
+        auto probe = cgroup::Leaf::create(cg, "probe-" + std::to_string(::getpid()) + "-" +
+                                                  std::to_string(g_run_counter.fetch_add(1)),
+                                          impl->cgroup_limits);
+        if (!probe) return fail(std::move(probe).error().with_prefix(label));
+    }
+
+    impl->path_dirs = split_path(c.env);
+    for (const auto& d : impl->path_dirs) impl->path_ptrs.push_back(d.c_str());
+    impl->path_ptrs.push_back(nullptr);
+    for (const auto& kv : impl->config.env) impl->envp.push_back(const_cast<char*>(kv.c_str()));
+    impl->envp.push_back(nullptr);
+
+    Layers& l = impl->layers;
+    l.namespaces = namespaces::names();
+    l.seccomp_profile = impl->seccomp.profile;
+    l.cgroup = cg.describe();
+    l.landlock_abi = impl->landlock.enabled ? impl->landlock.abi : 0;
+    l.uid = c.uid;
+    l.host_uid = ids.host_uid;
+    return std::shared_ptr<const Sandbox>(new Sandbox(std::move(impl)));
+}
+
+Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
+    const Impl& s = *impl_;
+    if (request.argv.empty() || request.argv[0].empty())
+        return fail(Errc::InvalidArgument, "launch: empty argv");
+    for (const auto& arg : request.argv)
+        if (arg.find('\0') != std::string::npos)
+            return fail(Errc::InvalidArgument, "launch: argv element contains NUL");
+    if (request.stdin_data && request.stdin_data->size() > s.config.limits.stdin_bytes)
+        return fail(Errc::InvalidArgument, "launch: stdin larger than the policy's stdin_bytes (" +
+                                               std::to_string(s.config.limits.stdin_bytes) + ")");
+
+    RunParts parts;
+    parts.id = "run-" + std::to_string(::getpid()) + "-" + std::to_string(g_run_counter.fetch_add(1));
+    parts.limits = s.config.limits;
+    parts.wall_timeout = s.config.limits.wall_timeout;
+    if (request.wall_timeout && *request.wall_timeout < parts.wall_timeout)
+        parts.wall_timeout = *request.wall_timeout;
+
+    auto leaf = cgroup::Leaf::create(s.host->cgroups(), parts.id, s.cgroup_limits);
+    if (!leaf) return fail(std::move(leaf).error());
+    parts.leaf = std::move(*leaf);
+
+    UniqueFd go_read, go_write, report_read, report_write, in_read, out_read, out_write, err_read,
+        err_write;
+    SBX_TRY(sys::make_pipe(go_read, go_write));
+    SBX_TRY(sys::make_pipe(report_read, report_write));
+    SBX_TRY(sys::make_pipe(out_read, out_write));
+    SBX_TRY(sys::make_pipe(err_read, err_write));
+    if (request.stdin_data) {
+        SBX_TRY(sys::make_pipe(in_read, parts.stdin_write));
+        parts.stdin_data = *request.stdin_data;
+    }
+
+    std::vector<char*> argv;
+    for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    child::Plan plan;
+    plan.go_fd = go_read.get();
+    plan.report_fd = report_write.get();
+    plan.stdin_fd = in_read.get();
+    plan.stdout_fd = out_write.get();
+    plan.stderr_fd = err_write.get();
+    plan.parent_fds[0] = go_write.get();
+    plan.parent_fds[1] = report_read.get();
+    plan.parent_fds[2] = out_read.get();
+    plan.parent_fds[3] = err_read.get();
+    plan.parent_fds[4] = parts.stdin_write.get();
+    plan.uid = s.ids.inside_uid;
+    plan.gid = s.ids.inside_gid;
+    plan.allow_setgroups = s.ids.allow_setgroups;
+    plan.hostname = s.config.hostname.c_str();
+    plan.loopback = s.config.loopback;
+    plan.mounts = &s.mounts;
+    plan.caps = &s.caps;
+    plan.rlimits = &s.rlimits;
+    plan.landlock = &s.landlock;
+    plan.seccomp = &s.seccomp;
+    plan.argv = argv.data();
+    plan.envp = s.envp.data();
+    plan.path_dirs = s.path_ptrs.data();
+
+    auto cloned = namespaces::clone_child(parts.leaf.v2_dir_fd());
+    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
+    if (cloned->pid == 0) child::run(plan);  // never returns
+
+    parts.pid = cloned->pid;
+    parts.pidfd.reset(cloned->pidfd);
+    // From here on an early return destroys `parts`' pidfd... kill and reap explicitly instead.
+    auto abort_child = [&](Error e) {
+        sys::pidfd_signal(parts.pidfd.get(), SIGKILL);
+        siginfo_t info;
+        ::waitid(P_PIDFD, static_cast<id_t>(parts.pidfd.get()), &info, WEXITED);
+        return fail(std::move(e));
+    };
+    go_read.reset();
+    report_write.reset();
+    in_read.reset();
+    out_write.reset();
+    err_write.reset();
+
+    if (auto maps = namespaces::write_id_maps(parts.pid, s.ids); !maps)
+        return abort_child(std::move(maps).error());
+    if (parts.leaf.v2_dir_fd() < 0) {
+        if (auto attached = parts.leaf.attach(parts.pid); !attached)
+            return abort_child(std::move(attached).error());
+    }
+    if (::write(go_write.get(), "g", 1) != 1) return abort_child(sys_error("launch: go byte"));
+
+    // EOF on the report pipe = the child exec'd (the pipe is O_CLOEXEC); a record = it failed.
+    child::Failure failure{};
+    size_t got = 0;
+    while (got < sizeof failure) {
+        pollfd p{report_read.get(), POLLIN, 0};
+        int rc = ::poll(&p, 1, kSetupTimeoutMs);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) return abort_child(make_error(Errc::Timeout, "launch: child setup did not finish"));
+        ssize_t n = ::read(report_read.get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    parts.started = std::chrono::steady_clock::now();
+    if (got == sizeof failure) {
+        std::string step = child::step_name(failure.step);
+        // Context is "<step>: <detail>"; run_once and the CLI read the step back from it.
+        std::string detail;
+        if (step == "mount sources" && failure.detail >= 0 &&
+            static_cast<size_t>(failure.detail) < s.mounts.bind_sources.size())
+            detail = ": open_tree " + s.mounts.bind_sources[static_cast<size_t>(failure.detail)];
+        if (step == "mounts" && failure.detail >= 0 &&
+            static_cast<size_t>(failure.detail) < s.mounts.ops.size())
+            detail = ": /" + s.mounts.ops[static_cast<size_t>(failure.detail)].target;
+        if (step == "execve") detail = ": " + request.argv[0];
+        Error e{failure.err == ENOENT ? Errc::NotFound
+                : (failure.err == EPERM || failure.err == EACCES) ? Errc::PermissionDenied
+                                                                   : Errc::Syscall,
+                failure.err, step + detail};
+        return abort_child(std::move(e));
+    }
+    if (got != 0) return abort_child(make_error(Errc::Internal, "launch: short failure record"));
+
+    for (UniqueFd* fd : {&parts.stdin_write, &out_read, &err_read}) {
+        if (fd->valid() && ::fcntl(fd->get(), F_SETFL, O_NONBLOCK) != 0)
+            return abort_child(sys_error("launch: fcntl(O_NONBLOCK)"));
+    }
+    parts.stdout_read = std::move(out_read);
+    parts.stderr_read = std::move(err_read);
+    return make_run(std::move(parts));
+}
+
+Outcome run_once(const Sandbox& sandbox, const RunRequest& request, int cancel_fd) {
+    auto run = sandbox.launch(request);
+    if (!run) {
+        Outcome o;
+        o.reason = Termination::SandboxError;
+        const Error& e = run.error();
+        o.failed_errno = e.sys_errno;
+        o.failed_step = e.context.substr(0, e.context.find(':'));
+        o.error_message = e.message();
+        return o;
+    }
+    return (*run)->wait(cancel_fd);
+}
+
+}  // namespace sandbox

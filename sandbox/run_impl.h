@@ -1,0 +1,30 @@
+// Internal: the live run created by Sandbox::launch and driven by Run::wait (run.cc).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "sandbox/base/unique_fd.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/launcher.h"
+
+namespace sandbox {
+
+struct RunParts {
+    std::string id;
+    pid_t pid = -1;
+    UniqueFd pidfd;
+    UniqueFd stdin_write;   // nonblocking; invalid when stdin is /dev/null
+    std::string stdin_data;
+    UniqueFd stdout_read;   // nonblocking
+    UniqueFd stderr_read;   // nonblocking
+    cgroup::Leaf leaf;
+    Limits limits;
+    Millis wall_timeout{0};
+    std::chrono::steady_clock::time_point started;
+};
+
+std::unique_ptr<Run> make_run(RunParts parts);
+
+}  // namespace sandbox
