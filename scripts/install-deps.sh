@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tooljail builds, tests and benchmarks with. Idempotent; skips
+# apt-get entirely when everything is already present.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config git       # toolchain
+  libseccomp-dev libcap-dev                  # seccomp filters, capability sets
+  nlohmann-json3-dev libfmt-dev libcli11-dev # config/protocol JSON, logging, command line
+  catch2                                     # tests (v2, catch2/catch.hpp)
+  libbenchmark-dev bubblewrap                # bench/: Google Benchmark, the bwrap baseline
+  python3                                    # tests run interpreters inside the sandbox
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

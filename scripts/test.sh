@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README's test command: installs dependencies, builds with -Werror, runs every test (unit and
+# integration, which launch real sandboxes), then builds the unit tests with ASan+UBSan and runs
+# them again.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$ROOT/scripts/install-deps.sh"
+
+"$ROOT/scripts/build.sh" "$ROOT/build"
+(cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
+
+"$ROOT/scripts/build.sh" "$ROOT/build-asan" -DTOOLJAIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+(cd "$ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j2 -L unit --timeout 300)
