@@ -4,9 +4,11 @@
 // Layout. v2: <mount>/<parent>/run-<id> with memory, pids, cpu enabled in the parent's
 // subtree_control. v1: <mount of controller>/<parent>/run-<id> for each of memory, pids, cpu,
 // cpuacct. <parent> defaults to "<the supervisor's own cgroup>/tooljail" and can be overridden
-// (e.g. a systemd-delegated subtree).
+// (e.g. a systemd-delegated subtree). docs/CGROUPS.md has the details and the fail-closed rules.
 //
-// All of this runs in the parent; nothing here is called between fork and exec.
+// All of this runs in the parent; nothing here is called between fork and exec. Nothing throws.
+// Leaf::create/attach/stats/kill_all may run concurrently on different leaves; detect() and
+// remove_stale_leaves() are meant for start-up.
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +45,16 @@ public:
     // mountinfo_path and proc_self_cgroup are parameters so unit tests can feed fakes.
     // parent_override: a path relative to the cgroup mount root ("/tooljail") or empty for the
     // default. Creates the parent directory (and on v2 enables controllers) if needed.
+    //
+    // Prefers v2 when its mount offers memory, pids and cpu; then v1 with memory and pids;
+    // then v2 with memory and pids. On v2 it enables the controllers in cgroup.subtree_control
+    // of every level from the mount root down to the parent; if the supervisor itself sits in
+    // one of those groups (other than the real root) it first moves itself into a
+    // "<group>/supervisor" leaf, because a group with processes cannot delegate controllers.
+    // Errors: Unsupported "cgroup: no usable hierarchy (...)" naming what was found, or a level
+    // not offered a controller, or a mount point that is not cgroupfs (overmounted);
+    // InvalidArgument for an override that is relative or contains "." / ".."; PermissionDenied
+    // / Syscall (EBUSY: other processes share the supervisor's group) from the writes.
     static Result<Hierarchy> detect(const std::string& parent_override,
                                     const std::string& mountinfo_path = "/proc/self/mountinfo",
                                     const std::string& proc_self_cgroup = "/proc/self/cgroup");
@@ -56,15 +68,28 @@ public:
 
 private:
     friend class Leaf;
+    friend struct TestAccess;  // tests/unit/cgroup_test.cc: lets detect() accept a fake tree
+    friend Result<std::vector<std::string>> remove_stale_leaves(const Hierarchy& hierarchy);
+
     Version version_ = Version::V2;
     std::vector<std::string> parent_dirs_;
+    // Which of memory, pids, cpu, cpuacct a leaf gets (same order as parent_dirs_ on v1).
+    // On v2 cpuacct is always false: CPU time comes from cpu.stat, which every v2 group has.
+    bool present_[4] = {false, false, false, false};
+    // The mount points are plain directories (unit tests), not cgroupfs: leaves may already
+    // exist with pre-created control files, and removal unlinks those files first.
+    bool fake_tree_ = false;
+    static inline bool allow_fake_tree_ = false;
 };
 
 // One run's cgroup. Create it, limit it, put the child in it, read it back, kill and remove it.
 class Leaf {
 public:
     // Creates the leaf(s) and writes the limits. A limit whose controller is missing fails with
-    // Unsupported and a context naming it ("cgroup: memory controller unavailable").
+    // Unsupported and a context naming it ("cgroup: memory controller unavailable"); so does a
+    // memory limit without a swap limit file on a host that has swap. An existing directory of
+    // the same name is an error (EEXIST): its limits and members are unknown. Any failure
+    // removes what was created. name must be one path component.
     static Result<Leaf> create(const Hierarchy& hierarchy, std::string_view name,
                                const LeafLimits& limits);
 
@@ -79,7 +104,9 @@ public:
     int v2_dir_fd() const { return v2_dir_fd_.get(); }
     // Moves pid into the leaf (every controller on v1). Not needed after CLONE_INTO_CGROUP.
     Result<void> attach(pid_t pid) const;
+    // v2: cpu.stat usage_usec; v1: cpuacct.usage / 1000 (Unsupported without cpuacct).
     Result<uint64_t> cpu_usage_usec() const;  // cheap; polled by the CPU-time watchdog
+    // Fields of a controller the leaf lacks are 0, as is peak memory before Linux 5.19 on v2.
     Result<Stats> stats() const;
     // SIGKILLs every process in the leaf (v2: cgroup.kill; v1: repeat over cgroup.procs).
     void kill_all() const;
@@ -88,13 +115,19 @@ public:
     bool empty() const { return dirs_.empty(); }
 
 private:
+    friend Result<std::vector<std::string>> remove_stale_leaves(const Hierarchy& hierarchy);
+
     Version version_ = Version::V2;
     std::vector<std::string> dirs_;  // v2: one; v1: memory, pids, cpu, cpuacct (some empty)
     UniqueFd v2_dir_fd_;
+    bool fake_tree_ = false;
 };
 
 // Removes leftover run-* leaves under the parent (a supervisor that died mid-run), killing any
 // process still in them. Returns the names removed.
+// Only "run-<pid>-*" leaves are touched, and only when <pid> is gone: no such process, or the
+// process with that pid started after the leaf was made (pid reuse). Supervisors sharing a
+// parent must therefore share a pid namespace. Uncertain cases count as alive.
 Result<std::vector<std::string>> remove_stale_leaves(const Hierarchy& hierarchy);
 
 }  // namespace sandbox::cgroup

@@ -4,6 +4,7 @@
 // outside the sandbox's own domain (ABI >= 6).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,15 +22,26 @@ struct Plan {
     // Paths as seen inside the sandbox (after pivot_root).
     std::vector<std::string> read_exec_paths;  // e.g. "/"
     std::vector<std::string> writable_paths;   // e.g. "/tmp", "/dev/null"
+    // Access masks for the running ABI, computed by plan() so that apply() only issues syscalls.
+    // A rule on a non-directory may carry file rights only, hence the *_file variants.
+    uint64_t handled_fs = 0;         // every filesystem right the ABI knows: all denied by default
+    uint64_t read_exec_dir = 0;      // READ_FILE | READ_DIR | EXECUTE
+    uint64_t read_exec_file = 0;     // READ_FILE | EXECUTE
+    uint64_t writable_dir = 0;       // == handled_fs
+    uint64_t writable_file = 0;      // READ_FILE | WRITE_FILE | TRUNCATE (ABI 3) | IOCTL_DEV (ABI 5)
+    uint64_t handled_net = 0;        // ABI 4: BIND_TCP | CONNECT_TCP, with no rule: all TCP denied
+    uint64_t scoped = 0;             // ABI 6: abstract unix sockets and signals stay in the domain
 };
 
 // Parent. Mode Off -> a disabled plan. Mode Required and the kernel ABI below min_abi (or no
-// Landlock) -> Unsupported naming the layer "landlock".
+// Landlock) -> Unsupported naming the layer "landlock". A relative or empty path ->
+// InvalidArgument. ABIs newer than this code knows (7) are used at their ABI-7 subset.
 Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_exec_paths,
                   std::vector<std::string> writable_paths);
 
 // Child, post-fork, after pivot_root and before seccomp. No allocation. Returns 0 or errno.
-// Requires no_new_privs (or CAP_SYS_ADMIN) to be set first.
+// Requires no_new_privs (or CAP_SYS_ADMIN) to be set first. Paths that do not exist (ENOENT)
+// are skipped; any other failure to open a path fails the step. A disabled plan is a no-op.
 int apply(const Plan& plan);
 
 }  // namespace sandbox::landlock

@@ -1,0 +1,97 @@
+// Policies: policies/*.json -> Policy (a named, validated sandbox::SandboxConfig).
+//
+// A policy file is one JSON object; docs/POLICIES.md documents every key, its unit, default and
+// allowed range. Loading fails closed (STYLE.md section 7): unknown keys, duplicate keys, wrong
+// types and impossible values are errors, and every error names the file and the JSON pointer
+// of the offending field:
+//
+//   policies/default.json: /limits/memory_mb: must be between 8 and 1048576 (got 0)
+//
+// Keys that a file omits take the member initialisers of sandbox::SandboxConfig / Limits /
+// SeccompConfig / LandlockConfig (sandbox/spec.h), the single source of defaults. Only "name"
+// and "description" are required.
+//
+// Nothing here throws: nlohmann exceptions are caught at this boundary and become
+// sandbox::Error with code InvalidArgument (bad content) or NotFound/Syscall (unreadable file).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/base/result.h"
+#include "sandbox/spec.h"
+
+namespace runtime {
+
+// Looks up one variable in the supervisor's environment; nullopt when unset. Injected so that
+// tests (and `tooljail check`) are deterministic.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// The real process environment (getenv). Read at call time, not captured.
+EnvLookup process_env();
+
+struct Policy {
+    std::string name;         // equals the file's stem: policies/<name>.json
+    std::string description;  // for humans and `tooljail check`
+    std::string path;         // file label it was loaded from (used in every error message)
+    std::string source;       // the raw file text, kept so a later change can hash/pin it
+
+    // env as written in the file. The resolved list (set + the values of `pass` that were
+    // present at load time) is in sandbox.env; these two are kept for policy_to_json, which
+    // must not reveal values copied from the supervisor's environment.
+    std::map<std::string, std::string> env_set;
+    std::vector<std::string> env_pass;
+
+    sandbox::SandboxConfig sandbox;  // sandbox.name == name; sandbox.workspace is left empty
+};
+
+// Parses and validates one policy. file_label is the path the text came from: it prefixes
+// every error message, becomes Policy::path, and its basename minus ".json" must equal the
+// policy's "name". env resolves env.pass; unset variables are omitted, not errors.
+// Errors: InvalidArgument.
+sandbox::Result<Policy> parse_policy(std::string_view json_text, std::string_view file_label,
+                                     const EnvLookup& env);
+
+// Reads path (at most kMaxPolicyFileBytes) and calls parse_policy with path as the label.
+// Errors: NotFound / PermissionDenied / Syscall for an unreadable file, else as parse_policy.
+sandbox::Result<Policy> load_policy_file(const std::string& path, const EnvLookup& env);
+
+inline constexpr std::size_t kMaxPolicyFileBytes = 1 << 20;
+
+// Policies by name; immutable once loaded. Iteration and names() are in name order.
+class PolicySet {
+public:
+    // nullptr when there is no policy of that name.
+    const Policy* find(std::string_view name) const;
+    std::vector<std::string> names() const;
+    std::size_t size() const { return by_name_.size(); }
+    bool empty() const { return by_name_.empty(); }
+
+    // Adds a policy; a second policy with the same name is InvalidArgument.
+    sandbox::Result<void> add(Policy policy);
+
+private:
+    std::map<std::string, Policy, std::less<>> by_name_;
+};
+
+// Loads every regular "*.json" file directly in dir (dotfiles are skipped), in file-name
+// order. The first invalid file fails the whole load and the error names that file; a
+// directory without policies is NotFound. There is no partial result: refuse to serve.
+sandbox::Result<PolicySet> load_policy_dir(const std::string& dir, const EnvLookup& env);
+
+// $TOOLJAIL_POLICY_DIR when set and non-empty; else <TOOLJAIL_SOURCE_DIR>/policies when that
+// directory exists (a build-tree run); else /usr/local/share/tooljail/policies.
+std::string default_policy_dir();
+
+// The effective policy in the file format, every default filled in, for `tooljail check` and
+// MCP resources. parse_policy(policy_to_json(p).dump(), p.path, env) yields the same policy.
+// env.pass lists names only: values copied from the supervisor's environment are not shown.
+nlohmann::json policy_to_json(const Policy& policy);
+
+}  // namespace runtime
