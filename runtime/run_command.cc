@@ -109,6 +109,15 @@ int run_command(const RunOptions& options) {
         report_error(options, "no program given (usage: tooljail run [OPTIONS] -- PROGRAM [ARGS...])");
         return kExitSandboxError;
     }
+    // A policy is named, never a path: "--policy ../x" must not reach files outside the directory.
+    bool plain = !options.policy.empty() && options.policy.size() <= 64;
+    for (char ch : options.policy)
+        plain = plain && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+    if (!plain) {
+        report_error(options, "--policy must be a policy name ([a-z0-9_-], at most 64), got '" +
+                                  options.policy + "'");
+        return kExitSandboxError;
+    }
     std::string dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
     auto policy = load_policy_file(dir + "/" + options.policy + ".json", process_env());
     if (!policy) {

@@ -75,7 +75,7 @@ int abi_version() {
 }
 
 Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_exec_paths,
-                  std::vector<std::string> writable_paths) {
+                  std::vector<std::string> writable_paths, bool allow_tcp) {
     Plan p;
     if (config.mode == LandlockMode::Off) return p;
 
@@ -110,9 +110,9 @@ Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_ex
     p.writable_dir = fs;
     // A writable file (/dev/null) needs no EXECUTE; WRITE/READ/TRUNCATE/IOCTL_DEV as the ABI has.
     p.writable_file = (kFileRights & ~static_cast<uint64_t>(LANDLOCK_ACCESS_FS_EXECUTE)) & fs;
-    // Handled with no rule: no TCP bind or connect at all. The network namespace is empty
-    // anyway; this also covers a policy that turns loopback on.
-    if (usable >= 4) p.handled_net = kNetBindTcp | kNetConnectTcp;
+    // Handled with no rule: no TCP bind or connect at all, on top of the empty network
+    // namespace. A loopback policy wants local TCP servers (test suites), so it is left alone.
+    if (usable >= 4 && !allow_tcp) p.handled_net = kNetBindTcp | kNetConnectTcp;
     // No abstract-unix connects to, or signals at, processes outside this Landlock domain.
     if (usable >= 6) p.scoped = kScopeAbstractUnix | kScopeSignal;
     return p;

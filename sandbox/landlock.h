@@ -36,8 +36,10 @@ struct Plan {
 // Parent. Mode Off -> a disabled plan. Mode Required and the kernel ABI below min_abi (or no
 // Landlock) -> Unsupported naming the layer "landlock". A relative or empty path ->
 // InvalidArgument. ABIs newer than this code knows (7) are used at their ABI-7 subset.
+// allow_tcp: leave TCP bind/connect unhandled. The launcher passes the policy's loopback
+// setting: with only `lo` in the namespace, TCP can reach nothing but the sandbox itself.
 Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_exec_paths,
-                  std::vector<std::string> writable_paths);
+                  std::vector<std::string> writable_paths, bool allow_tcp = false);
 
 // Child, post-fork, after pivot_root and before seccomp. No allocation. Returns 0 or errno.
 // Requires no_new_privs (or CAP_SYS_ADMIN) to be set first. Paths that do not exist (ENOENT)

@@ -94,6 +94,10 @@ Result<std::shared_ptr<Host>> Host::open(const HostOptions& options) {
     auto cg = cgroup::Hierarchy::detect(options.cgroup_parent);
     if (!cg) return fail(std::move(cg).error());
     host->cgroups_ = std::move(*cg);
+    // Leaves of a supervisor that died mid-run (its processes are killed with them). Best
+    // effort: a leaf that cannot be removed now is retried at the next start.
+    auto stale = cgroup::remove_stale_leaves(host->cgroups_);
+    (void)stale;
     host->landlock_abi_ = landlock::abi_version();
     // Writing stdin to a program that exited must surface as EPIPE, not kill the supervisor.
     ::signal(SIGPIPE, SIG_IGN);
@@ -175,7 +179,8 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
     auto ll = landlock::plan(c.landlock, {"/"},
                              {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-                              "/dev/urandom"});
+                              "/dev/urandom"},
+                             c.loopback);
     if (!ll) return fail(std::move(ll).error().with_prefix(label));
     impl->landlock = std::move(*ll);
 

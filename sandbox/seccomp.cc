@@ -319,7 +319,7 @@ Result<Program> compile(const SeccompConfig& config) {
     }
 
     // clone3 passes its flags in memory the filter cannot read; ENOSYS (not EPERM, not a kill)
-    // makes glibc fall back to clone(2), whose flags the rules above do inspect.
+    // makes glibc fall back to clone(2), whose flags the profile rules inspect.
     SBX_TRY(add_named(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), "clone3"));
     SBX_TRY(strict ? build_strict(ctx.get()) : build_default(ctx.get(), violation));
 

@@ -471,7 +471,10 @@ TEST_CASE("seccomp strict: the static probe reaches main", "[seccomp][unit]") {
         WARN("tooljail-probe not built (" + probe.string() + "); skipping");
         return;
     }
-    check_runs(strict_errno(), {probe.string(), "getuid"}, "getuid ok");
+    check_runs(strict_errno(), {probe.string(), "getuid"}, "uid=");
+    check_runs(strict_errno(), {probe.string(), "write", "out"}, "write ok");
+    check_runs(strict_errno(), {probe.string(), "sleep", "1"}, "sleep ok");
+    check_runs(strict_errno(), {probe.string(), "syscall", "mount"}, "mount err errno=EPERM");
 }
 
 TEST_CASE("seccomp strict: syscalls outside the allowlist fail", "[seccomp][unit]") {
