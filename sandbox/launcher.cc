@@ -16,6 +16,7 @@
 #include "sandbox/child.h"
 #include "sandbox/landlock.h"
 #include "sandbox/mount_plan.h"
+#include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/run_impl.h"
@@ -327,6 +328,13 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         if (step == "mounts" && failure.detail >= 0 &&
             static_cast<size_t>(failure.detail) < s.mounts.ops.size())
             detail = ": /" + s.mounts.ops[static_cast<size_t>(failure.detail)].target;
+        if (step == "mounts" && failure.detail == mounts::kFailedPivot) detail = ": pivot_root";
+        if (step == "mounts" && failure.detail == mounts::kFailedStaging)
+            detail = ": staging root " + s.mounts.staging;
+        if (step == "mounts" && failure.detail == mounts::kFailedCwd)
+            detail = ": the sandbox user (host uid " + std::to_string(s.ids.host_uid) +
+                     ") cannot enter the workspace " + s.config.workspace +
+                     " (it needs search permission for others, or a host_uid that owns it)";
         if (step == "execve") detail = ": " + request.argv[0];
         Error e{failure.err == ENOENT ? Errc::NotFound
                 : (failure.err == EPERM || failure.err == EACCES) ? Errc::PermissionDenied

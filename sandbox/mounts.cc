@@ -110,7 +110,7 @@ int prepare_in_child(const mount_plan::Plan& plan, int* tree_fds, int* failed_op
 }
 
 int apply_in_child(const mount_plan::Plan& plan, const int* tree_fds, int* failed_op) {
-    *failed_op = -1;
+    *failed_op = kFailedStaging;
     if (::chdir(plan.staging.c_str()) != 0) return errno;
     for (size_t i = 0; i < plan.ops.size(); ++i) {
         int err = apply_op(plan.ops[i], tree_fds);
@@ -122,9 +122,12 @@ int apply_in_child(const mount_plan::Plan& plan, const int* tree_fds, int* faile
     for (size_t i = 0; i < plan.bind_sources.size(); ++i) ::close(tree_fds[i]);
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves no
     // path back to the host tree (no oldroot directory needed).
+    *failed_op = kFailedPivot;
     if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno;
     if (::umount2(".", MNT_DETACH) != 0) return errno;
+    *failed_op = kFailedCwd;
     if (::chdir(plan.cwd.c_str()) != 0) return errno;
+    *failed_op = -1;
     return 0;
 }
 

@@ -7,6 +7,11 @@
 
 namespace sandbox::mounts {
 
+// *failed_op values for apply_in_child failures that are not an op of the plan.
+inline constexpr int kFailedStaging = -2;  // chdir into the staging root
+inline constexpr int kFailedPivot = -3;    // pivot_root or detaching the old root
+inline constexpr int kFailedCwd = -4;      // chdir to plan.cwd (the workspace) as the inside uid
+
 // Child, still host root inside its new user namespace (before the uid switch): stop mount
 // propagation to the host, mount the root tmpfs on the staging directory and clone every bind
 // source with open_tree(2) into tree_fds[i]. Host paths are resolved here, while the child can

@@ -229,3 +229,10 @@ TEST_CASE("cli: a loopback policy allows local TCP and the default denies it", "
     CHECK(def.status == 1);
     CHECK(def.err.find("PermissionError") != std::string::npos);
 }
+
+TEST_CASE("cli: a workspace the sandbox user cannot enter is refused with a clear message", "[cli][integration]") {
+    tjtest::TempDir private_dir("tooljail-cli-private-", "/tmp", 0700);
+    auto r = tooljail({"run", "--workspace", private_dir.path(), "--", "/bin/true"});
+    CHECK(r.status == 125);
+    CHECK(r.err.find("cannot enter the workspace " + private_dir.path()) != std::string::npos);
+}
