@@ -24,8 +24,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -45,9 +45,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kBackToBackLaunches = 300;
-constexpr int kIdleLaunches = 60;
-constexpr int kThroughputLaunchesPerThread = 200;
+constexpr int kBackToBackLaunches = 200;
+constexpr int kIdleLaunches = 40;
+constexpr int kThroughputLaunchesPerThread = 150;
 constexpr int kWarmupLaunches = 5;  // page cache, dentries, first cgroup mkdir: not steady state
 constexpr auto kIdle = std::chrono::milliseconds(50);
 constexpr const char* kProgram = "/bin/true";
@@ -101,7 +101,8 @@ void report(benchmark::State& state, std::vector<double> ms) {
     std::sort(ms.begin(), ms.end());
     state.counters["p50_ms"] = percentile(ms, 0.50);
     state.counters["p95_ms"] = percentile(ms, 0.95);
-    state.counters["mean_ms"] = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+    state.counters["mean_ms"] =
+        std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
     state.counters["min_ms"] = ms.front();
     state.counters["max_ms"] = ms.back();
 }
@@ -113,13 +114,15 @@ void latency(benchmark::State& state, const Launcher& launch, const std::string&
              bool idle) {
     if (!setup_error.empty()) {
         state.SkipWithError(setup_error.c_str());
-        for (auto _ : state) {}
+        for (auto _ : state) {
+        }
         return;
     }
     for (int i = 0; i < kWarmupLaunches; ++i) {
         if (std::string err = launch(); !err.empty()) {
             state.SkipWithError(err.c_str());
-            for (auto _ : state) {}
+            for (auto _ : state) {
+            }
             return;
         }
     }
@@ -148,7 +151,8 @@ void throughput(benchmark::State& state, const Launcher& launch, const std::stri
                 const std::shared_ptr<Samples>& samples) {
     if (!setup_error.empty()) {
         state.SkipWithError(setup_error.c_str());
-        for (auto _ : state) {}
+        for (auto _ : state) {
+        }
         return;
     }
     if (state.thread_index() == 0) samples->ms.clear();
@@ -206,11 +210,10 @@ Setup::Policy prepare_policy(const Setup& setup, const std::string& name) {
         return p;
     }
     p.sandbox = *sb;
-    benchmark::AddCustomContext(
-        "tooljail_" + name,
-        "cgroup " + p.sandbox->layers().cgroup + ", seccomp " +
-            p.sandbox->layers().seccomp_profile + ", landlock abi " +
-            std::to_string(p.sandbox->layers().landlock_abi));
+    benchmark::AddCustomContext("tooljail_" + name,
+                                "cgroup " + p.sandbox->layers().cgroup + ", seccomp " +
+                                    p.sandbox->layers().seccomp_profile + ", landlock abi " +
+                                    std::to_string(p.sandbox->layers().landlock_abi));
     return p;
 }
 
@@ -237,20 +240,28 @@ int main(int argc, char** argv) {
     ::chmod(setup.workspace.c_str(), 0755);
 
     auto host = sandbox::Host::open({});
-    if (host) setup.host = *host;
-    else setup.host_error = "Host::open: " + host.error().message();
-    for (const char* name : {"default", "strict"}) setup.policies.push_back(prepare_policy(setup, name));
+    if (host)
+        setup.host = *host;
+    else
+        setup.host_error = "Host::open: " + host.error().message();
+    for (const char* name : {"default", "strict"})
+        setup.policies.push_back(prepare_policy(setup, name));
 
     benchmark::AddCustomContext("kernel", kernel_release());
     benchmark::AddCustomContext("workload", std::string(kProgram) + ", request to reaped exit");
 
+    // clang-format off
     const std::vector<std::string> bwrap_args = {
         kBwrap, "--unshare-all", "--die-with-parent", "--new-session",
-        "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
-        "--tmpfs", "/tmp", "--ro-bind", setup.workspace, "/workspace",
-        "--chdir", "/workspace", kProgram};
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/lib", "/lib",
+        "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/sbin", "/sbin",
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--ro-bind", setup.workspace, "/workspace", "--chdir", "/workspace",
+        kProgram};
+    // clang-format on
     std::string bwrap_error = ::access(kBwrap, X_OK) == 0 ? "" : std::string(kBwrap) + " not found";
 
     struct Entry {
@@ -265,19 +276,20 @@ int main(int argc, char** argv) {
     };
     for (const auto& p : setup.policies) {
         auto sb = p.sandbox;
-        entries.push_back({"tooljail_" + p.name,
-                           [sb] { return tooljail_launch(*sb); }, p.error,
+        entries.push_back({"tooljail_" + p.name, [sb] { return tooljail_launch(*sb); }, p.error,
                            p.name == "default"});
     }
 
     for (const auto& e : entries) {
-        benchmark::RegisterBenchmark(("launch/" + e.name + "/back_to_back").c_str(),
-                                     [e](benchmark::State& s) { latency(s, e.launch, e.error, false); })
+        benchmark::RegisterBenchmark(
+            ("launch/" + e.name + "/back_to_back").c_str(),
+            [e](benchmark::State& s) { latency(s, e.launch, e.error, false); })
             ->Iterations(kBackToBackLaunches)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark(("launch/" + e.name + "/after_50ms_idle").c_str(),
-                                     [e](benchmark::State& s) { latency(s, e.launch, e.error, true); })
+        benchmark::RegisterBenchmark(
+            ("launch/" + e.name + "/after_50ms_idle").c_str(),
+            [e](benchmark::State& s) { latency(s, e.launch, e.error, true); })
             ->Iterations(kIdleLaunches)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);

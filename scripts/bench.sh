@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Builds the launch-latency benchmark (Release) and runs it once: bare posix_spawn, bubblewrap and
+# Builds the launch-latency benchmark (Release) and runs it: bare posix_spawn, bubblewrap and
 # tooljail's shipped policies launching /bin/true, back-to-back, after 50 ms idle and with two
-# workers. Usage: scripts/bench.sh [RESULTS_JSON] [extra benchmark flags...]
-# Default RESULTS_JSON is build-bench/bench-results.json; the console table goes to stdout and to
-# the same path with .txt instead of .json. Takes about a minute on 2 cores. Needs root or
-# unprivileged user namespaces (as tooljail itself does). See docs/BENCHMARKS.md.
+# workers; three repetitions in random interleaved order, so load drifting during the run spreads
+# over every launcher instead of landing on one. The tables show the median of the repetitions.
+# Usage: scripts/bench.sh [RESULTS_JSON] [extra benchmark flags...]
+# Default RESULTS_JSON is build-bench/bench-results.json (every repetition and the aggregates);
+# the console table goes to stdout and to the same path with .txt instead of .json. The run takes
+# about 50 s on 2 cores, plus the build. Needs root or unprivileged user namespaces (as tooljail
+# itself does). Results are only comparable on an otherwise idle machine. See docs/BENCHMARKS.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build-bench"
-OUT="${1:-$BUILD/bench-results.json}"
+OUT="$(realpath -m "${1:-$BUILD/bench-results.json}")"  # absolute: we cd below
 shift || true
 
-if [[ -x "$ROOT/scripts/install-deps.sh" ]]; then
-  "$ROOT/scripts/install-deps.sh"
+# The only installing this script does: the lead's dependency script, when it exists.
+if [[ -f "$ROOT/scripts/install-deps.sh" ]]; then
+  bash "$ROOT/scripts/install-deps.sh"
 fi
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOOLJAIL_BENCH=ON >/dev/null
@@ -23,6 +27,8 @@ mkdir -p "$(dirname "$OUT")"
 cd "$ROOT"
 TOOLJAIL_POLICY_DIR="${TOOLJAIL_POLICY_DIR:-$ROOT/policies}" \
   "$BUILD/bench/tooljail_bench" \
+  --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
+  --benchmark_display_aggregates_only=true \
   --benchmark_out="$OUT" --benchmark_out_format=json \
   --benchmark_counters_tabular=true "$@" | tee "${OUT%.json}.txt"
 echo "bench: results in $OUT" >&2
