@@ -6,6 +6,7 @@
 
 #include "runtime/log.h"
 #include "runtime/run_command.h"
+#include "runtime/serve_command.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"tooljail: run tools inside a locked-down Linux sandbox"};
@@ -30,6 +31,16 @@ int main(int argc, char** argv) {
     run_cmd->add_option("command", run.argv, "PROGRAM [ARGS...] (after --)")->required();
     run_cmd->prefix_command(false);
 
+    runtime::ServeOptions serve;
+    auto* serve_cmd = app.add_subcommand("serve", "Serve the tools in tools.d as an MCP server over stdio");
+    serve_cmd->add_option("--tools-dir", serve.tools_dir, "Directory of tool manifests");
+    serve_cmd->add_option("--policy-dir", serve.policy_dir, "Directory of policy files");
+    serve_cmd->add_option("--workspace", serve.workspace,
+                          "Directory the tools see read-only at /workspace (default: current directory)");
+    serve_cmd->add_option("--max-parallel", serve.max_parallel, "Tool calls running at once")->check(CLI::Range(1, 256));
+    serve_cmd->add_option("--max-queued", serve.max_queued, "Calls waiting beyond that before refusing")
+        ->check(CLI::Range(0, 4096));
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -50,5 +61,6 @@ int main(int argc, char** argv) {
         if (*to) run.timeout_seconds = timeout;
         return runtime::run_command(run);
     }
+    if (*serve_cmd) return runtime::serve_stdio(serve);
     return runtime::kExitSandboxError;
 }

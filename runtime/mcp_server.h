@@ -1,0 +1,55 @@
+// McpServer: MCP method dispatch for one session (stdio: the process). Quick methods are
+// answered inline; tools/call comes back as deferred work for the caller's worker pool so that
+// a slow run never blocks ping, tools/list or other calls.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/jsonrpc.h"
+#include "runtime/tool_registry.h"
+#include "runtime/tool_runner.h"
+
+namespace runtime {
+
+// Newest first; initialize answers with the client's version when listed, else the newest.
+const std::vector<std::string>& supported_protocol_versions();
+
+struct ServerOptions {
+    size_t page_size = 100;  // tools/list page size
+    std::string instructions;
+};
+
+class McpServer {
+public:
+    McpServer(const ToolRegistry& tools, const ToolRunner& runner, ServerOptions options);
+
+    struct Reply {
+        std::optional<nlohmann::json> message;  // send now (a response or an error)
+        // tools/call: run on a worker with the call's cancel fd; returns the response to send.
+        std::function<nlohmann::json(int cancel_fd)> work;
+    };
+
+    // Handles one parsed message. Not thread-safe: call from the reader thread only.
+    Reply handle(const jsonrpc::Message& message);
+
+    bool initialized() const { return initialized_; }
+    const std::string& protocol_version() const { return version_; }
+
+private:
+    Reply initialize(const jsonrpc::Message& m);
+    nlohmann::json list_tools(const jsonrpc::Message& m) const;
+    Reply call_tool(const jsonrpc::Message& m) const;
+
+    const ToolRegistry& tools_;
+    const ToolRunner& runner_;
+    ServerOptions options_;
+    bool initialized_ = false;
+    std::string version_;
+};
+
+}  // namespace runtime
