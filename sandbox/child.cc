@@ -8,12 +8,12 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <sched.h>
-#include <grp.h>
 
 #include "sandbox/mounts.h"
 
@@ -86,12 +86,17 @@ int step_identity(State& s) {
     // Keep the user namespace's capabilities across the switch to the unprivileged inside uid:
     // the mount tree is built as that uid so the files it creates are owned by a mapped id.
     if (prctl(PR_SET_KEEPCAPS, 1) != 0) return errno;
+    // Raw syscalls, not glibc's wrappers: in a multithreaded supervisor glibc's set*id functions
+    // signal every thread it knows of and wait for each to follow (POSIX per-process ids). This
+    // child is a clone3 copy of one thread; the others do not exist here, and the wrapper can
+    // wait for them forever. The kernel calls change just this one thread, which is all there is.
+    //
     // Drop the supervisor's supplementary groups (root's group 0 among them). Only possible
     // when the parent was privileged; otherwise setgroups is denied and there are none to drop
     // that the kernel would let us drop anyway.
-    if (p.allow_setgroups && setgroups(0, nullptr) != 0) return errno;
-    if (setresgid(p.gid, p.gid, p.gid) != 0) return errno;
-    if (setresuid(p.uid, p.uid, p.uid) != 0) return errno;
+    if (p.allow_setgroups && syscall(SYS_setgroups, 0, nullptr) != 0) return errno;
+    if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) return errno;
+    if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) return errno;
     if (int err = caps::raise_effective(*p.caps)) return err;
     // The uid change cleared the parent-death signal (prctl(2)); arm it again and make sure the
     // parent did not die in between.
