@@ -6,6 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
 
+# The official MCP SDK client, pinned by tests/mcp/package-lock.json.
+(cd "$ROOT/tests/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+
 "$ROOT/scripts/build.sh" "$ROOT/build"
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
 

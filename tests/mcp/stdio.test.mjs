@@ -1,0 +1,194 @@
+// Drives `tooljail serve` over stdio with the official MCP TypeScript SDK client, against a real
+// git repository as the workspace. Run by ctest (tests/CMakeLists.txt) with TOOLJAIL_BINARY set.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+
+const binary = process.env.TOOLJAIL_BINARY;
+assert.ok(binary, 'TOOLJAIL_BINARY must point at the tooljail binary');
+
+let repo;
+let client;
+
+function git(...args) {
+  execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { stdio: 'pipe' });
+}
+
+before(async () => {
+  // A workspace the sandbox user (host nobody) can read: world-readable files and directories.
+  repo = mkdtempSync(join(tmpdir(), 'tooljail-sdk-'));
+  chmodSync(repo, 0o755);
+  git('init', '-q', '-b', 'main');
+  mkdirSync(join(repo, 'src'));
+  writeFileSync(join(repo, 'README.md'), 'hello tooljail\nsecond line\nthird line\n');
+  writeFileSync(join(repo, 'src', 'main.py'), 'def greet():\n    return "needle in a haystack"\n');
+  git('add', '.');
+  git('commit', '-q', '-m', 'first commit');
+  writeFileSync(join(repo, 'README.md'), 'hello tooljail\nsecond line changed\nthird line\n');
+  execFileSync('chmod', ['-R', 'o+rX', repo]);
+
+  client = new Client({ name: 'tooljail-sdk-test', version: '1.0.0' });
+  const transport = new StdioClientTransport({
+    command: binary,
+    args: ['serve', '--workspace', repo],
+    stderr: 'pipe',
+  });
+  await client.connect(transport);
+});
+
+after(async () => {
+  await client?.close();
+  if (repo) rmSync(repo, { recursive: true, force: true });
+});
+
+const call = (name, args = {}, options) => client.callTool({ name, arguments: args }, undefined, options);
+const text = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+
+test('initialize negotiates the current protocol and names the server', () => {
+  const info = client.getServerVersion();
+  assert.equal(info.name, 'tooljail');
+  assert.ok(client.getServerCapabilities().tools);
+  assert.match(client.getInstructions() ?? '', /read-only at \/workspace/);
+});
+
+test('tools/list has every shipped tool with schemas and truthful annotations', async () => {
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  assert.deepEqual(names, ['git_diff', 'git_log', 'git_show', 'git_status', 'list_directory',
+                           'read_file', 'run_command', 'run_python', 'search_text']);
+  for (const tool of tools) {
+    assert.equal(tool.inputSchema.type, 'object', tool.name);
+    assert.equal(tool.inputSchema.additionalProperties, false, tool.name);
+    assert.equal(tool.outputSchema?.type, 'object', tool.name);
+    assert.equal(tool.annotations.readOnlyHint, true, tool.name);
+    assert.equal(tool.annotations.openWorldHint, false, tool.name);
+    assert.ok(tool.description.length > 40, tool.name);
+  }
+});
+
+test('list_directory and read_file see the workspace', async () => {
+  const listing = await call('list_directory');
+  assert.equal(listing.isError, false);
+  assert.match(text(listing), /README\.md/);
+  assert.equal(listing.structuredContent.status, 'success');
+  assert.equal(listing.structuredContent.exit_code, 0);
+  assert.match(listing.structuredContent.run_id, /^run-/);
+
+  const lines = await call('read_file', { path: 'README.md', start_line: 2, end_line: 2 });
+  assert.equal(lines.isError, false);
+  assert.match(text(lines), /second line changed/);
+  assert.doesNotMatch(text(lines), /third line/);
+});
+
+test('search_text finds a pattern', async () => {
+  const found = await call('search_text', { pattern: 'needle' });
+  assert.equal(found.isError, false);
+  assert.match(text(found), /src\/main\.py:2:/);
+});
+
+test('git tools read the repository', async () => {
+  const status = await call('git_status');
+  assert.equal(status.isError, false, text(status));
+  assert.match(text(status), /M README\.md/);
+  const log = await call('git_log', { max_count: 5 });
+  assert.equal(log.isError, false, text(log));
+  assert.match(text(log), /first commit/);
+  const diff = await call('git_diff');
+  assert.equal(diff.isError, false, text(diff));
+  assert.match(text(diff), /\+second line changed/);
+  const show = await call('git_show', { rev: 'HEAD' });
+  assert.equal(show.isError, false, text(show));
+  assert.match(text(show), /first commit/);
+});
+
+test('run_python and run_command execute inside the sandbox', async () => {
+  const py = await call('run_python', { code: 'import os\nprint(os.getuid(), os.getcwd())' });
+  assert.equal(py.isError, false, text(py));
+  assert.match(text(py), /^1000 \/workspace/);
+  const wc = await call('run_command', { program: 'wc', args: ['-l', 'README.md'] });
+  assert.equal(wc.isError, false, text(wc));
+  assert.match(text(wc), /^3 README\.md/);
+});
+
+test('a failing program is a tool error with a code, not a protocol error', async () => {
+  const py = await call('run_python', { code: 'import sys; sys.exit(4)' });
+  assert.equal(py.isError, true);
+  assert.equal(py.structuredContent.status, 'failure');
+  assert.equal(py.structuredContent.exit_code, 4);
+  assert.equal(py.structuredContent.error.code, 'EXIT_NONZERO');
+});
+
+test('bad arguments are VALIDATION_ERROR results naming the argument and rule', async () => {
+  const escape = await call('read_file', { path: '../../etc/passwd' });
+  assert.equal(escape.isError, true);
+  assert.equal(escape.structuredContent.error.code, 'VALIDATION_ERROR');
+  assert.equal(escape.structuredContent.error.argument, 'path');
+  const injection = await call('git_show', { rev: '--output=/tmp/x' });
+  assert.equal(injection.isError, true);
+  assert.equal(injection.structuredContent.error.code, 'VALIDATION_ERROR');
+  const unknown = await call('list_directory', { path: '.', extra: 1 });
+  assert.equal(unknown.isError, true);
+  assert.equal(unknown.structuredContent.error.code, 'VALIDATION_ERROR');
+  const shell = await call('run_command', { program: 'wc', args: ['-l;id'] });
+  assert.equal(shell.isError, true);
+  assert.equal(shell.structuredContent.error.rule, 'metacharacter');
+});
+
+test('an unknown tool is a JSON-RPC error', async () => {
+  await assert.rejects(call('no_such_tool'), (e) => e instanceof McpError && e.code === -32602);
+});
+
+test('a slow call does not block ping or other calls', async () => {
+  const slow = call('run_python', { code: 'import time; time.sleep(3); print("slow done")' });
+  let slowDone = false;
+  slow.then(() => { slowDone = true; });
+  await client.ping();
+  const quick = await call('list_directory');
+  assert.equal(quick.isError, false);
+  assert.equal(slowDone, false, 'ping and a quick call returned while the slow call still ran');
+  const result = await slow;
+  assert.match(text(result), /slow done/);
+});
+
+test('calls run in parallel', async () => {
+  // Calls share nothing, so overlap shows in the completion order: four sleepers of decreasing
+  // length started together finish shortest-first only if they ran at the same time.
+  const order = [];
+  const sleeps = [2.0, 1.5, 1.0, 0.5];
+  await Promise.all(sleeps.map((s) =>
+    call('run_python', { code: `import time; time.sleep(${s}); print(${s})` }).then((r) => {
+      assert.equal(r.isError, false, text(r));
+      order.push(s);
+    })));
+  assert.deepEqual(order, [0.5, 1.0, 1.5, 2.0]);
+});
+
+// Host processes running run_python's interpreter (argv "/usr/bin/python3 -I -B -").
+function sandboxedPythons() {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8') === '/usr/bin/python3\0-I\0-B\0-\0';
+    } catch { return false; }
+  });
+}
+
+test('cancelling a call kills its run and the server keeps serving', async () => {
+  const controller = new AbortController();
+  const pending = call('run_python', { code: 'import time\ntime.sleep(60)' }, { signal: controller.signal });
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(sandboxedPythons().length >= 1, 'the run started');
+  controller.abort('test cancels');
+  await assert.rejects(pending);
+  await client.ping();
+  const after = await call('list_directory');
+  assert.equal(after.isError, false);
+  // The kill is asynchronous to the client's abort: allow the server a moment to reap.
+  for (let i = 0; i < 30 && sandboxedPythons().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(sandboxedPythons(), []);
+});
