@@ -107,10 +107,21 @@ McpServer::Reply McpServer::call_tool(const Message& m) const {
                                {{"code", "UNKNOWN_TOOL"}}),
                 {}};
     }
+    nlohmann::json progress_token;
+    if (m.params.contains("_meta") && m.params["_meta"].is_object()) {
+        const auto& meta = m.params["_meta"];
+        auto token = meta.find("progressToken");
+        if (token != meta.end() && (token->is_string() || token->is_number_integer())) progress_token = *token;
+    }
     nlohmann::json id = m.id;
     const ToolRunner* runner = &runner_;
-    return {std::nullopt, [runner, tool, arguments, id](int cancel_fd) {
-                return jsonrpc::result(id, runner->call(*tool, arguments, cancel_fd));
+    return {std::nullopt, [runner, tool, arguments, id, progress_token](const CallContext& ctx) {
+                try {
+                    return jsonrpc::result(id, runner->call(*tool, arguments, ctx, progress_token));
+                } catch (const std::exception& e) {
+                    LOG_ERROR("tools/call {} failed: {}", tool->name, e.what());
+                    return jsonrpc::error(id, jsonrpc::kInternalError, "internal error");
+                }
             }};
 }
 

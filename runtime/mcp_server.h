@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/call_pool.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/tool_registry.h"
 #include "runtime/tool_runner.h"
@@ -30,8 +31,8 @@ public:
 
     struct Reply {
         std::optional<nlohmann::json> message;  // send now (a response or an error)
-        // tools/call: run on a worker with the call's cancel fd; returns the response to send.
-        std::function<nlohmann::json(int cancel_fd)> work;
+        // tools/call: run on a worker (CallPool); returns the response to send.
+        CallWork work;
     };
 
     // Handles one parsed message. Not thread-safe: call from the reader thread only.

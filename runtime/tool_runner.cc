@@ -128,7 +128,61 @@ sandbox::Result<std::unique_ptr<ToolRunner>> ToolRunner::create(const ToolRegist
     return runner;
 }
 
-nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& arguments, int cancel_fd) const {
+namespace {
+
+// Turns output chunks and ticks into rate-limited notifications/progress. Lives on the worker
+// thread that runs Run::wait, which is the only caller of its methods.
+class ProgressReporter {
+public:
+    ProgressReporter(const CallContext& ctx, nlohmann::json token) : ctx_(ctx), token_(std::move(token)) {}
+
+    void output(sandbox::Stream stream, std::string_view chunk) {
+        if (pending_.size() < kMaxChunk) {
+            if (stream == sandbox::Stream::Stderr && !in_stderr_) pending_ += "[stderr] ";
+            in_stderr_ = stream == sandbox::Stream::Stderr;
+            pending_.append(chunk.substr(0, kMaxChunk - pending_.size()));
+        }
+        bytes_ += chunk.size();
+        maybe_send(std::chrono::duration_cast<sandbox::Millis>(Clock::now() - start_), false);
+    }
+    void tick(sandbox::Millis elapsed) { maybe_send(elapsed, true); }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    static constexpr size_t kMaxChunk = 4096;
+    static constexpr sandbox::Millis kMinGap{500};
+
+    void maybe_send(sandbox::Millis elapsed, bool tick) {
+        auto now = Clock::now();
+        if (now - last_ < kMinGap || (!tick && pending_.empty())) return;
+        last_ = now;
+        // progress must increase: elapsed milliseconds do, and one more than last time if not.
+        progress_ = std::max<int64_t>(progress_ + 1, elapsed.count());
+        std::string message = "running for " + std::to_string(elapsed.count() / 1000) + "." +
+                              std::to_string((elapsed.count() % 1000) / 100) + " s, " +
+                              std::to_string(bytes_) + " bytes of output";
+        if (!pending_.empty()) message += "\n" + pending_;
+        pending_.clear();
+        in_stderr_ = false;
+        ctx_.notify({{"jsonrpc", "2.0"},
+                     {"method", "notifications/progress"},
+                     {"params", {{"progressToken", token_}, {"progress", progress_}, {"message", message}}}});
+    }
+
+    const CallContext& ctx_;
+    nlohmann::json token_;
+    Clock::time_point start_ = Clock::now();
+    Clock::time_point last_{};
+    int64_t progress_ = 0;
+    uint64_t bytes_ = 0;
+    std::string pending_;
+    bool in_stderr_ = false;
+};
+
+}  // namespace
+
+nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& arguments, const CallContext& ctx,
+                                const nlohmann::json& progress_token) const {
     auto it = sandboxes_.find(tool.name);
     if (it == sandboxes_.end())
         return error_result("INTERNAL", "tool '" + tool.name + "' has no prepared sandbox");
@@ -153,7 +207,16 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
         return error_result("SANDBOX_ERROR", "the sandbox could not run the tool: " + run.error().message());
     }
     std::string run_id = (*run)->id();
-    sandbox::Outcome o = (*run)->wait(cancel_fd);
+    sandbox::Outcome o;
+    if (!progress_token.is_null() && ctx.notify) {
+        ProgressReporter progress(ctx, progress_token);
+        o = (*run)->wait(
+            ctx.cancel_fd,
+            [&progress](sandbox::Stream s, std::string_view chunk) { progress.output(s, chunk); },
+            [&progress](sandbox::Millis elapsed) { progress.tick(elapsed); });
+    } else {
+        o = (*run)->wait(ctx.cancel_fd);
+    }
     const sandbox::Limits& limits = sb.config().limits;
     LOG_INFO("call tool={} run_id={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}", tool.name,
              run_id, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total, o.err.total);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/call_pool.h"
 #include "runtime/policy.h"
 #include "runtime/tool_registry.h"
 #include "sandbox/base/result.h"
@@ -27,9 +28,12 @@ public:
                                                                const std::string& workspace,
                                                                std::shared_ptr<sandbox::Host> host);
 
-    // Runs one call; never throws. cancel_fd (eventfd/pipe, may be -1) cancels the run.
+    // Runs one call; never throws. ctx.cancel_fd cancels the run. With a progress token,
+    // notifications/progress go out through ctx.notify: elapsed time about once a second and
+    // the output as it arrives, at most one notification per 500 ms.
     // Returns the CallToolResult: content, structuredContent, isError.
-    nlohmann::json call(const ToolDef& tool, const nlohmann::json& arguments, int cancel_fd) const;
+    nlohmann::json call(const ToolDef& tool, const nlohmann::json& arguments, const CallContext& ctx,
+                        const nlohmann::json& progress_token = nullptr) const;
 
     const std::string& workspace() const { return workspace_; }
 

@@ -79,6 +79,8 @@ private:
 enum class Stream { Stdout, Stderr };
 // Called from wait() with each chunk of captured output (only bytes within the cap).
 using OutputObserver = std::function<void(Stream, std::string_view)>;
+// Called from wait() about once a second while the run lasts, with the time since exec.
+using TickObserver = std::function<void(Millis elapsed)>;
 
 // One live run. Destroying it before wait() returns kills the whole process tree and reaps it.
 class Run {
@@ -87,7 +89,8 @@ public:
 
     // Blocks until the run ends. Becoming readable on cancel_fd (an eventfd or pipe, owned by
     // the caller) cancels it: the tree is killed and the reason is Cancelled.
-    virtual Outcome wait(int cancel_fd = -1, const OutputObserver& observer = {}) = 0;
+    virtual Outcome wait(int cancel_fd = -1, const OutputObserver& observer = {},
+                         const TickObserver& tick = {}) = 0;
     virtual pid_t pid() const = 0;  // host pid of the sandbox's pid 1
     virtual const std::string& id() const = 0;  // run id, also the cgroup leaf name
 };

@@ -23,6 +23,8 @@ constexpr Millis kCpuTick{50};
 // After pid 1 exits the kernel kills the rest of the namespace; output still in flight is
 // drained for at most this long.
 constexpr Millis kDrainGrace{2000};
+// Period of the caller's TickObserver (progress notifications).
+constexpr Millis kTick{1000};
 
 Result<UniqueFd> make_timer(Millis first, Millis interval) {
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -56,7 +58,7 @@ public:
     pid_t pid() const override { return p_.pid; }
     const std::string& id() const override { return p_.id; }
 
-    Outcome wait(int cancel_fd, const OutputObserver& observer) override {
+    Outcome wait(int cancel_fd, const OutputObserver& observer, const TickObserver& tick) override {
         Outcome out;
         auto setup = [&](Result<UniqueFd> r, UniqueFd& dst) -> bool {
             if (!r) {
@@ -66,10 +68,11 @@ public:
             dst = std::move(*r);
             return true;
         };
-        UniqueFd deadline, cpu_tick, drain_timer;
+        UniqueFd deadline, cpu_tick, drain_timer, tick_timer;
         Millis remaining = p_.wall_timeout - std::chrono::duration_cast<Millis>(Clock::now() - p_.started);
         if (!setup(make_timer(remaining, Millis{0}), deadline) ||
-            (p_.limits.cpu_time.count() > 0 && !setup(make_timer(kCpuTick, kCpuTick), cpu_tick))) {
+            (p_.limits.cpu_time.count() > 0 && !setup(make_timer(kCpuTick, kCpuTick), cpu_tick)) ||
+            (tick && !setup(make_timer(kTick, kTick), tick_timer))) {
             kill_tree();
             reap(true);
             out.reason = Termination::SandboxError;
@@ -81,7 +84,7 @@ public:
 
         while (!reaped_ || p_.stdout_read.valid() || p_.stderr_read.valid()) {
             std::vector<pollfd> fds;
-            enum Slot { kOut, kErr, kIn, kPid, kDeadline, kCpu, kCancel, kDrain, kSlots };
+            enum Slot { kOut, kErr, kIn, kPid, kDeadline, kCpu, kCancel, kDrain, kTickSlot, kSlots };
             int slot_of[kSlots];
             auto add = [&](Slot s, int fd, short events) {
                 slot_of[s] = -1;
@@ -97,6 +100,7 @@ public:
             add(kCpu, killed_ ? -1 : cpu_tick.get(), POLLIN);
             add(kCancel, killed_ ? -1 : cancel_fd, POLLIN);
             add(kDrain, drain_timer.get(), POLLIN);
+            add(kTickSlot, reaped_ ? -1 : tick_timer.get(), POLLIN);
             if (::poll(fds.data(), fds.size(), -1) < 0) {
                 if (errno == EINTR) continue;
                 out.error_message = sys_error("poll").message();
@@ -133,6 +137,12 @@ public:
                     p_.stdin_write.reset();
                     if (!setup(make_timer(kDrainGrace, Millis{0}), drain_timer)) break;
                 }
+            }
+            if (ready(kTickSlot)) {
+                uint64_t expirations;
+                ssize_t ignored = ::read(tick_timer.get(), &expirations, sizeof expirations);
+                (void)ignored;
+                tick(std::chrono::duration_cast<Millis>(Clock::now() - p_.started));
             }
             if (ready(kDrain)) {
                 p_.leaf.kill_all();

@@ -192,3 +192,15 @@ test('cancelling a call kills its run and the server keeps serving', async () =>
   for (let i = 0; i < 30 && sandboxedPythons().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(sandboxedPythons(), []);
 });
+
+test('progress notifications carry elapsed time and output while a call runs', async () => {
+  const updates = [];
+  const result = await call('run_python',
+    { code: 'import time, sys\nfor i in range(3):\n    print("step", i, flush=True)\n    time.sleep(0.8)\n' },
+    { onprogress: (p) => updates.push(p) });
+  assert.equal(result.isError, false, text(result));
+  assert.ok(updates.length >= 2, `got ${updates.length} progress notifications`);
+  for (let i = 1; i < updates.length; i++) assert.ok(updates[i].progress > updates[i - 1].progress);
+  assert.match(updates.map((u) => u.message).join('\n'), /running for \d+\.\d s/);
+  assert.match(updates.map((u) => u.message).join('\n'), /step 0/);
+});
