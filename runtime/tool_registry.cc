@@ -500,7 +500,8 @@ Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_lab
     auto top = as_object(
         ctx, *doc, "",
         {"name", "title", "description", "inputSchema", "outputSchema", "annotations", "risk",
-         "argv", "end_of_options", "policy", "stdin", "limits", "arguments", "enabled"});
+         "argv", "end_of_options", "policy", "stdin", "limits", "arguments", "enabled",
+         "success_exit_codes"});
     if (!top) return fail(std::move(top).error());
 
     ToolDef tool;
@@ -567,6 +568,17 @@ Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_lab
     }
     SBX_TRY(parse_limits(ctx, *top, *policy, tool));
     SBX_TRY(read_bool(ctx, *top, "enabled", tool.enabled));
+    if (const nlohmann::json* codes = top->get("success_exit_codes")) {
+        std::string ptr = top->at("success_exit_codes");
+        if (!codes->is_array() || codes->empty() || codes->size() > 8)
+            return ctx.bad(ptr, "expected an array of 1 to 8 exit statuses");
+        tool.success_exit_codes.clear();
+        for (size_t i = 0; i < codes->size(); ++i) {
+            uint64_t code = 0;
+            SBX_TRY(check_uint(ctx, (*codes)[i], ptr + "/" + std::to_string(i), 0, 255, code));
+            tool.success_exit_codes.push_back(static_cast<int>(code));
+        }
+    }
     SBX_TRY(cross_check(ctx, *input, *policy, extras, tool));
     return tool;
 }

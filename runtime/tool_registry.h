@@ -85,6 +85,8 @@ struct ToolDef {
     std::optional<sandbox::Millis> wall_timeout;
     std::optional<uint64_t> memory_bytes;
     std::optional<uint64_t> output_bytes;
+    // Exit statuses that mean success for this program (grep: 1 = "no match"). Default {0}.
+    std::vector<int> success_exit_codes{0};
     bool enabled = true;  // kill switch
     std::string path;     // manifest file
     std::string source;   // raw manifest text (for hashing later)

@@ -1,5 +1,6 @@
 #include "runtime/tool_runner.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 
@@ -221,7 +222,9 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     LOG_INFO("call tool={} run_id={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}", tool.name,
              run_id, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total, o.err.total);
 
-    bool ok = o.reason == Termination::Exit && o.exit_code == 0;
+    bool ok = o.reason == Termination::Exit &&
+              std::find(tool.success_exit_codes.begin(), tool.success_exit_codes.end(), o.exit_code) !=
+                  tool.success_exit_codes.end();
     nlohmann::json structured = {
         {"status", ok ? "success" : (o.reason == Termination::SandboxError ? "error" : "failure")},
         {"reason", sandbox::termination_name(o.reason)},

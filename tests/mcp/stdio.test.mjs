@@ -204,3 +204,10 @@ test('progress notifications carry elapsed time and output while a call runs', a
   assert.match(updates.map((u) => u.message).join('\n'), /running for \d+\.\d s/);
   assert.match(updates.map((u) => u.message).join('\n'), /step 0/);
 });
+
+test('a search with no match is an empty success, not an error', async () => {
+  const none = await call('search_text', { pattern: 'no-such-text-anywhere-xyz' });
+  assert.equal(none.isError, false, text(none));
+  assert.equal(none.structuredContent.exit_code, 1);
+  assert.equal(none.structuredContent.status, 'success');
+});
