@@ -10,6 +10,17 @@ namespace runtime {
 
 using jsonrpc::Message;
 
+namespace {
+
+constexpr const char* kVersionKey = "io.modelcontextprotocol/protocolVersion";
+constexpr const char* kCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities";
+constexpr const char* kServerInfoKey = "io.modelcontextprotocol/serverInfo";
+// How long a client may cache tools/list and server/discover (they change only on restart
+// today; reload in a later issue will announce changes).
+constexpr int64_t kListTtlMs = 60'000;
+
+}  // namespace
+
 const std::vector<std::string>& supported_protocol_versions() {
     static const std::vector<std::string> versions = {"2025-11-25", "2025-06-18", "2025-03-26"};
     return versions;
@@ -28,6 +39,13 @@ McpServer::Reply McpServer::handle(const Message& m) {
         if (m.method == "notifications/initialized") initialized_ = true;
         return {};
     }
+    if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object() &&
+        m.params["_meta"].contains(kVersionKey)) {
+        const auto& v = m.params["_meta"][kVersionKey];
+        return stateless(m, v.is_string() ? v.get<std::string>() : std::string());
+    }
+    // server/discover is how dual-era clients probe; answer it even without _meta.
+    if (m.method == "server/discover") return stateless(m, kStatelessVersion);
     if (m.method == "initialize") return initialize(m);
     if (m.method == "ping") return {jsonrpc::result(m.id, nlohmann::json::object()), {}};
     if (version_.empty())
@@ -36,6 +54,54 @@ McpServer::Reply McpServer::handle(const Message& m) {
                 {}};
     if (m.method == "tools/list") return {list_tools(m), {}};
     if (m.method == "tools/call") return call_tool(m);
+    return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
+}
+
+nlohmann::json McpServer::server_info() const {
+    return {{"name", "tooljail"}, {"title", "tooljail sandboxed tools"}, {"version", TOOLJAIL_VERSION}};
+}
+
+McpServer::Reply McpServer::stateless(const Message& m, const std::string& version) {
+    if (version != kStatelessVersion) {
+        nlohmann::json supported = nlohmann::json::array({kStatelessVersion});
+        for (const auto& v : supported_protocol_versions()) supported.push_back(v);
+        return {jsonrpc::error(m.id, jsonrpc::kUnsupportedVersion, "unsupported protocol version",
+                               {{"supported", supported}, {"requested", version}}),
+                {}};
+    }
+    if (m.kind == jsonrpc::Kind::Notification) return {};
+    bool has_caps = m.params.is_object() && m.params.contains("_meta") &&
+                    m.params["_meta"].is_object() && m.params["_meta"].contains(kCapabilitiesKey) &&
+                    m.params["_meta"][kCapabilitiesKey].is_object();
+    if (!has_caps && m.method != "server/discover")
+        return {jsonrpc::error(m.id, jsonrpc::kInvalidParams,
+                               std::string("params._meta must carry \"") + kCapabilitiesKey + "\" (an object)"),
+                {}};
+    auto complete = [this](nlohmann::json result, bool cacheable) {
+        result["resultType"] = "complete";
+        result["_meta"] = {{kServerInfoKey, server_info()}};
+        if (cacheable) {
+            // The list is the same for every client of this server: shared caches may keep it.
+            result["ttlMs"] = kListTtlMs;
+            result["cacheScope"] = "public";
+        }
+        return result;
+    };
+    if (m.method == "server/discover") {
+        nlohmann::json supported = nlohmann::json::array({kStatelessVersion});
+        for (const auto& v : supported_protocol_versions()) supported.push_back(v);
+        nlohmann::json result = {{"supportedVersions", supported},
+                                 {"capabilities", {{"tools", {{"listChanged", false}}}}}};
+        if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
+        return {jsonrpc::result(m.id, complete(result, true)), {}};
+    }
+    if (m.method == "tools/list") {
+        nlohmann::json reply = list_tools(m);
+        if (reply.contains("result")) reply["result"] = complete(reply["result"], true);
+        return {reply, {}};
+    }
+    if (m.method == "tools/call") return call_tool(m, true);
+    // initialize, ping and logging/setLevel do not exist in the stateless revision.
     return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
 }
 
@@ -58,7 +124,7 @@ McpServer::Reply McpServer::initialize(const Message& m) {
     nlohmann::json result = {
         {"protocolVersion", version_},
         {"capabilities", {{"tools", {{"listChanged", false}}}}},
-        {"serverInfo", {{"name", "tooljail"}, {"title", "tooljail sandboxed tools"}, {"version", TOOLJAIL_VERSION}}},
+        {"serverInfo", server_info()},
     };
     if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
     return {jsonrpc::result(m.id, result), {}};
@@ -90,7 +156,7 @@ nlohmann::json McpServer::list_tools(const Message& m) const {
     return jsonrpc::result(m.id, result);
 }
 
-McpServer::Reply McpServer::call_tool(const Message& m) const {
+McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
     if (!m.params.is_object() || !m.params.contains("name") || !m.params["name"].is_string())
         return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "tools/call needs params.name (a string)"), {}};
     std::string name = m.params["name"];
@@ -115,9 +181,15 @@ McpServer::Reply McpServer::call_tool(const Message& m) const {
     }
     nlohmann::json id = m.id;
     const ToolRunner* runner = &runner_;
-    return {std::nullopt, [runner, tool, arguments, id, progress_token](const CallContext& ctx) {
+    nlohmann::json info = server_info();
+    return {std::nullopt, [runner, tool, arguments, id, progress_token, stateless, info](const CallContext& ctx) {
                 try {
-                    return jsonrpc::result(id, runner->call(*tool, arguments, ctx, progress_token));
+                    nlohmann::json result = runner->call(*tool, arguments, ctx, progress_token);
+                    if (stateless) {
+                        result["resultType"] = "complete";
+                        result["_meta"] = {{kServerInfoKey, info}};
+                    }
+                    return jsonrpc::result(id, std::move(result));
                 } catch (const std::exception& e) {
                     LOG_ERROR("tools/call {} failed: {}", tool->name, e.what());
                     return jsonrpc::error(id, jsonrpc::kInternalError, "internal error");

@@ -17,8 +17,12 @@
 
 namespace runtime {
 
-// Newest first; initialize answers with the client's version when listed, else the newest.
+// The stateful revisions, newest first; initialize answers with the client's version when
+// listed, else the newest.
 const std::vector<std::string>& supported_protocol_versions();
+// The stateless revision: requests carry _meta["io.modelcontextprotocol/protocolVersion"] and
+// need no initialize; results carry resultType (and ttlMs/cacheScope for lists).
+inline constexpr const char* kStatelessVersion = "2026-07-28";
 
 struct ServerOptions {
     size_t page_size = 100;  // tools/list page size
@@ -42,9 +46,12 @@ public:
     const std::string& protocol_version() const { return version_; }
 
 private:
+    Reply stateless(const jsonrpc::Message& m, const std::string& version);
     Reply initialize(const jsonrpc::Message& m);
     nlohmann::json list_tools(const jsonrpc::Message& m) const;
-    Reply call_tool(const jsonrpc::Message& m) const;
+    // stateless: add resultType (and serverInfo) to the tool result.
+    Reply call_tool(const jsonrpc::Message& m, bool stateless = false) const;
+    nlohmann::json server_info() const;
 
     const ToolRegistry& tools_;
     const ToolRunner& runner_;

@@ -208,3 +208,52 @@ TEST_CASE("serve stdio: closing stdin ends the server and its runs", "[serve][in
     CHECK(s.wait_exit() == 0);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
 }
+
+namespace {
+nlohmann::json stateless_meta(const std::string& version = "2026-07-28") {
+    return {{"io.modelcontextprotocol/protocolVersion", version},
+            {"io.modelcontextprotocol/clientCapabilities", nlohmann::json::object()},
+            {"io.modelcontextprotocol/clientInfo", {{"name", "t"}, {"version", "1"}}}};
+}
+}  // namespace
+
+TEST_CASE("serve stdio: the stateless 2026-07-28 revision needs no initialize", "[serve][integration]") {
+    tjtest::TempDir ws("tooljail-serve-");
+    Server s(ws.path());
+    s.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "server/discover"}, {"params", {{"_meta", stateless_meta()}}}});
+    auto discover = s.receive()["result"];
+    CHECK(discover["resultType"] == "complete");
+    CHECK(discover["supportedVersions"][0] == "2026-07-28");
+    CHECK(discover["capabilities"].contains("tools"));
+    CHECK(discover["ttlMs"].is_number_integer());
+    CHECK(discover["cacheScope"] == "public");
+    CHECK(discover["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "tooljail");
+
+    s.send({{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/list"}, {"params", {{"_meta", stateless_meta()}}}});
+    auto list = s.receive()["result"];
+    CHECK(list["resultType"] == "complete");
+    CHECK(list["tools"].size() >= 9);
+    CHECK(list["ttlMs"].is_number_integer());
+    CHECK(list["cacheScope"] == "public");
+
+    s.send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+            {"params", {{"_meta", stateless_meta()}, {"name", "run_command"},
+                        {"arguments", {{"program", "echo"}, {"args", {"stateless"}}}}}}});
+    auto call = s.receive()["result"];
+    CHECK(call["resultType"] == "complete");
+    CHECK(call["structuredContent"]["stdout"] == "stateless\n");
+
+    // Removed in this revision.
+    s.send({{"jsonrpc", "2.0"}, {"id", 4}, {"method", "ping"}, {"params", {{"_meta", stateless_meta()}}}});
+    expect_error(s.receive(), -32601, 4);
+    // Unsupported version: -32022 with the supported list.
+    s.send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/list"}, {"params", {{"_meta", stateless_meta("2099-01-01")}}}});
+    auto unsupported = s.receive();
+    expect_error(unsupported, -32022, 5);
+    CHECK(unsupported["error"]["data"]["requested"] == "2099-01-01");
+    CHECK(unsupported["error"]["data"]["supported"][0] == "2026-07-28");
+    // clientCapabilities is required.
+    s.send({{"jsonrpc", "2.0"}, {"id", 6}, {"method", "tools/list"},
+            {"params", {{"_meta", {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}}}}});
+    expect_error(s.receive(), -32602, 6);
+}
