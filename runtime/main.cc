@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "runtime/http_transport.h"
 #include "runtime/log.h"
 #include "runtime/run_command.h"
 #include "runtime/serve_command.h"
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
     run_cmd->prefix_command(false);
 
     runtime::ServeOptions serve;
-    auto* serve_cmd = app.add_subcommand("serve", "Serve the tools in tools.d as an MCP server over stdio");
+    auto* serve_cmd = app.add_subcommand("serve", "Serve the tools in tools.d as an MCP server (stdio, or HTTP with --http)");
     serve_cmd->add_option("--tools-dir", serve.tools_dir, "Directory of tool manifests");
     serve_cmd->add_option("--policy-dir", serve.policy_dir, "Directory of policy files");
     serve_cmd->add_option("--workspace", serve.workspace,
@@ -40,6 +41,13 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--max-parallel", serve.max_parallel, "Tool calls running at once")->check(CLI::Range(1, 256));
     serve_cmd->add_option("--max-queued", serve.max_queued, "Calls waiting beyond that before refusing")
         ->check(CLI::Range(0, 4096));
+    auto* http = serve_cmd->add_option("--http", serve.http_listen,
+                                       "Serve MCP Streamable HTTP at http://ADDR:PORT/mcp instead of stdio (loopback "
+                                       "only; PORT 0 picks a free port, printed on stderr)");
+    serve_cmd->add_option("--allowed-origin", serve.allowed_origins,
+                          "With --http: also accept requests with this Origin (repeatable; default: only the "
+                          "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
+        ->needs(http);
 
     try {
         app.parse(argc, argv);
@@ -61,6 +69,6 @@ int main(int argc, char** argv) {
         if (*to) run.timeout_seconds = timeout;
         return runtime::run_command(run);
     }
-    if (*serve_cmd) return runtime::serve_stdio(serve);
+    if (*serve_cmd) return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
     return runtime::kExitSandboxError;
 }

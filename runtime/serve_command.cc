@@ -27,41 +27,39 @@ std::string instructions(const std::string& workspace) {
 
 }  // namespace
 
-int serve_stdio(const ServeOptions& options) {
+sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options) {
     std::string workspace = options.workspace;
     if (workspace.empty()) {
         char cwd[PATH_MAX];
-        if (!::getcwd(cwd, sizeof cwd)) {
-            std::cerr << "tooljail serve: cannot determine the current directory\n";
-            return kExitSandboxError;
-        }
+        if (!::getcwd(cwd, sizeof cwd)) return sandbox::fail(sandbox::sys_error("cannot determine the current directory"));
         workspace = cwd;
     }
     std::string policy_dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
     auto policies = load_policy_dir(policy_dir, process_env());
-    if (!policies) {
-        std::cerr << "tooljail serve: " << policies.error().message() << "\n";
-        return kExitSandboxError;
-    }
+    if (!policies) return sandbox::fail(std::move(policies).error());
     std::string tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
     auto tools = ToolRegistry::load_dir(tools_dir, *policies);
-    if (!tools) {
-        std::cerr << "tooljail serve: " << tools.error().message() << "\n";
-        return kExitSandboxError;
-    }
+    if (!tools) return sandbox::fail(std::move(tools).error());
     auto host = sandbox::Host::open({});
-    if (!host) {
-        std::cerr << "tooljail serve: host: " << host.error().message() << "\n";
-        return kExitSandboxError;
-    }
-    auto runner = ToolRunner::create(*tools, *policies, workspace, *host);
-    if (!runner) {
-        std::cerr << "tooljail serve: " << runner.error().message() << "\n";
-        return kExitSandboxError;
-    }
-    LOG_INFO("serving {} tools over stdio, workspace={}", tools->enabled_tools().size(), (*runner)->workspace());
+    if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
+    auto context = std::make_unique<ServeContext>(ServeContext{std::move(*tools), nullptr, {}});
+    auto runner = ToolRunner::create(context->tools, *policies, workspace, *host);
+    if (!runner) return sandbox::fail(std::move(runner).error());
+    context->runner = std::move(*runner);
+    context->instructions = instructions(context->runner->workspace());
+    return context;
+}
 
-    McpServer server(*tools, **runner, ServerOptions{100, instructions((*runner)->workspace())});
+int serve_stdio(const ServeOptions& options) {
+    auto context = load_serve_context(options);
+    if (!context) {
+        std::cerr << "tooljail serve: " << context.error().message() << "\n";
+        return kExitSandboxError;
+    }
+    const ServeContext& ctx = **context;
+    LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools.enabled_tools().size(), ctx.runner->workspace());
+
+    McpServer server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions});
     LineReader in(STDIN_FILENO);
     LineWriter out(STDOUT_FILENO);
     CallPool pool(std::max<size_t>(1, options.max_parallel), options.max_queued);

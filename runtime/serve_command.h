@@ -1,8 +1,16 @@
-// `tooljail serve`: the MCP server over stdio (Streamable HTTP and the stateless 2026-07-28
-// revision are later increments). stdout carries only protocol messages; logs go to stderr.
+// `tooljail serve`: the MCP server (2025-11-25, stateful) over stdio, or over Streamable HTTP
+// with --http (runtime/http_transport.h). Both transports share the start-up below and the
+// per-session McpServer; they differ only in framing and in how calls reach the CallPool. On
+// stdio, stdout carries only protocol messages; logs go to stderr either way.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "runtime/tool_registry.h"
+#include "runtime/tool_runner.h"
+#include "sandbox/base/result.h"
 
 namespace runtime {
 
@@ -10,9 +18,28 @@ struct ServeOptions {
     std::string tools_dir;    // empty = default_tools_dir()
     std::string policy_dir;   // empty = default_policy_dir()
     std::string workspace;    // empty = current directory
-    size_t max_parallel = 4;  // calls running at once
+    size_t max_parallel = 4;  // calls running at once (all HTTP sessions together)
     size_t max_queued = 64;   // calls waiting beyond that; more is refused (server busy)
+    // Streamable HTTP instead of stdio: "ADDR:PORT", "PORT" or ":PORT" (loopback only; port 0
+    // picks a free one). Empty = stdio.
+    std::string http_listen;
+    // HTTP: Origin values accepted besides the listener's own http://127.0.0.1:PORT,
+    // http://localhost:PORT and http://[::1]:PORT (e.g. "http://localhost:5173").
+    std::vector<std::string> allowed_origins;
 };
+
+// What every transport serves, loaded once at start-up and read-only afterwards (shared by
+// all sessions and worker threads).
+struct ServeContext {
+    ToolRegistry tools;
+    std::unique_ptr<ToolRunner> runner;  // one prepared Sandbox per enabled tool
+    std::string instructions;            // the initialize result's "instructions"
+};
+
+// Loads the policies and tool manifests, opens the Host and prepares every enabled tool's
+// sandbox. Any invalid file or unpreparable sandbox is an error naming it (fail closed: the
+// caller refuses to serve). The workspace defaults to the current directory.
+sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options);
 
 // Loads everything (refusing to start on any invalid file), then serves stdin/stdout until
 // stdin closes. Returns the process exit status.

@@ -1,0 +1,710 @@
+#include "runtime/http_transport.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "runtime/call_pool.h"
+#include "runtime/jsonrpc.h"
+#include "runtime/log.h"
+#include "runtime/mcp_server.h"
+#include "runtime/run_command.h"
+
+namespace runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr const char* kEndpoint = "/mcp";
+// Same cap as a stdio line: one message, however large its arguments, stays under it.
+constexpr size_t kMaxBodyBytes = size_t{4} << 20;
+// Each session is an McpServer plus a table entry; an abandoned one (the SDK's close() sends no
+// DELETE) is dropped after an hour without requests or calls, and beyond the cap a new
+// initialize is refused with 503 rather than evicting a live session.
+constexpr size_t kMaxSessions = 256;
+constexpr auto kSessionIdle = std::chrono::hours(1);
+// An SSE stream occupies one server thread for the whole call, and a client must always find a
+// free thread for notifications/cancelled, ping and DELETE: the pool has this many threads
+// beyond the most streams that can be open at once.
+constexpr size_t kSpareThreads = 16;
+constexpr size_t kMaxStreams = 256;
+// Progress notifications are rate limited by ToolRunner; this only bounds what piles up while a
+// client reads slowly. The final response is never dropped.
+constexpr size_t kMaxPendingEventBytes = size_t{1} << 20;
+// How long the content provider waits for events before it checks the connection (a closed
+// one cancels the call) and whether the server is stopping.
+constexpr auto kProviderTick = std::chrono::milliseconds(200);
+// Comment lines keep proxies and clients from timing out an idle stream during a long run.
+constexpr auto kKeepAlive = std::chrono::seconds(15);
+
+// ---- header helpers ----
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& ch : out)
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// "Application/JSON; charset=utf-8" -> "application/json".
+std::string media_type(std::string_view value) { return lower(trim(value.substr(0, value.find(';')))); }
+
+// True when some Accept header lists `type` itself. Wildcards do not count: the spec has the
+// client list both types, and fetch() sends "*/*" when the caller set nothing.
+bool accepts(const httplib::Request& req, std::string_view type) {
+    for (size_t i = 0, n = req.get_header_value_count("Accept"); i < n; ++i) {
+        std::string value = req.get_header_value("Accept", i);
+        std::string_view rest = value;
+        for (;;) {
+            size_t comma = rest.find(',');
+            if (media_type(rest.substr(0, comma)) == type) return true;
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    return false;
+}
+
+bool loopback_ipv4(const std::string& text) {
+    in_addr addr{};
+    return ::inet_pton(AF_INET, text.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127;
+}
+
+// The Host header names this machine's loopback: "localhost", a 127.0.0.0/8 literal or [::1],
+// with any port. A DNS-rebinding page reaches us under its own name, which this rejects.
+bool loopback_host(std::string_view header) {
+    std::string host = lower(trim(header));
+    std::string name;
+    if (!host.empty() && host[0] == '[') {
+        size_t close = host.find(']');
+        if (close == std::string::npos) return false;
+        if (close + 1 < host.size() && host[close + 1] != ':') return false;
+        name = host.substr(0, close + 1);
+    } else {
+        name = host.substr(0, host.find(':'));
+    }
+    return name == "localhost" || name == "[::1]" || loopback_ipv4(name);
+}
+
+void send_message(httplib::Response& res, int status, const json& message) {
+    res.status = status;
+    res.set_content(jsonrpc::serialize(message), "application/json");
+}
+
+// Transport-level refusals carry a JSON-RPC error without an id (the spec allows a body of
+// that shape); the status is what clients act on.
+void send_error(httplib::Response& res, int status, int code, std::string_view message) {
+    send_message(res, status, jsonrpc::error(nullptr, code, message));
+}
+
+sandbox::Result<std::string> new_session_id() {
+    // 128 bits from the kernel CSPRNG, hex-encoded: visible ASCII as the spec requires, and
+    // unguessable, since the id is all that ties a request to its session.
+    unsigned char bytes[16];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sandbox::fail(sandbox::sys_error("getrandom"));
+        got += static_cast<size_t>(n);
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (unsigned char b : bytes) {
+        id += kHex[b >> 4];
+        id += kHex[b & 0xf];
+    }
+    return id;
+}
+
+// The same refusal CallPool's bounded queue gives on stdio.
+json busy_error(const json& id) {
+    return jsonrpc::error(id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
+                          {{"code", "RATE_LIMITED"}, {"retry_after", 1}});
+}
+
+McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
+    try {
+        return server.handle(m);
+    } catch (const std::exception& e) {
+        LOG_ERROR("{} failed: {}", m.method, e.what());
+        return {jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"), {}};
+    }
+}
+
+// ---- one tools/call response stream ----
+
+// The events of one tools/call on their way from the CallPool worker (reply and notify sinks)
+// to the server thread writing the response (the content provider). Ends with the response, or
+// without one when the call is cancelled.
+class SseStream {
+public:
+    void notify(const json& message) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (ended_ || pending_.size() > kMaxPendingEventBytes) return;
+        append(message);
+        cv_.notify_one();
+    }
+    void finish(const json& response) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (ended_) return;
+        append(response);
+        ended_ = true;
+        cv_.notify_one();
+    }
+    void abandon() {
+        std::lock_guard<std::mutex> lock(mu_);
+        ended_ = true;
+        cv_.notify_one();
+    }
+    bool ended() {
+        std::lock_guard<std::mutex> lock(mu_);
+        return ended_;
+    }
+    // Waits up to `timeout` for events; returns the pending bytes and whether nothing follows.
+    std::pair<std::string, bool> take(std::chrono::milliseconds timeout) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, timeout, [this] { return ended_ || !pending_.empty(); });
+        return {std::exchange(pending_, std::string()), ended_};
+    }
+
+private:
+    void append(const json& message) {
+        // serialize() emits one line (newlines inside strings are escaped), so one data field.
+        pending_ += "event: message\ndata: ";
+        pending_ += jsonrpc::serialize(message);
+        pending_ += "\n\n";
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::string pending_;
+    bool ended_ = false;
+};
+
+struct Session {
+    Session(std::string session_id, const ServeContext& ctx)
+        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions}) {}
+
+    const std::string id;
+    std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
+    McpServer server;
+    std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
+    Clock::time_point last_used = Clock::now();
+    bool closed = false;
+};
+
+// The CallPool is shared by all sessions (one concurrency cap for the process), so its keys
+// carry the session id: a client can only ever cancel its own calls.
+std::string call_key(const std::string& session_id, const json& request_id) {
+    return session_id + "/" + request_id.dump();
+}
+
+// ---- the server ----
+
+class HttpTransport {
+public:
+    HttpTransport(const ServeContext& ctx, const ServeOptions& options, ListenAddress address)
+        : ctx_(ctx),
+          address_(std::move(address)),
+          extra_origins_(options.allowed_origins),
+          max_streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
+          pool_(std::max<size_t>(1, options.max_parallel), options.max_queued) {}
+
+    int run();
+
+private:
+    void configure();
+    void stop();
+    bool allowed(const httplib::Request& req, httplib::Response& res) const;
+    bool version_ok(const httplib::Request& req, httplib::Response& res) const;
+    void post(const httplib::Request& req, httplib::Response& res);
+    void remove(const httplib::Request& req, httplib::Response& res);
+    void initialize(const jsonrpc::Message& m, httplib::Response& res);
+    void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, httplib::Response& res);
+    void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
+                    httplib::Response& res);
+    void cancel_call(Session& session, const std::string& key, const SseStream* only = nullptr);
+    void end_session(Session& session);
+    std::shared_ptr<Session> find_session(const std::string& id);
+
+    const ServeContext& ctx_;
+    const ListenAddress address_;
+    const std::vector<std::string> extra_origins_;
+    std::set<std::string> origins_;  // lower case, filled in once the port is known
+    const size_t max_streams_;
+    std::atomic<size_t> streams_{0};
+    std::atomic<bool> stopping_{false};
+
+    // Lock order: sessions_mu_, then a Session::mu, then the CallPool's and SseStream's own.
+    std::mutex sessions_mu_;
+    std::map<std::string, std::shared_ptr<Session>> sessions_;
+
+    // Declared before the server so that it outlives the server threads (their releasers
+    // cancel calls).
+    CallPool pool_;
+    httplib::Server server_;
+};
+
+void HttpTransport::configure() {
+    size_t threads = max_streams_ + kSpareThreads;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_.set_payload_max_length(kMaxBodyBytes);
+    server_.set_read_timeout(10, 0);
+    server_.set_write_timeout(10, 0);  // a client that stops reading fails the write, then the call
+    // Short: an idle keep-alive connection holds a pool thread, and stopping waits for it.
+    server_.set_keep_alive_timeout(2);
+    server_.set_keep_alive_max_count(100);
+    server_.set_tcp_nodelay(true);  // SSE events are small and should leave at once
+    // httplib's default also sets SO_REUSEPORT, which would let another process of this user
+    // bind the same port and take a share of the connections. SO_REUSEADDR alone is enough to
+    // restart on a port with connections in TIME_WAIT.
+    server_.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        return allowed(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                 : httplib::Server::HandlerResponse::Handled;
+    });
+    server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
+    server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { remove(req, res); });
+    server_.Get(kEndpoint, [](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Allow", "POST, DELETE");
+        send_error(res, 405, jsonrpc::kInvalidRequest,
+                   "Method Not Allowed: this server opens no server-initiated stream");
+    });
+    // Statuses httplib sets by itself (413 for a body over the cap, 404 for other paths, 400 for
+    // malformed HTTP) get the same JSON shape as ours; responses that have a body keep it.
+    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
+        std::string reason = "HTTP error " + std::to_string(res.status);
+        if (res.status == 400) reason = "Bad Request: malformed HTTP request";
+        if (res.status == 404) reason = "Not Found: the MCP endpoint is /mcp";
+        if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes POST and DELETE";
+        if (res.status == 413) reason = "Payload Too Large: a message is at most 4 MiB";
+        send_error(res, res.status, jsonrpc::kInvalidRequest, reason);
+        return httplib::Server::HandlerResponse::Handled;
+    }));
+    server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            LOG_ERROR("{} {} failed: {}", req.method, req.path, e.what());
+        } catch (...) {
+            LOG_ERROR("{} {} failed", req.method, req.path);
+        }
+        send_error(res, 500, jsonrpc::kInternalError, "internal error");
+    });
+}
+
+// DNS-rebinding protection, before any routing: a browser page that resolved its own name to
+// 127.0.0.1 sends that name as Host and its own Origin; both must name us.
+bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res) const {
+    if (!loopback_host(req.get_header_value("Host"))) {
+        LOG_WARN("refused {} {}: Host is not a loopback name", req.method, req.path);
+        send_error(res, 403, jsonrpc::kInvalidRequest, "Forbidden: the Host header must name the loopback interface");
+        return false;
+    }
+    if (req.has_header("Origin")) {
+        std::string origin = lower(trim(req.get_header_value("Origin")));
+        if (!origins_.count(origin)) {
+            LOG_WARN("refused {} {}: Origin is not allowed", req.method, req.path);
+            send_error(res, 403, jsonrpc::kInvalidRequest, "Forbidden: Origin not allowed (see --allowed-origin)");
+            return false;
+        }
+    }
+    return true;
+}
+
+// Absent means 2025-03-26 (spec), which we serve; present must be a version we serve.
+bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& res) const {
+    if (!req.has_header("MCP-Protocol-Version")) return true;
+    std::string version = req.get_header_value("MCP-Protocol-Version");
+    for (const auto& v : supported_protocol_versions())
+        if (v == version) return true;
+    send_error(res, 400, jsonrpc::kInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version");
+    return false;
+}
+
+void HttpTransport::post(const httplib::Request& req, httplib::Response& res) {
+    if (!accepts(req, "application/json") || !accepts(req, "text/event-stream"))
+        return send_error(res, 406, jsonrpc::kInvalidRequest,
+                          "Not Acceptable: Accept must list application/json and text/event-stream");
+    if (media_type(req.get_header_value("Content-Type")) != "application/json")
+        return send_error(res, 415, jsonrpc::kInvalidRequest, "Unsupported Media Type: send application/json");
+    if (!version_ok(req, res)) return;
+
+    jsonrpc::Message m = jsonrpc::parse(req.body);
+    if (m.kind == jsonrpc::Kind::Invalid) return send_message(res, 400, m.error_reply);
+    if (!req.has_header("Mcp-Session-Id")) {
+        if (m.kind == jsonrpc::Kind::Request && m.method == "initialize") return initialize(m, res);
+        return send_error(res, 400, jsonrpc::kInvalidRequest,
+                          "Bad Request: Mcp-Session-Id header is required (initialize first)");
+    }
+    auto session = find_session(req.get_header_value("Mcp-Session-Id"));
+    if (!session)
+        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    dispatch(session, m, res);
+}
+
+void HttpTransport::initialize(const jsonrpc::Message& m, httplib::Response& res) {
+    auto id = new_session_id();
+    if (!id) {
+        LOG_ERROR("initialize: {}", id.error().message());
+        return send_error(res, 500, jsonrpc::kInternalError, "internal error");
+    }
+    // Not yet visible to other threads, so no lock: a failed initialize publishes nothing.
+    auto session = std::make_shared<Session>(std::move(*id), ctx_);
+    McpServer::Reply reply = handle_guarded(session->server, m);
+    if (!reply.message || !reply.message->contains("result"))
+        return send_message(res, 200, reply.message.value_or(jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
+    {
+        std::lock_guard<std::mutex> lock(sessions_mu_);
+        auto now = Clock::now();
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            std::lock_guard<std::mutex> session_lock(it->second->mu);
+            bool idle = it->second->calls.empty() && now - it->second->last_used > kSessionIdle;
+            if (idle) {
+                LOG_INFO("session expired after an hour without requests");
+                it->second->closed = true;  // a request that already found it gets 404 too
+            }
+            it = idle ? sessions_.erase(it) : std::next(it);
+        }
+        if (sessions_.size() >= kMaxSessions) {
+            LOG_WARN("initialize refused: {} sessions open", sessions_.size());
+            return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: too many sessions");
+        }
+        sessions_[session->id] = session;
+        LOG_INFO("session opened ({} open)", sessions_.size());
+    }
+    res.set_header("Mcp-Session-Id", session->id);
+    send_message(res, 200, *reply.message);
+}
+
+std::shared_ptr<Session> HttpTransport::find_session(const std::string& id) {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+}
+
+void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
+                             httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(session->mu);
+    if (session->closed)
+        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    session->last_used = Clock::now();
+    if (m.kind == jsonrpc::Kind::Response) {
+        res.status = 202;  // we send no requests yet; accepted and dropped, as on stdio
+        return;
+    }
+    if (m.kind == jsonrpc::Kind::Notification) {
+        if (m.method == "notifications/cancelled") {
+            if (m.params.is_object() && m.params.contains("requestId"))
+                cancel_call(*session, call_key(session->id, m.params["requestId"]));
+        } else {
+            handle_guarded(session->server, m);
+        }
+        res.status = 202;
+        return;
+    }
+    McpServer::Reply reply = handle_guarded(session->server, m);
+    if (reply.message) return send_message(res, 200, *reply.message);
+    if (reply.work) return start_call(session, m, std::move(reply.work), res);
+    send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
+}
+
+// Called with session->mu held.
+void HttpTransport::start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
+                               httplib::Response& res) {
+    if (streams_.load() >= max_streams_) return send_message(res, 200, busy_error(m.id));
+    std::string key = call_key(session->id, m.id);
+    if (session->calls.count(key))
+        return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
+                                                     "a request with this id is still in progress"));
+    auto stream = std::make_shared<SseStream>();
+    std::weak_ptr<Session> weak = session;
+    // Registered before submit: the worker's reply takes session->mu to unregister, so it
+    // always finds the entry.
+    session->calls[key] = stream;
+    auto reply = [stream, weak, key](const json& response) {
+        stream->finish(response);
+        if (auto s = weak.lock()) {
+            std::lock_guard<std::mutex> lock(s->mu);
+            auto it = s->calls.find(key);
+            if (it != s->calls.end() && it->second == stream) s->calls.erase(it);
+        }
+    };
+    auto notify = [stream](const json& n) { stream->notify(n); };
+    auto submitted = pool_.submit(key, std::move(work), reply, notify);
+    if (submitted != CallPool::Submit::Ok) {
+        session->calls.erase(key);
+        if (submitted == CallPool::Submit::Busy) return send_message(res, 200, busy_error(m.id));
+        if (submitted == CallPool::Submit::DuplicateId)
+            return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
+                                                         "a request with this id is still in progress"));
+        return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: shutting down");
+    }
+    ++streams_;
+
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
+    auto last_write = std::make_shared<Clock::time_point>(Clock::now());
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [stream, last_write](size_t, httplib::DataSink& sink) {
+            auto [events, ended] = stream->take(kProviderTick);
+            if (!events.empty()) {
+                if (!sink.write(events.data(), events.size())) return false;
+                *last_write = Clock::now();
+            }
+            if (ended) {
+                sink.done();
+                return true;
+            }
+            // The client closed the connection: nobody can receive the result any more.
+            if (!sink.is_writable()) return false;
+            if (Clock::now() - *last_write >= kKeepAlive) {
+                static constexpr std::string_view kComment = ": keep-alive\n\n";
+                if (!sink.write(kComment.data(), kComment.size())) return false;
+                *last_write = Clock::now();
+            }
+            return true;
+        },
+        // Runs when the response is destroyed, however it ended. A stream that ended without
+        // delivering its result (the client disconnected, a write timed out, the server is
+        // stopping) cancels the call: we keep no event log to resume from, so the result
+        // could never be delivered, and 2026-07-28 makes a closed stream the cancellation.
+        [this, stream, weak, key](bool) {
+            --streams_;
+            if (stream->ended()) return;
+            LOG_INFO("response stream closed before the result; cancelling the call");
+            if (auto s = weak.lock()) {
+                std::lock_guard<std::mutex> lock(s->mu);
+                cancel_call(*s, key, stream.get());
+            }
+        });
+}
+
+// Called with session.mu held. The call gets no response (CallPool drops it) and its stream
+// ends; `only` limits the cancel to that stream's call (a reused id may be a newer call).
+void HttpTransport::cancel_call(Session& session, const std::string& key, const SseStream* only) {
+    auto it = session.calls.find(key);
+    if (it == session.calls.end() || (only && it->second.get() != only)) return;  // finished already
+    it->second->abandon();
+    session.calls.erase(it);
+    pool_.cancel(key);
+}
+
+void HttpTransport::end_session(Session& session) {
+    std::lock_guard<std::mutex> lock(session.mu);
+    session.closed = true;
+    for (auto& [key, stream] : session.calls) {
+        stream->abandon();
+        pool_.cancel(key);
+    }
+    session.calls.clear();
+}
+
+void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
+    if (!version_ok(req, res)) return;
+    if (!req.has_header("Mcp-Session-Id"))
+        return send_error(res, 400, jsonrpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+    std::shared_ptr<Session> session;
+    {
+        std::lock_guard<std::mutex> lock(sessions_mu_);
+        auto it = sessions_.find(req.get_header_value("Mcp-Session-Id"));
+        if (it != sessions_.end()) {
+            session = it->second;
+            sessions_.erase(it);
+        }
+    }
+    if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
+    end_session(*session);
+    LOG_INFO("session closed by the client");
+    res.status = 204;
+}
+
+void HttpTransport::stop() {
+    if (stopping_.exchange(true)) return;
+    server_.stop();    // no new connections; open streams end at their next tick
+    pool_.shutdown();  // cancels every queued and running call (runs are killed), joins workers
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    for (auto& [id, session] : sessions_) end_session(*session);
+    sessions_.clear();
+}
+
+sigset_t stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+
+int HttpTransport::run() {
+    configure();
+    int port = address_.port;
+    bool bound = port == 0 ? (port = server_.bind_to_any_port(address_.host)) > 0
+                           : server_.bind_to_port(address_.host, port);
+    if (!bound) {
+        int saved = errno;
+        std::cerr << "tooljail serve: cannot listen on " << address_.authority(address_.port) << ": "
+                  << (saved ? std::strerror(saved) : "bind failed") << "\n";
+        return kExitSandboxError;
+    }
+    std::string authority = address_.authority(port);
+    for (std::string host : {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")})
+        origins_.insert("http://" + host + ":" + std::to_string(port));
+    origins_.insert("http://" + authority);
+    for (const auto& o : extra_origins_) origins_.insert(lower(o));
+    std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint << std::endl;
+    LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools.enabled_tools().size(),
+             ctx_.runner->workspace(), max_streams_);
+
+    // SIGTERM/SIGINT are blocked in every thread (serve_http); this one waits for them. The
+    // short timeout only lets it notice that the server ended on its own.
+    std::atomic<bool> done{false};
+    std::thread waiter([this, &done] {
+        sigset_t set = stop_signals();
+        const timespec tick{0, 200'000'000};
+        while (!done.load()) {
+            int sig = ::sigtimedwait(&set, nullptr, &tick);
+            if (sig != SIGTERM && sig != SIGINT) continue;
+            LOG_INFO("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            // Server::stop() is a no-op until listen has started.
+            while (!server_.is_running() && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            stop();
+            return;
+        }
+    });
+    server_.listen_after_bind();
+    done = true;
+    waiter.join();
+    bool clean = stopping_.load();
+    stop();
+    if (!clean) {
+        std::cerr << "tooljail serve: the HTTP listener failed\n";
+        return kExitSandboxError;
+    }
+    LOG_INFO("shut down");
+    return 0;
+}
+
+bool valid_origin(const std::string& origin) {
+    // scheme://host[:port], nothing after: an Origin header never carries a path.
+    auto sep = origin.find("://");
+    if (sep == std::string::npos || sep == 0 || sep + 3 >= origin.size()) return false;
+    if (origin.find('/', sep + 3) != std::string::npos) return false;
+    for (char ch : origin)
+        if (ch <= ' ' || ch > '~') return false;
+    return true;
+}
+
+}  // namespace
+
+std::string ListenAddress::authority(int bound_port) const {
+    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    return h + ":" + std::to_string(bound_port);
+}
+
+sandbox::Result<ListenAddress> parse_listen_address(std::string_view text) {
+    using sandbox::Errc;
+    std::string quoted = "'" + std::string(text) + "'";
+    ListenAddress out;
+    out.host = "127.0.0.1";
+    std::string_view port_text = text;
+    if (!text.empty() && text.front() == '[') {
+        size_t close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return sandbox::fail(Errc::InvalidArgument, "--http " + quoted + ": expected [ADDR]:PORT");
+        out.host = std::string(text.substr(1, close - 1));
+        port_text = text.substr(close + 2);
+    } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+        if (text.find(':') != colon)
+            return sandbox::fail(Errc::InvalidArgument, "--http " + quoted + ": write IPv6 addresses as [ADDR]:PORT");
+        if (colon > 0) out.host = std::string(text.substr(0, colon));
+        port_text = text.substr(colon + 1);
+    }
+    bool digits = !port_text.empty() && port_text.size() <= 5;
+    for (char ch : port_text) digits = digits && ch >= '0' && ch <= '9';
+    if (!digits || std::stoi(std::string(port_text)) > 65535)
+        return sandbox::fail(Errc::InvalidArgument, "--http " + quoted + ": expected ADDR:PORT with PORT 0-65535");
+    out.port = std::stoi(std::string(port_text));
+
+    // Not resolved: "localhost" is whatever /etc/hosts says, and a loopback check must not
+    // depend on it.
+    if (lower(out.host) == "localhost") out.host = "127.0.0.1";
+    in_addr v4{};
+    in6_addr v6{};
+    bool loopback = false;
+    if (::inet_pton(AF_INET, out.host.c_str(), &v4) == 1) {
+        loopback = loopback_ipv4(out.host);
+    } else if (::inet_pton(AF_INET6, out.host.c_str(), &v6) == 1) {
+        loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+        out.host = "::1";
+    } else {
+        return sandbox::fail(Errc::InvalidArgument,
+                             "--http " + quoted + ": the address must be an IP address or localhost");
+    }
+    if (!loopback)
+        return sandbox::fail(Errc::InvalidArgument,
+                             "--http " + quoted +
+                                 ": refusing to listen on a non-loopback address; the HTTP transport has no "
+                                 "authentication yet, so it only listens on 127.0.0.0/8, ::1 or localhost");
+    return out;
+}
+
+int serve_http(const ServeOptions& options) {
+    // Before any thread exists, so that every thread inherits the mask and the signals stay
+    // pending for the waiter in run(). Sandboxed children reset their mask (sandbox/child.cc).
+    sigset_t set = stop_signals();
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+    auto address = parse_listen_address(options.http_listen);
+    if (!address) {
+        std::cerr << "tooljail serve: " << address.error().context << "\n";
+        return kExitSandboxError;
+    }
+    for (const auto& origin : options.allowed_origins)
+        if (!valid_origin(origin)) {
+            std::cerr << "tooljail serve: --allowed-origin '" << origin
+                      << "': expected scheme://host[:port], e.g. http://localhost:5173\n";
+            return kExitSandboxError;
+        }
+    auto context = load_serve_context(options);
+    if (!context) {
+        std::cerr << "tooljail serve: " << context.error().message() << "\n";
+        return kExitSandboxError;
+    }
+    HttpTransport transport(**context, options, std::move(*address));
+    return transport.run();
+}
+
+}  // namespace runtime
