@@ -85,6 +85,18 @@ sandbox::Result<void> check_uint(const Context& ctx, const nlohmann::json& v,
                                  const std::string& ptr, uint64_t min, uint64_t max,
                                  uint64_t& out);
 
+// Config directories (policies/, tools.d/): the regular "*.json" files directly in dir, dotfiles
+// skipped, sorted by name. label names the directory in errors ("policy directory"); none is
+// the message for a directory without any ("no policies (*.json)", NotFound). Another entry
+// named *.json that is not a regular file is InvalidArgument.
+sandbox::Result<std::vector<std::string>> list_json_files(const std::string& dir,
+                                                          std::string_view label,
+                                                          std::string_view none);
+
+// Where a config directory is: $env_var when set and non-empty; else <source>/subdir when the
+// build tree's source directory has it; else /usr/local/share/tooljail/subdir.
+std::string config_dir(const char* env_var, std::string_view subdir);
+
 // For messages that the readers above do not cover.
 // RFC 6901 reference token: "~" -> "~0", "/" -> "~1".
 std::string escape_token(std::string_view key);

@@ -262,46 +262,18 @@ Result<void> PolicySet::add(Policy policy) {
 }
 
 Result<PolicySet> load_policy_dir(const std::string& dir, const EnvLookup& env) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::directory_iterator it(dir, ec);
-    if (ec)
-        return fail(sandbox::Error{
-            ec == std::errc::no_such_file_or_directory ? Errc::NotFound : Errc::Syscall, ec.value(),
-            "policy directory " + dir});
-    std::vector<fs::path> files;
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-        const fs::path& path = it->path();
-        std::string file = path.filename().string();
-        if (file.empty() || file[0] == '.' || path.extension() != ".json") continue;
-        if (!fs::is_regular_file(it->status(ec)))
-            return fail(Errc::InvalidArgument, path.string() + ": not a regular file");
-        files.push_back(path);
-    }
-    if (ec) return fail(sandbox::Error{Errc::Syscall, ec.value(), "policy directory " + dir});
-    if (files.empty())
-        return fail(Errc::NotFound, "policy directory " + dir + ": no policies (*.json)");
-    std::sort(files.begin(), files.end());
-
+    auto files = json_reader::list_json_files(dir, "policy directory", "no policies (*.json)");
+    if (!files) return fail(std::move(files).error());
     PolicySet set;
-    for (const fs::path& path : files) {
-        auto policy = load_policy_file(path.string(), env);
+    for (const std::string& path : *files) {
+        auto policy = load_policy_file(path, env);
         if (!policy) return fail(std::move(policy).error());
         SBX_TRY(set.add(std::move(*policy)));
     }
     return set;
 }
 
-std::string default_policy_dir() {
-    if (const char* env = std::getenv("TOOLJAIL_POLICY_DIR"); env != nullptr && *env != '\0')
-        return env;
-#ifdef TOOLJAIL_SOURCE_DIR
-    std::error_code ec;
-    std::string source = std::string(TOOLJAIL_SOURCE_DIR) + "/policies";
-    if (std::filesystem::is_directory(source, ec)) return source;
-#endif
-    return "/usr/local/share/tooljail/policies";
-}
+std::string default_policy_dir() { return json_reader::config_dir("TOOLJAIL_POLICY_DIR", "policies"); }
 
 json policy_to_json(const Policy& policy) {
     const sandbox::SandboxConfig& cfg = policy.sandbox;
