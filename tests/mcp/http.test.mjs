@@ -5,24 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-
-const binary = process.env.TOOLJAIL_BINARY;
-assert.ok(binary, 'TOOLJAIL_BINARY must point at the tooljail binary');
+import { binary, makeRepo, sandboxedPythons, sleep, text, waitForNoPythons } from './fixture.mjs';
 
 let repo;
 let server;  // { proc, url, stdout(), stderr(), exited }
 let client;
 let transport;
-
-function git(...args) {
-  execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { stdio: 'pipe' });
-}
 
 // Starts `tooljail serve --http 127.0.0.1:0` and resolves once it prints the URL it bound.
 function startServer(extraArgs = []) {
@@ -50,17 +42,7 @@ async function stopServer(s) {
 }
 
 before(async () => {
-  // A workspace the sandbox user (host nobody) can read: world-readable files and directories.
-  repo = mkdtempSync(join(tmpdir(), 'tooljail-http-'));
-  chmodSync(repo, 0o755);
-  git('init', '-q', '-b', 'main');
-  mkdirSync(join(repo, 'src'));
-  writeFileSync(join(repo, 'README.md'), 'hello tooljail\nsecond line\nthird line\n');
-  writeFileSync(join(repo, 'src', 'main.py'), 'def greet():\n    return "needle in a haystack"\n');
-  git('add', '.');
-  git('commit', '-q', '-m', 'first commit');
-  writeFileSync(join(repo, 'README.md'), 'hello tooljail\nsecond line changed\nthird line\n');
-  execFileSync('chmod', ['-R', 'o+rX', repo]);
+  repo = makeRepo('tooljail-http-');
 
   server = await startServer();
   client = new Client({ name: 'tooljail-http-test', version: '1.0.0' });
@@ -76,24 +58,6 @@ after(async () => {
 });
 
 const call = (name, args = {}, options) => client.callTool({ name, arguments: args }, undefined, options);
-const text = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Host processes running run_python's interpreter (argv "/usr/bin/python3 -I -B -").
-function sandboxedPythons() {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8') === '/usr/bin/python3\0-I\0-B\0-\0';
-    } catch { return false; }
-  });
-}
-
-async function waitForNoPythons() {
-  // The kill is asynchronous to the client's abort: allow the server a moment to reap.
-  for (let i = 0; i < 50 && sandboxedPythons().length > 0; i++) await sleep(100);
-  assert.deepEqual(sandboxedPythons(), []);
-}
-
 // ---- raw HTTP helpers ----
 
 const ACCEPT = 'application/json, text/event-stream';

@@ -2,36 +2,17 @@
 // git repository as the workspace. Run by ctest (tests/CMakeLists.txt) with TOOLJAIL_BINARY set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-
-const binary = process.env.TOOLJAIL_BINARY;
-assert.ok(binary, 'TOOLJAIL_BINARY must point at the tooljail binary');
+import { binary, makeRepo, sandboxedPythons, text, waitForNoPythons } from './fixture.mjs';
 
 let repo;
 let client;
 
-function git(...args) {
-  execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { stdio: 'pipe' });
-}
-
 before(async () => {
-  // A workspace the sandbox user (host nobody) can read: world-readable files and directories.
-  repo = mkdtempSync(join(tmpdir(), 'tooljail-sdk-'));
-  chmodSync(repo, 0o755);
-  git('init', '-q', '-b', 'main');
-  mkdirSync(join(repo, 'src'));
-  writeFileSync(join(repo, 'README.md'), 'hello tooljail\nsecond line\nthird line\n');
-  writeFileSync(join(repo, 'src', 'main.py'), 'def greet():\n    return "needle in a haystack"\n');
-  git('add', '.');
-  git('commit', '-q', '-m', 'first commit');
-  writeFileSync(join(repo, 'README.md'), 'hello tooljail\nsecond line changed\nthird line\n');
-  execFileSync('chmod', ['-R', 'o+rX', repo]);
+  repo = makeRepo('tooljail-sdk-');
 
   client = new Client({ name: 'tooljail-sdk-test', version: '1.0.0' });
   const transport = new StdioClientTransport({
@@ -48,7 +29,6 @@ after(async () => {
 });
 
 const call = (name, args = {}, options) => client.callTool({ name, arguments: args }, undefined, options);
-const text = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 
 test('initialize negotiates the current protocol and names the server', () => {
   const info = client.getServerVersion();
@@ -169,15 +149,6 @@ test('calls run in parallel', async () => {
   assert.deepEqual(order, [0.5, 1.0, 1.5, 2.0]);
 });
 
-// Host processes running run_python's interpreter (argv "/usr/bin/python3 -I -B -").
-function sandboxedPythons() {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8') === '/usr/bin/python3\0-I\0-B\0-\0';
-    } catch { return false; }
-  });
-}
-
 test('cancelling a call kills its run and the server keeps serving', async () => {
   const controller = new AbortController();
   const pending = call('run_python', { code: 'import time\ntime.sleep(60)' }, { signal: controller.signal });
@@ -188,9 +159,7 @@ test('cancelling a call kills its run and the server keeps serving', async () =>
   await client.ping();
   const after = await call('list_directory');
   assert.equal(after.isError, false);
-  // The kill is asynchronous to the client's abort: allow the server a moment to reap.
-  for (let i = 0; i < 30 && sandboxedPythons().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(sandboxedPythons(), []);
+  await waitForNoPythons();
 });
 
 test('progress notifications carry elapsed time and output while a call runs', async () => {
