@@ -187,11 +187,7 @@ int run_command(const RunOptions& options) {
     sandbox::Outcome outcome;
     std::string run_id;
     if (!run) {
-        const sandbox::Error& e = run.error();
-        outcome.reason = sandbox::Termination::SandboxError;
-        outcome.failed_errno = e.sys_errno;
-        outcome.failed_step = e.context.substr(0, e.context.find(':'));
-        outcome.error_message = e.message();
+        outcome = sandbox::launch_failure(run.error());
     } else {
         run_id = (*run)->id();
         // Without --json the program's output streams through as it arrives, as if unsandboxed.

@@ -353,17 +353,18 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     return make_run(std::move(parts));
 }
 
+Outcome launch_failure(const Error& e) {
+    Outcome o;
+    o.reason = Termination::SandboxError;
+    o.failed_errno = e.sys_errno;
+    o.failed_step = e.context.substr(0, e.context.find(':'));
+    o.error_message = e.message();
+    return o;
+}
+
 Outcome run_once(const Sandbox& sandbox, const RunRequest& request, int cancel_fd) {
     auto run = sandbox.launch(request);
-    if (!run) {
-        Outcome o;
-        o.reason = Termination::SandboxError;
-        const Error& e = run.error();
-        o.failed_errno = e.sys_errno;
-        o.failed_step = e.context.substr(0, e.context.find(':'));
-        o.error_message = e.message();
-        return o;
-    }
+    if (!run) return launch_failure(run.error());
     return (*run)->wait(cancel_fd);
 }
 

@@ -95,7 +95,11 @@ public:
     virtual const std::string& id() const = 0;  // run id, also the cgroup leaf name
 };
 
-// launch() + wait(); a launch failure becomes an Outcome with reason SandboxError.
+// The Outcome of a launch that failed before exec: reason SandboxError, failed_step read from
+// the error's "<step>: <detail>" context, errno and message.
+Outcome launch_failure(const Error& error);
+
+// launch() + wait(); a launch failure becomes launch_failure(error).
 Outcome run_once(const Sandbox& sandbox, const RunRequest& request, int cancel_fd = -1);
 
 }  // namespace sandbox
