@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <httplib.h>
@@ -11,10 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -22,6 +19,7 @@
 #include <utility>
 
 #include "runtime/call_pool.h"
+#include "runtime/http_session.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
 #include "runtime/mcp_server.h"
@@ -30,30 +28,18 @@
 namespace runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+using http_session::Session;
+using http_session::SseStream;
 
 constexpr const char* kEndpoint = "/mcp";
 // Same cap as a stdio line: one message, however large its arguments, stays under it.
 constexpr size_t kMaxBodyBytes = size_t{4} << 20;
-// Each session is an McpServer plus a table entry; an abandoned one (the SDK's close() sends no
-// DELETE) is dropped after an hour without requests or calls, and beyond the cap a new
-// initialize is refused with 503 rather than evicting a live session.
-constexpr size_t kMaxSessions = 256;
-constexpr auto kSessionIdle = std::chrono::hours(1);
 // An SSE stream occupies one server thread for the whole call, and a client must always find a
 // free thread for notifications/cancelled, ping and DELETE: the pool has this many threads
 // beyond the most streams that can be open at once.
 constexpr size_t kSpareThreads = 16;
 constexpr size_t kMaxStreams = 256;
-// Progress notifications are rate limited by ToolRunner; this only bounds what piles up while a
-// client reads slowly. The final response is never dropped.
-constexpr size_t kMaxPendingEventBytes = size_t{1} << 20;
-// How long the content provider waits for events before it checks the connection (a closed
-// one cancels the call) and whether the server is stopping.
-constexpr auto kProviderTick = std::chrono::milliseconds(200);
-// Comment lines keep proxies and clients from timing out an idle stream during a long run.
-constexpr auto kKeepAlive = std::chrono::seconds(15);
 
 // ---- header helpers ----
 
@@ -121,26 +107,6 @@ void send_error(httplib::Response& res, int status, int code, std::string_view m
     send_message(res, status, jsonrpc::error(nullptr, code, message));
 }
 
-sandbox::Result<std::string> new_session_id() {
-    // 128 bits from the kernel CSPRNG, hex-encoded: visible ASCII as the spec requires, and
-    // unguessable, since the id is all that ties a request to its session.
-    unsigned char bytes[16];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sandbox::fail(sandbox::sys_error("getrandom"));
-        got += static_cast<size_t>(n);
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id;
-    for (unsigned char b : bytes) {
-        id += kHex[b >> 4];
-        id += kHex[b & 0xf];
-    }
-    return id;
-}
-
 // The same refusal CallPool's bounded queue gives on stdio.
 json busy_error(const json& id) {
     return jsonrpc::error(id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
@@ -154,74 +120,6 @@ McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
         LOG_ERROR("{} failed: {}", m.method, e.what());
         return {jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"), {}};
     }
-}
-
-// ---- one tools/call response stream ----
-
-// The events of one tools/call on their way from the CallPool worker (reply and notify sinks)
-// to the server thread writing the response (the content provider). Ends with the response, or
-// without one when the call is cancelled.
-class SseStream {
-public:
-    void notify(const json& message) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (ended_ || pending_.size() > kMaxPendingEventBytes) return;
-        append(message);
-        cv_.notify_one();
-    }
-    void finish(const json& response) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (ended_) return;
-        append(response);
-        ended_ = true;
-        cv_.notify_one();
-    }
-    void abandon() {
-        std::lock_guard<std::mutex> lock(mu_);
-        ended_ = true;
-        cv_.notify_one();
-    }
-    bool ended() {
-        std::lock_guard<std::mutex> lock(mu_);
-        return ended_;
-    }
-    // Waits up to `timeout` for events; returns the pending bytes and whether nothing follows.
-    std::pair<std::string, bool> take(std::chrono::milliseconds timeout) {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_for(lock, timeout, [this] { return ended_ || !pending_.empty(); });
-        return {std::exchange(pending_, std::string()), ended_};
-    }
-
-private:
-    void append(const json& message) {
-        // serialize() emits one line (newlines inside strings are escaped), so one data field.
-        pending_ += "event: message\ndata: ";
-        pending_ += jsonrpc::serialize(message);
-        pending_ += "\n\n";
-    }
-
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::string pending_;
-    bool ended_ = false;
-};
-
-struct Session {
-    Session(std::string session_id, const ServeContext& ctx)
-        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions}) {}
-
-    const std::string id;
-    std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
-    McpServer server;
-    std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
-    Clock::time_point last_used = Clock::now();
-    bool closed = false;
-};
-
-// The CallPool is shared by all sessions (one concurrency cap for the process), so its keys
-// carry the session id: a client can only ever cancel its own calls.
-std::string call_key(const std::string& session_id, const json& request_id) {
-    return session_id + "/" + request_id.dump();
 }
 
 // ---- the server ----
@@ -248,9 +146,6 @@ private:
     void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, httplib::Response& res);
     void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
                     httplib::Response& res);
-    void cancel_call(Session& session, const std::string& key, const SseStream* only = nullptr);
-    void end_session(Session& session);
-    std::shared_ptr<Session> find_session(const std::string& id);
 
     const ServeContext& ctx_;
     const ListenAddress address_;
@@ -260,9 +155,8 @@ private:
     std::atomic<size_t> streams_{0};
     std::atomic<bool> stopping_{false};
 
-    // Lock order: sessions_mu_, then a Session::mu, then the CallPool's and SseStream's own.
-    std::mutex sessions_mu_;
-    std::map<std::string, std::shared_ptr<Session>> sessions_;
+    // Lock order: the table's, then a Session::mu, then the CallPool's and SseStream's own.
+    http_session::SessionTable sessions_;
 
     // Declared before the server so that it outlives the server threads (their releasers
     // cancel calls).
@@ -367,14 +261,14 @@ void HttpTransport::post(const httplib::Request& req, httplib::Response& res) {
         return send_error(res, 400, jsonrpc::kInvalidRequest,
                           "Bad Request: Mcp-Session-Id header is required (initialize first)");
     }
-    auto session = find_session(req.get_header_value("Mcp-Session-Id"));
+    auto session = sessions_.find(req.get_header_value("Mcp-Session-Id"));
     if (!session)
         return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
     dispatch(session, m, res);
 }
 
 void HttpTransport::initialize(const jsonrpc::Message& m, httplib::Response& res) {
-    auto id = new_session_id();
+    auto id = http_session::new_session_id();
     if (!id) {
         LOG_ERROR("initialize: {}", id.error().message());
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");
@@ -384,33 +278,10 @@ void HttpTransport::initialize(const jsonrpc::Message& m, httplib::Response& res
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (!reply.message || !reply.message->contains("result"))
         return send_message(res, 200, reply.message.value_or(jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
-    {
-        std::lock_guard<std::mutex> lock(sessions_mu_);
-        auto now = Clock::now();
-        for (auto it = sessions_.begin(); it != sessions_.end();) {
-            std::lock_guard<std::mutex> session_lock(it->second->mu);
-            bool idle = it->second->calls.empty() && now - it->second->last_used > kSessionIdle;
-            if (idle) {
-                LOG_INFO("session expired after an hour without requests");
-                it->second->closed = true;  // a request that already found it gets 404 too
-            }
-            it = idle ? sessions_.erase(it) : std::next(it);
-        }
-        if (sessions_.size() >= kMaxSessions) {
-            LOG_WARN("initialize refused: {} sessions open", sessions_.size());
-            return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: too many sessions");
-        }
-        sessions_[session->id] = session;
-        LOG_INFO("session opened ({} open)", sessions_.size());
-    }
+    if (!sessions_.add(session))
+        return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: too many sessions");
     res.set_header("Mcp-Session-Id", session->id);
     send_message(res, 200, *reply.message);
-}
-
-std::shared_ptr<Session> HttpTransport::find_session(const std::string& id) {
-    std::lock_guard<std::mutex> lock(sessions_mu_);
-    auto it = sessions_.find(id);
-    return it == sessions_.end() ? nullptr : it->second;
 }
 
 void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
@@ -418,7 +289,7 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
     std::lock_guard<std::mutex> lock(session->mu);
     if (session->closed)
         return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
-    session->last_used = Clock::now();
+    session->last_used = http_session::Clock::now();
     if (m.kind == jsonrpc::Kind::Response) {
         res.status = 202;  // we send no requests yet; accepted and dropped, as on stdio
         return;
@@ -426,7 +297,7 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
     if (m.kind == jsonrpc::Kind::Notification) {
         if (m.method == "notifications/cancelled") {
             if (m.params.is_object() && m.params.contains("requestId"))
-                cancel_call(*session, call_key(session->id, m.params["requestId"]));
+                http_session::cancel_call(*session, pool_, http_session::call_key(session->id, m.params["requestId"]));
         } else {
             handle_guarded(session->server, m);
         }
@@ -443,27 +314,13 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
 void HttpTransport::start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
                                httplib::Response& res) {
     if (streams_.load() >= max_streams_) return send_message(res, 200, busy_error(m.id));
-    std::string key = call_key(session->id, m.id);
+    std::string key = http_session::call_key(session->id, m.id);
     if (session->calls.count(key))
         return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
                                                      "a request with this id is still in progress"));
-    auto stream = std::make_shared<SseStream>();
-    std::weak_ptr<Session> weak = session;
-    // Registered before submit: the worker's reply takes session->mu to unregister, so it
-    // always finds the entry.
-    session->calls[key] = stream;
-    auto reply = [stream, weak, key](const json& response) {
-        stream->finish(response);
-        if (auto s = weak.lock()) {
-            std::lock_guard<std::mutex> lock(s->mu);
-            auto it = s->calls.find(key);
-            if (it != s->calls.end() && it->second == stream) s->calls.erase(it);
-        }
-    };
-    auto notify = [stream](const json& n) { stream->notify(n); };
-    auto submitted = pool_.submit(key, std::move(work), reply, notify);
+    std::shared_ptr<SseStream> stream;
+    auto submitted = http_session::open_call(session, pool_, key, std::move(work), stream);
     if (submitted != CallPool::Submit::Ok) {
-        session->calls.erase(key);
         if (submitted == CallPool::Submit::Busy) return send_message(res, 200, busy_error(m.id));
         if (submitted == CallPool::Submit::DuplicateId)
             return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
@@ -475,28 +332,9 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
-    auto last_write = std::make_shared<Clock::time_point>(Clock::now());
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [stream, last_write](size_t, httplib::DataSink& sink) {
-            auto [events, ended] = stream->take(kProviderTick);
-            if (!events.empty()) {
-                if (!sink.write(events.data(), events.size())) return false;
-                *last_write = Clock::now();
-            }
-            if (ended) {
-                sink.done();
-                return true;
-            }
-            // The client closed the connection: nobody can receive the result any more.
-            if (!sink.is_writable()) return false;
-            if (Clock::now() - *last_write >= kKeepAlive) {
-                static constexpr std::string_view kComment = ": keep-alive\n\n";
-                if (!sink.write(kComment.data(), kComment.size())) return false;
-                *last_write = Clock::now();
-            }
-            return true;
-        },
+    std::weak_ptr<Session> weak = session;
+    http_session::send_stream(
+        res, stream,
         // Runs when the response is destroyed, however it ended. A stream that ended without
         // delivering its result (the client disconnected, a write timed out, the server is
         // stopping) cancels the call: we keep no event log to resume from, so the result
@@ -507,46 +345,18 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
             LOG_INFO("response stream closed before the result; cancelling the call");
             if (auto s = weak.lock()) {
                 std::lock_guard<std::mutex> lock(s->mu);
-                cancel_call(*s, key, stream.get());
+                http_session::cancel_call(*s, pool_, key, stream.get());
             }
         });
-}
-
-// Called with session.mu held. The call gets no response (CallPool drops it) and its stream
-// ends; `only` limits the cancel to that stream's call (a reused id may be a newer call).
-void HttpTransport::cancel_call(Session& session, const std::string& key, const SseStream* only) {
-    auto it = session.calls.find(key);
-    if (it == session.calls.end() || (only && it->second.get() != only)) return;  // finished already
-    it->second->abandon();
-    session.calls.erase(it);
-    pool_.cancel(key);
-}
-
-void HttpTransport::end_session(Session& session) {
-    std::lock_guard<std::mutex> lock(session.mu);
-    session.closed = true;
-    for (auto& [key, stream] : session.calls) {
-        stream->abandon();
-        pool_.cancel(key);
-    }
-    session.calls.clear();
 }
 
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
     if (!version_ok(req, res)) return;
     if (!req.has_header("Mcp-Session-Id"))
         return send_error(res, 400, jsonrpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
-    std::shared_ptr<Session> session;
-    {
-        std::lock_guard<std::mutex> lock(sessions_mu_);
-        auto it = sessions_.find(req.get_header_value("Mcp-Session-Id"));
-        if (it != sessions_.end()) {
-            session = it->second;
-            sessions_.erase(it);
-        }
-    }
+    std::shared_ptr<Session> session = sessions_.remove(req.get_header_value("Mcp-Session-Id"));
     if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
-    end_session(*session);
+    http_session::end_session(*session, pool_);
     LOG_INFO("session closed by the client");
     res.status = 204;
 }
@@ -555,9 +365,7 @@ void HttpTransport::stop() {
     if (stopping_.exchange(true)) return;
     server_.stop();    // no new connections; open streams end at their next tick
     pool_.shutdown();  // cancels every queued and running call (runs are killed), joins workers
-    std::lock_guard<std::mutex> lock(sessions_mu_);
-    for (auto& [id, session] : sessions_) end_session(*session);
-    sessions_.clear();
+    sessions_.end_all(pool_);
 }
 
 sigset_t stop_signals() {

@@ -1,0 +1,107 @@
+// Internal to runtime/http_transport.cc: the session table of the Streamable HTTP transport and
+// the event stream of one tools/call (the thread-safe queue between the CallPool worker's sinks
+// and the httplib content provider that writes the text/event-stream response). Split out to
+// keep http_transport.cc readable; include it nowhere else.
+//
+// Lock order: the SessionTable's lock, then a Session::mu, then the CallPool's and SseStream's
+// own.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+#include "runtime/call_pool.h"
+#include "runtime/mcp_server.h"
+#include "runtime/serve_command.h"
+#include "sandbox/base/result.h"
+
+namespace httplib {
+struct Response;
+}
+
+namespace runtime::http_session {
+
+using Clock = std::chrono::steady_clock;
+
+// The events of one tools/call on their way from the CallPool worker (reply and notify sinks)
+// to the server thread writing the response (the content provider). Ends with the response, or
+// without one when the call is cancelled.
+class SseStream {
+public:
+    void notify(const nlohmann::json& message);
+    void finish(const nlohmann::json& response);
+    void abandon();
+    bool ended();
+    // Waits up to `timeout` for events; returns the pending bytes and whether nothing follows.
+    std::pair<std::string, bool> take(std::chrono::milliseconds timeout);
+
+private:
+    void append(const nlohmann::json& message);
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::string pending_;
+    bool ended_ = false;
+};
+
+struct Session {
+    Session(std::string session_id, const ServeContext& ctx)
+        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions}) {}
+
+    const std::string id;
+    std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
+    McpServer server;
+    std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
+    Clock::time_point last_used = Clock::now();
+    bool closed = false;
+};
+
+// A fresh, unguessable session id (visible ASCII).
+sandbox::Result<std::string> new_session_id();
+
+// The CallPool key of a request of this session.
+std::string call_key(const std::string& session_id, const nlohmann::json& request_id);
+
+// Called with session->mu held. Registers a stream for `key` in session->calls and submits the
+// call to the pool, its reply and notifications going to the stream; the reply unregisters it.
+// On anything but Submit::Ok nothing stays registered and `stream` is null.
+CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& pool, const std::string& key,
+                           CallWork work, std::shared_ptr<SseStream>& stream);
+
+// Called with session.mu held. The call gets no response (CallPool drops it) and its stream
+// ends; `only` limits the cancel to that stream's call (a reused id may be a newer call).
+void cancel_call(Session& session, CallPool& pool, const std::string& key, const SseStream* only = nullptr);
+
+// Marks the session closed and cancels all its calls.
+void end_session(Session& session, CallPool& pool);
+
+// Makes `stream` the text/event-stream body of res: events as they come, keep-alive comments
+// while none do, ended by the response or by the client closing the connection. `releaser` is
+// httplib's: it runs when the response is destroyed, however it ended.
+void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std::function<void(bool)> releaser);
+
+// The open sessions by id, bounded in number and idle time.
+class SessionTable {
+public:
+    // Drops the sessions idle for too long, then adds `session`; false (and not added) when
+    // the table is full.
+    bool add(const std::shared_ptr<Session>& session);
+    std::shared_ptr<Session> find(const std::string& id);
+    // Removes the session and returns it; null when there is none by that id.
+    std::shared_ptr<Session> remove(const std::string& id);
+    // Ends every session (end_session) and empties the table.
+    void end_all(CallPool& pool);
+
+private:
+    std::mutex mu_;
+    std::map<std::string, std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace runtime::http_session
