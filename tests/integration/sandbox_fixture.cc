@@ -212,6 +212,12 @@ std::string attempt(const sandbox::Outcome& o, std::string_view label) {
     return e.empty() ? *r : e;
 }
 
+void require_ran(const sandbox::Outcome& o) {
+    TJ_SHOW(o);
+    REQUIRE(o.reason == sandbox::Termination::Exit);
+    REQUIRE(o.exit_code == 0);
+}
+
 std::vector<pid_t> host_pids_with(const std::string& token) {
     std::vector<pid_t> found;
     DIR* proc = opendir("/proc");

@@ -111,6 +111,8 @@ std::optional<std::string> result_of(const std::string& out, std::string_view la
 std::string field(const std::string& line, std::string_view key);
 // "ok" for a successful attempt, the errno name for a failed one, "missing" when absent.
 std::string attempt(const sandbox::Outcome& o, std::string_view label);
+// The probe ran to the end: the attempt was made and reported.
+void require_ran(const sandbox::Outcome& o);
 
 // ---- host-side observations ---------------------------------------------------------------------
 
