@@ -18,6 +18,8 @@ constexpr const char* kServerInfoKey = "io.modelcontextprotocol/serverInfo";
 // How long a client may cache tools/list and server/discover (they change only on restart
 // today; reload in a later issue will announce changes).
 constexpr int64_t kListTtlMs = 60'000;
+// resources/read of an unknown URI before 2026-07-28; from it on, -32602 (SEP-2164).
+constexpr int kResourceNotFound = -32002;
 
 }  // namespace
 
@@ -27,7 +29,7 @@ const std::vector<std::string>& supported_protocol_versions() {
 }
 
 McpServer::McpServer(const ToolRegistry& tools, const ToolRunner& runner, ServerOptions options)
-    : tools_(tools), runner_(runner), options_(std::move(options)) {}
+    : tools_(tools), runner_(runner), resources_(tools, runner), options_(std::move(options)) {}
 
 McpServer::Reply McpServer::handle(const Message& m) {
     if (m.kind == jsonrpc::Kind::Invalid) return {m.error_reply.is_null() ? std::nullopt : std::optional(m.error_reply), {}};
@@ -54,7 +56,30 @@ McpServer::Reply McpServer::handle(const Message& m) {
                 {}};
     if (m.method == "tools/list") return {list_tools(m), {}};
     if (m.method == "tools/call") return call_tool(m);
+    if (m.method == "resources/list") return {resources_.list(m, options_.owner, options_.page_size), {}};
+    if (m.method == "resources/templates/list") return {resources_.templates(m), {}};
+    if (m.method == "resources/read") return {resources_.read(m, options_.owner, kResourceNotFound), {}};
+    if (m.method == "logging/setLevel") return {set_log_level(m), {}};
     return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
+}
+
+nlohmann::json McpServer::set_log_level(const Message& m) {
+    const nlohmann::json* level = m.params.is_object() && m.params.contains("level") ? &m.params["level"] : nullptr;
+    auto parsed = level && level->is_string() ? parse_mcp_log_level(level->get<std::string>()) : std::nullopt;
+    if (!parsed)
+        return jsonrpc::error(m.id, jsonrpc::kInvalidParams,
+                              "logging/setLevel needs params.level: debug, info, notice, warning, error, critical, "
+                              "alert or emergency");
+    log_level_ = parsed;
+    return jsonrpc::result(m.id, nlohmann::json::object());
+}
+
+nlohmann::json McpServer::capabilities(bool stateless) const {
+    nlohmann::json caps = {{"tools", {{"listChanged", false}}},
+                           {"resources", {{"listChanged", false}, {"subscribe", false}}}};
+    // logging/setLevel does not exist in the stateless revision.
+    if (!stateless) caps["logging"] = nlohmann::json::object();
+    return caps;
 }
 
 nlohmann::json McpServer::server_info() const {
@@ -77,30 +102,36 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
         return {jsonrpc::error(m.id, jsonrpc::kInvalidParams,
                                std::string("params._meta must carry \"") + kCapabilitiesKey + "\" (an object)"),
                 {}};
-    auto complete = [this](nlohmann::json result, bool cacheable) {
+    // cache: "public" (the same for every client: shared caches may keep it for kListTtlMs),
+    // "private" (this client's: only its own cache, and only for ttl), or "" (not cacheable).
+    auto complete = [this](nlohmann::json result, const char* cache, int64_t ttl = kListTtlMs) {
         result["resultType"] = "complete";
         result["_meta"] = {{kServerInfoKey, server_info()}};
-        if (cacheable) {
-            // The list is the same for every client of this server: shared caches may keep it.
-            result["ttlMs"] = kListTtlMs;
-            result["cacheScope"] = "public";
+        if (*cache) {
+            result["ttlMs"] = ttl;
+            result["cacheScope"] = cache;
         }
         return result;
+    };
+    auto completed = [&](nlohmann::json reply, const char* cache, int64_t ttl = kListTtlMs) -> Reply {
+        if (reply.contains("result")) reply["result"] = complete(reply["result"], cache, ttl);
+        return {reply, {}};
     };
     if (m.method == "server/discover") {
         nlohmann::json supported = nlohmann::json::array({kStatelessVersion});
         for (const auto& v : supported_protocol_versions()) supported.push_back(v);
-        nlohmann::json result = {{"supportedVersions", supported},
-                                 {"capabilities", {{"tools", {{"listChanged", false}}}}}};
+        nlohmann::json result = {{"supportedVersions", supported}, {"capabilities", capabilities(true)}};
         if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
-        return {jsonrpc::result(m.id, complete(result, true)), {}};
+        return {jsonrpc::result(m.id, complete(result, "public")), {}};
     }
-    if (m.method == "tools/list") {
-        nlohmann::json reply = list_tools(m);
-        if (reply.contains("result")) reply["result"] = complete(reply["result"], true);
-        return {reply, {}};
-    }
+    if (m.method == "tools/list") return completed(list_tools(m), "public");
     if (m.method == "tools/call") return call_tool(m, true);
+    // Runs come and go with every call: the list is private and changes at once; a run's
+    // output never changes while it is kept.
+    if (m.method == "resources/list") return completed(resources_.list(m, options_.owner, options_.page_size), "private", 0);
+    if (m.method == "resources/templates/list") return completed(resources_.templates(m), "public");
+    if (m.method == "resources/read")
+        return completed(resources_.read(m, options_.owner, jsonrpc::kInvalidParams), "private");
     // initialize, ping and logging/setLevel do not exist in the stateless revision.
     return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
 }
@@ -123,7 +154,7 @@ McpServer::Reply McpServer::initialize(const Message& m) {
     LOG_INFO("initialize client={} requested={} negotiated={}", client, requested, version_);
     nlohmann::json result = {
         {"protocolVersion", version_},
-        {"capabilities", {{"tools", {{"listChanged", false}}}}},
+        {"capabilities", capabilities(false)},
         {"serverInfo", server_info()},
     };
     if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
@@ -132,18 +163,9 @@ McpServer::Reply McpServer::initialize(const Message& m) {
 
 nlohmann::json McpServer::list_tools(const Message& m) const {
     std::vector<const ToolDef*> all = tools_.enabled_tools();
-    size_t start = 0;
-    if (m.params.is_object() && m.params.contains("cursor")) {
-        const auto& cursor = m.params["cursor"];
-        // The cursor is opaque to clients: the decimal offset of the next page.
-        bool ok = cursor.is_string() && !cursor.get_ref<const std::string&>().empty() &&
-                  cursor.get_ref<const std::string&>().size() < 10;
-        if (ok)
-            for (char ch : cursor.get_ref<const std::string&>()) ok = ok && ch >= '0' && ch <= '9';
-        if (ok) start = std::stoul(cursor.get<std::string>());
-        if (!ok || start > all.size())
-            return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "invalid cursor");
-    }
+    auto cursor = parse_cursor(m.params, all.size());
+    if (!cursor) return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "invalid cursor");
+    size_t start = *cursor;
     nlohmann::json list = nlohmann::json::array();
     size_t end = std::min(all.size(), start + options_.page_size);
     for (size_t i = start; i < end; ++i) {
@@ -173,18 +195,22 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
                                {{"code", "UNKNOWN_TOOL"}}),
                 {}};
     }
-    nlohmann::json progress_token;
+    CallOrigin origin;
+    origin.owner = options_.owner;
     if (m.params.contains("_meta") && m.params["_meta"].is_object()) {
         const auto& meta = m.params["_meta"];
         auto token = meta.find("progressToken");
-        if (token != meta.end() && (token->is_string() || token->is_number_integer())) progress_token = *token;
+        if (token != meta.end() && (token->is_string() || token->is_number_integer())) origin.progress_token = *token;
     }
+    // Logging belongs to the stateful revisions; resource_link content arrived in 2025-06-18.
+    if (!stateless) origin.log_level = log_level_;
+    origin.resource_links = stateless || version_ != "2025-03-26";
     nlohmann::json id = m.id;
     const ToolRunner* runner = &runner_;
     nlohmann::json info = server_info();
-    return {std::nullopt, [runner, tool, arguments, id, progress_token, stateless, info](const CallContext& ctx) {
+    return {std::nullopt, [runner, tool, arguments, id, origin, stateless, info](const CallContext& ctx) {
                 try {
-                    nlohmann::json result = runner->call(*tool, arguments, ctx, progress_token);
+                    nlohmann::json result = runner->call(*tool, arguments, ctx, origin);
                     if (stateless) {
                         result["resultType"] = "complete";
                         result["_meta"] = {{kServerInfoKey, info}};

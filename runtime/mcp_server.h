@@ -12,6 +12,8 @@
 
 #include "runtime/call_pool.h"
 #include "runtime/jsonrpc.h"
+#include "runtime/mcp_log_level.h"
+#include "runtime/resources.h"
 #include "runtime/tool_registry.h"
 #include "runtime/tool_runner.h"
 
@@ -25,8 +27,11 @@ const std::vector<std::string>& supported_protocol_versions();
 inline constexpr const char* kStatelessVersion = "2026-07-28";
 
 struct ServerOptions {
-    size_t page_size = 100;  // tools/list page size
+    size_t page_size = 100;  // tools/list and resources/list page size
     std::string instructions;
+    // The client identity behind this server: the runs it makes are readable (resources) only
+    // by servers with the same owner.
+    std::string owner = "local";
 };
 
 class McpServer {
@@ -51,13 +56,17 @@ private:
     nlohmann::json list_tools(const jsonrpc::Message& m) const;
     // stateless: add resultType (and serverInfo) to the tool result.
     Reply call_tool(const jsonrpc::Message& m, bool stateless = false) const;
+    nlohmann::json set_log_level(const jsonrpc::Message& m);
+    nlohmann::json capabilities(bool stateless) const;
     nlohmann::json server_info() const;
 
     const ToolRegistry& tools_;
     const ToolRunner& runner_;
+    ResourceCatalog resources_;
     ServerOptions options_;
     bool initialized_ = false;
     std::string version_;
+    std::optional<McpLogLevel> log_level_;  // unset until logging/setLevel: no log messages
 };
 
 }  // namespace runtime

@@ -1,24 +1,40 @@
 // ToolRunner: the bridge from a tools/call to a sandboxed run. Prepares one Sandbox per enabled
 // tool at start-up (policy + the tool's tightened limits + the workspace), then turns each call
-// into an Invocation, runs it and builds the MCP CallToolResult.
+// into an Invocation, runs it, keeps its captured output for the resources and builds the MCP
+// CallToolResult (runtime/call_result.h).
 #pragma once
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/call_pool.h"
+#include "runtime/call_result.h"
+#include "runtime/mcp_log_level.h"
 #include "runtime/policy.h"
+#include "runtime/run_archive.h"
 #include "runtime/tool_registry.h"
 #include "sandbox/base/result.h"
 #include "sandbox/launcher.h"
 
 namespace runtime {
 
-// The outputSchema every tool publishes unless its manifest declares its own.
-const nlohmann::json& run_result_schema();
+struct RunnerOptions {
+    size_t shown_bytes = 64 * 1024;  // per stream in a tool result; the rest via resources
+    ArchiveLimits archive;           // captured output kept for resources
+};
+
+// Who made a call, and what they asked for besides the arguments.
+struct CallOrigin {
+    std::string owner;                      // may read the run's output afterwards
+    nlohmann::json progress_token;          // null: no notifications/progress
+    std::optional<McpLogLevel> log_level;   // notifications/message at or above; none if unset
+    bool resource_links = true;             // the protocol version has resource_link content
+};
 
 class ToolRunner {
 public:
@@ -26,20 +42,35 @@ public:
     static sandbox::Result<std::unique_ptr<ToolRunner>> create(const ToolRegistry& tools,
                                                                const PolicySet& policies,
                                                                const std::string& workspace,
-                                                               std::shared_ptr<sandbox::Host> host);
+                                                               std::shared_ptr<sandbox::Host> host,
+                                                               RunnerOptions options = {});
 
     // Runs one call; never throws. ctx.cancel_fd cancels the run. With a progress token,
     // notifications/progress go out through ctx.notify: elapsed time about once a second and
-    // the output as it arrives, at most one notification per 500 ms.
+    // the output as it arrives, at most one notification per 500 ms. With a log level,
+    // notifications/message about the run (never its arguments or output) go the same way.
     // Returns the CallToolResult: content, structuredContent, isError.
     nlohmann::json call(const ToolDef& tool, const nlohmann::json& arguments, const CallContext& ctx,
-                        const nlohmann::json& progress_token = nullptr) const;
+                        const CallOrigin& origin = {}) const;
 
     const std::string& workspace() const { return workspace_; }
+    const PolicySet& policies() const { return policies_; }
+    // The policy a tool runs under, with the tool's tightened limits and the workspace applied;
+    // nullptr for an unknown or disabled tool.
+    const Policy* effective_policy(std::string_view tool) const;
+    const RunArchive& archive() const { return *archive_; }
 
 private:
+    struct Prepared {
+        std::shared_ptr<const sandbox::Sandbox> sandbox;
+        Policy effective;
+    };
+
     std::string workspace_;
-    std::map<std::string, std::shared_ptr<const sandbox::Sandbox>, std::less<>> sandboxes_;
+    RunnerOptions options_;
+    PolicySet policies_;
+    std::map<std::string, Prepared, std::less<>> tools_;
+    std::unique_ptr<RunArchive> archive_;
 };
 
 }  // namespace runtime

@@ -9,6 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libfmt-dev libcli11-dev # config/protocol JSON, logging, command line
   libvalijson-dev                            # JSON Schema validation of tool arguments (header-only)
   libcpp-httplib-dev                         # serve --http: MCP Streamable HTTP server (SSE streaming)
+  libssl-dev                                 # OpenSSL libcrypto: sha256 of run output and record entries
   catch2                                     # tests (v2, catch2/catch.hpp)
   json-schema-test-suite                     # official JSON Schema cases the unit tests run
   libbenchmark-dev bubblewrap                # bench/: Google Benchmark, the bwrap baseline

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { binary, makeRepo, sandboxedPythons, text, waitForNoPythons } from './fixture.mjs';
+import { LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { binary, makeRepo, sandboxedPythons, sleep, text, waitForNoPythons } from './fixture.mjs';
 
 let repo;
 let client;
@@ -179,4 +179,91 @@ test('a search with no match is an empty success, not an error', async () => {
   assert.equal(none.isError, false, text(none));
   assert.equal(none.structuredContent.exit_code, 1);
   assert.equal(none.structuredContent.status, 'success');
+});
+
+test('resources: the effective policies are listed and readable', async () => {
+  const { resources } = await client.listResources();
+  const uris = resources.map((r) => r.uri);
+  for (const u of ['tooljail://policies/default', 'tooljail://policies/strict', 'tooljail://policies/ci',
+                   'tooljail://tools/run_python/policy', 'tooljail://tools/read_file/policy'])
+    assert.ok(uris.includes(u), u);
+  const ci = await client.readResource({ uri: 'tooljail://policies/ci' });
+  const doc = JSON.parse(ci.contents[0].text);
+  assert.equal(ci.contents[0].mimeType, 'application/json');
+  assert.equal(doc.name, 'ci');
+  assert.equal(doc.limits.memory_mb, 1024);
+  const effective = JSON.parse((await client.readResource({ uri: 'tooljail://tools/run_python/policy' })).contents[0].text);
+  assert.equal(effective.name, 'ci');
+  assert.ok(effective.workspace.source.length > 0);
+  const { resourceTemplates } = await client.listResourceTemplates();
+  assert.ok(resourceTemplates.some((t) => t.uriTemplate === 'tooljail://runs/{run_id}/stdout{?offset,length}'));
+  assert.ok(client.getServerCapabilities().resources);
+});
+
+test('resources: output cut from a result is paged back in full', async () => {
+  // 300 000 bytes of numbered lines: more than a result shows (64 KiB), less than the capture cap.
+  const code = 'import sys\nfor i in range(30000):\n    sys.stdout.write("%09d\\n" % i)\n';
+  const result = await call('run_python', { code });
+  assert.equal(result.isError, false, text(result));
+  const s = result.structuredContent;
+  assert.equal(s.stdout_truncated, true);
+  assert.equal(s.stdout_bytes, 300000);
+  assert.equal(s.stdout_captured_bytes, 300000);
+  assert.equal(s.stdout.length, 65536);
+  assert.equal(s.stdout_resource, `tooljail://runs/${s.run_id}/stdout`);
+  assert.ok(result.content.some((c) => c.type === 'resource_link' && c.uri === s.stdout_resource));
+  assert.match(text(result), new RegExp(`${s.stdout_resource}\\?offset=65536`));
+
+  let uri = `${s.stdout_resource}?offset=65536`;
+  let all = s.stdout;
+  let pages = 0;
+  while (uri) {
+    const page = await client.readResource({ uri });
+    const item = page.contents[0];
+    assert.equal(item.mimeType, 'text/plain');
+    all += item.text;
+    uri = item._meta['tooljail/page'].next;
+    pages++;
+  }
+  assert.equal(pages, 4);
+  assert.equal(all.length, 300000);
+  assert.ok(all.endsWith('000029999\n'));
+  assert.equal(all.split('\n').length, 30001);
+
+  const small = await client.readResource({ uri: `${s.stdout_resource}?offset=10&length=20` });
+  assert.equal(small.contents[0].text, '000000001\n000000002\n');
+
+  const { resources } = await client.listResources();
+  assert.ok(resources.some((r) => r.uri === s.stdout_resource && r.size === 300000));
+  const summary = JSON.parse((await client.readResource({ uri: `tooljail://runs/${s.run_id}` })).contents[0].text);
+  assert.equal(summary.tool, 'run_python');
+  assert.equal(summary.stdout_bytes, 300000);
+});
+
+test('resources: unknown or malformed URIs are JSON-RPC errors', async () => {
+  for (const uri of ['tooljail://runs/run-0-0/stdout', 'tooljail://policies/nope', 'file:///etc/passwd',
+                     'tooljail://runs/x/stdout?length=0'])
+    await assert.rejects(client.readResource({ uri }), (e) => e instanceof McpError && e.code === -32002, uri);
+});
+
+test('logging/setLevel filters notifications/message about runs', async () => {
+  const messages = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => messages.push(n.params));
+  assert.deepEqual(await client.setLoggingLevel('debug'), {});
+  const ok = await call('list_directory');
+  const runId = ok.structuredContent.run_id;
+  await sleep(200);
+  const mine = messages.filter((m) => m.data.run_id === runId);
+  assert.deepEqual(mine.map((m) => [m.level, m.data.event]), [['debug', 'run_started'], ['info', 'run_finished']]);
+  assert.equal(mine[1].logger, 'tooljail');
+
+  messages.length = 0;
+  await client.setLoggingLevel('warning');
+  await call('list_directory');
+  const failed = await call('run_python', { code: 'raise SystemExit(3)' });
+  await sleep(200);
+  assert.deepEqual(messages.map((m) => [m.level, m.data.event, m.data.run_id]),
+                   [['warning', 'run_finished', failed.structuredContent.run_id]]);
+  for (const m of messages) assert.equal(JSON.stringify(m).includes('SystemExit'), false, 'no arguments in logs');
+  await assert.rejects(client.setLoggingLevel('loud'), (e) => e instanceof McpError && e.code === -32602);
 });
