@@ -1,4 +1,4 @@
-// Internal to runtime/http_transport.cc: see http_session.h.
+// Internal to the Streamable HTTP transport: see http_session.h.
 #include "runtime/http_session.h"
 
 #include <sys/random.h>
@@ -98,6 +98,21 @@ void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std:
             return true;
         },
         std::move(releaser));
+}
+
+bool StreamSlots::try_acquire() {
+    size_t used = used_.load();
+    do {
+        if (used >= max_) return false;
+    } while (!used_.compare_exchange_weak(used, used + 1));
+    return true;
+}
+
+void StreamSlots::release() { --used_; }
+
+json busy_error(const json& id) {
+    return jsonrpc::error(id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
+                          {{"code", "RATE_LIMITED"}, {"retry_after", 1}});
 }
 
 // ---- sessions and their calls ----

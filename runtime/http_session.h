@@ -1,12 +1,14 @@
-// Internal to runtime/http_transport.cc: the session table of the Streamable HTTP transport and
-// the event stream of one tools/call (the thread-safe queue between the CallPool worker's sinks
-// and the httplib content provider that writes the text/event-stream response). Split out to
-// keep http_transport.cc readable; include it nowhere else.
+// Internal to the Streamable HTTP transport (runtime/http_*.cc): the session table of the
+// 2025-11-25 revision and the event stream of one tools/call, of either revision (the
+// thread-safe queue between the CallPool worker's sinks and the httplib content provider that
+// writes the text/event-stream response), with the bound on open streams. Include it nowhere
+// else.
 //
 // Lock order: the SessionTable's lock, then a Session::mu, then the CallPool's and SseStream's
 // own.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -51,9 +53,28 @@ private:
     bool ended_ = false;
 };
 
+// The SSE response streams open at once, sessions and stateless requests together. Each holds an
+// httplib pool thread for its whole call, and the pool is sized from this bound.
+class StreamSlots {
+public:
+    explicit StreamSlots(size_t max) : max_(max) {}
+    // Takes a slot; false (and nothing taken) when all are in use.
+    bool try_acquire();
+    void release();
+    size_t max() const { return max_; }
+
+private:
+    const size_t max_;
+    std::atomic<size_t> used_{0};
+};
+
+// The refusal when no stream slot or CallPool capacity is left: the same -32001 (RATE_LIMITED)
+// that CallPool's bounded queue gives on stdio.
+nlohmann::json busy_error(const nlohmann::json& id);
+
 struct Session {
     Session(std::string session_id, const ServeContext& ctx)
-        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions}) {}
+        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-session:" + id}) {}
 
     const std::string id;
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe

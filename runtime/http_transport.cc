@@ -1,6 +1,5 @@
 #include "runtime/http_transport.h"
 
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -19,7 +18,9 @@
 #include <utility>
 
 #include "runtime/call_pool.h"
+#include "runtime/http_headers.h"
 #include "runtime/http_session.h"
+#include "runtime/http_stateless.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
 #include "runtime/mcp_server.h"
@@ -41,77 +42,10 @@ constexpr size_t kMaxBodyBytes = size_t{4} << 20;
 constexpr size_t kSpareThreads = 16;
 constexpr size_t kMaxStreams = 256;
 
-// ---- header helpers ----
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& ch : out)
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-// "Application/JSON; charset=utf-8" -> "application/json".
-std::string media_type(std::string_view value) { return lower(trim(value.substr(0, value.find(';')))); }
-
-// True when some Accept header lists `type` itself. Wildcards do not count: the spec has the
-// client list both types, and fetch() sends "*/*" when the caller set nothing.
-bool accepts(const httplib::Request& req, std::string_view type) {
-    for (size_t i = 0, n = req.get_header_value_count("Accept"); i < n; ++i) {
-        std::string value = req.get_header_value("Accept", i);
-        std::string_view rest = value;
-        for (;;) {
-            size_t comma = rest.find(',');
-            if (media_type(rest.substr(0, comma)) == type) return true;
-            if (comma == std::string_view::npos) break;
-            rest.remove_prefix(comma + 1);
-        }
-    }
-    return false;
-}
-
-bool loopback_ipv4(const std::string& text) {
-    in_addr addr{};
-    return ::inet_pton(AF_INET, text.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127;
-}
-
-// The Host header names this machine's loopback: "localhost", a 127.0.0.0/8 literal or [::1],
-// with any port. A DNS-rebinding page reaches us under its own name, which this rejects.
-bool loopback_host(std::string_view header) {
-    std::string host = lower(trim(header));
-    std::string name;
-    if (!host.empty() && host[0] == '[') {
-        size_t close = host.find(']');
-        if (close == std::string::npos) return false;
-        if (close + 1 < host.size() && host[close + 1] != ':') return false;
-        name = host.substr(0, close + 1);
-    } else {
-        name = host.substr(0, host.find(':'));
-    }
-    return name == "localhost" || name == "[::1]" || loopback_ipv4(name);
-}
-
-void send_message(httplib::Response& res, int status, const json& message) {
-    res.status = status;
-    res.set_content(jsonrpc::serialize(message), "application/json");
-}
-
-// Transport-level refusals carry a JSON-RPC error without an id (the spec allows a body of
-// that shape); the status is what clients act on.
-void send_error(httplib::Response& res, int status, int code, std::string_view message) {
-    send_message(res, status, jsonrpc::error(nullptr, code, message));
-}
-
-// The same refusal CallPool's bounded queue gives on stdio.
-json busy_error(const json& id) {
-    return jsonrpc::error(id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
-                          {{"code", "RATE_LIMITED"}, {"retry_after", 1}});
-}
+using http_headers::lower;
+using http_headers::send_error;
+using http_headers::send_message;
+using http_session::busy_error;
 
 McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
     try {
@@ -130,8 +64,9 @@ public:
         : ctx_(ctx),
           address_(std::move(address)),
           extra_origins_(options.allowed_origins),
-          max_streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
-          pool_(std::max<size_t>(1, options.max_parallel), options.max_queued) {}
+          streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
+          pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
+          stateless_(ctx, pool_, streams_) {}
 
     int run();
 
@@ -139,6 +74,7 @@ private:
     void configure();
     void stop();
     bool allowed(const httplib::Request& req, httplib::Response& res) const;
+    void options(const httplib::Request& req, httplib::Response& res) const;
     bool version_ok(const httplib::Request& req, httplib::Response& res) const;
     void post(const httplib::Request& req, httplib::Response& res);
     void remove(const httplib::Request& req, httplib::Response& res);
@@ -151,21 +87,21 @@ private:
     const ListenAddress address_;
     const std::vector<std::string> extra_origins_;
     std::set<std::string> origins_;  // lower case, filled in once the port is known
-    const size_t max_streams_;
-    std::atomic<size_t> streams_{0};
     std::atomic<bool> stopping_{false};
+    http_session::StreamSlots streams_;
 
     // Lock order: the table's, then a Session::mu, then the CallPool's and SseStream's own.
     http_session::SessionTable sessions_;
 
-    // Declared before the server so that it outlives the server threads (their releasers
+    // Declared before the server so that they outlive the server threads (their releasers
     // cancel calls).
     CallPool pool_;
+    http_stateless::Endpoint stateless_;  // 2026-07-28: no session, one shared McpServer
     httplib::Server server_;
 };
 
 void HttpTransport::configure() {
-    size_t threads = max_streams_ + kSpareThreads;
+    size_t threads = streams_.max() + kSpareThreads;
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_.set_payload_max_length(kMaxBodyBytes);
     server_.set_read_timeout(10, 0);
@@ -188,8 +124,9 @@ void HttpTransport::configure() {
     });
     server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
     server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { remove(req, res); });
+    server_.Options(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { options(req, res); });
     server_.Get(kEndpoint, [](const httplib::Request&, httplib::Response& res) {
-        res.set_header("Allow", "POST, DELETE");
+        res.set_header("Allow", "POST, DELETE, OPTIONS");
         send_error(res, 405, jsonrpc::kInvalidRequest,
                    "Method Not Allowed: this server opens no server-initiated stream");
     });
@@ -200,7 +137,7 @@ void HttpTransport::configure() {
         std::string reason = "HTTP error " + std::to_string(res.status);
         if (res.status == 400) reason = "Bad Request: malformed HTTP request";
         if (res.status == 404) reason = "Not Found: the MCP endpoint is /mcp";
-        if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes POST and DELETE";
+        if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes POST, DELETE and OPTIONS";
         if (res.status == 413) reason = "Payload Too Large: a message is at most 4 MiB";
         send_error(res, res.status, jsonrpc::kInvalidRequest, reason);
         return httplib::Server::HandlerResponse::Handled;
@@ -219,21 +156,32 @@ void HttpTransport::configure() {
 
 // DNS-rebinding protection, before any routing: a browser page that resolved its own name to
 // 127.0.0.1 sends that name as Host and its own Origin; both must name us.
+// An allowed Origin gets the CORS headers on whatever the request is answered with.
 bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res) const {
-    if (!loopback_host(req.get_header_value("Host"))) {
+    if (!http_headers::loopback_host(req.get_header_value("Host"))) {
         LOG_WARN("refused {} {}: Host is not a loopback name", req.method, req.path);
         send_error(res, 403, jsonrpc::kInvalidRequest, "Forbidden: the Host header must name the loopback interface");
         return false;
     }
     if (req.has_header("Origin")) {
-        std::string origin = lower(trim(req.get_header_value("Origin")));
-        if (!origins_.count(origin)) {
+        std::string origin = http_headers::value(req, "Origin");
+        if (!origins_.count(lower(origin))) {
             LOG_WARN("refused {} {}: Origin is not allowed", req.method, req.path);
             send_error(res, 403, jsonrpc::kInvalidRequest, "Forbidden: Origin not allowed (see --allowed-origin)");
             return false;
         }
+        http_headers::allow_origin(res, origin);
     }
     return true;
+}
+
+// CORS preflight: a page on an allowed origin asks before its first POST with MCP's headers.
+// The Origin is allowed already (allowed() refused any other with 403).
+void HttpTransport::options(const httplib::Request& req, httplib::Response& res) const {
+    res.set_header("Allow", "POST, DELETE, OPTIONS");
+    if (req.has_header("Origin") && req.has_header("Access-Control-Request-Method"))
+        return http_headers::answer_preflight(res);
+    res.status = 204;
 }
 
 // Absent means 2025-03-26 (spec), which we serve; present must be a version we serve.
@@ -247,14 +195,17 @@ bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& r
 }
 
 void HttpTransport::post(const httplib::Request& req, httplib::Response& res) {
-    if (!accepts(req, "application/json") || !accepts(req, "text/event-stream"))
+    if (!http_headers::accepts(req, "application/json") || !http_headers::accepts(req, "text/event-stream"))
         return send_error(res, 406, jsonrpc::kInvalidRequest,
                           "Not Acceptable: Accept must list application/json and text/event-stream");
-    if (media_type(req.get_header_value("Content-Type")) != "application/json")
+    if (http_headers::media_type(req.get_header_value("Content-Type")) != "application/json")
         return send_error(res, 415, jsonrpc::kInvalidRequest, "Unsupported Media Type: send application/json");
-    if (!version_ok(req, res)) return;
 
     jsonrpc::Message m = jsonrpc::parse(req.body);
+    // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
+    // and it has no session to find.
+    if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, res);
+    if (!version_ok(req, res)) return;
     if (m.kind == jsonrpc::Kind::Invalid) return send_message(res, 400, m.error_reply);
     if (!req.has_header("Mcp-Session-Id")) {
         if (m.kind == jsonrpc::Kind::Request && m.method == "initialize") return initialize(m, res);
@@ -313,21 +264,23 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
 // Called with session->mu held.
 void HttpTransport::start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
                                httplib::Response& res) {
-    if (streams_.load() >= max_streams_) return send_message(res, 200, busy_error(m.id));
+    if (!streams_.try_acquire()) return send_message(res, 200, busy_error(m.id));
     std::string key = http_session::call_key(session->id, m.id);
-    if (session->calls.count(key))
+    if (session->calls.count(key)) {
+        streams_.release();
         return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
                                                      "a request with this id is still in progress"));
+    }
     std::shared_ptr<SseStream> stream;
     auto submitted = http_session::open_call(session, pool_, key, std::move(work), stream);
     if (submitted != CallPool::Submit::Ok) {
+        streams_.release();
         if (submitted == CallPool::Submit::Busy) return send_message(res, 200, busy_error(m.id));
         if (submitted == CallPool::Submit::DuplicateId)
             return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
                                                          "a request with this id is still in progress"));
         return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: shutting down");
     }
-    ++streams_;
 
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
@@ -340,7 +293,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
         // stopping) cancels the call: we keep no event log to resume from, so the result
         // could never be delivered, and 2026-07-28 makes a closed stream the cancellation.
         [this, stream, weak, key](bool) {
-            --streams_;
+            streams_.release();
             if (stream->ended()) return;
             LOG_INFO("response stream closed before the result; cancelling the call");
             if (auto s = weak.lock()) {
@@ -351,9 +304,14 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
 }
 
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
+    // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
+    if (!req.has_header("Mcp-Session-Id")) {
+        res.set_header("Allow", "POST, DELETE, OPTIONS");
+        return send_error(res, 405, jsonrpc::kInvalidRequest,
+                          "Method Not Allowed: DELETE ends the session named by Mcp-Session-Id; there is none "
+                          "without that header (the 2026-07-28 revision has no sessions)");
+    }
     if (!version_ok(req, res)) return;
-    if (!req.has_header("Mcp-Session-Id"))
-        return send_error(res, 400, jsonrpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
     std::shared_ptr<Session> session = sessions_.remove(req.get_header_value("Mcp-Session-Id"));
     if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
     http_session::end_session(*session, pool_);
@@ -394,7 +352,7 @@ int HttpTransport::run() {
     for (const auto& o : extra_origins_) origins_.insert(lower(o));
     std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint << std::endl;
     LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools.enabled_tools().size(),
-             ctx_.runner->workspace(), max_streams_);
+             ctx_.runner->workspace(), streams_.max());
 
     // SIGTERM/SIGINT are blocked in every thread (serve_http); this one waits for them. The
     // short timeout only lets it notice that the server ended on its own.
@@ -425,69 +383,7 @@ int HttpTransport::run() {
     return 0;
 }
 
-bool valid_origin(const std::string& origin) {
-    // scheme://host[:port], nothing after: an Origin header never carries a path.
-    auto sep = origin.find("://");
-    if (sep == std::string::npos || sep == 0 || sep + 3 >= origin.size()) return false;
-    if (origin.find('/', sep + 3) != std::string::npos) return false;
-    for (char ch : origin)
-        if (ch <= ' ' || ch > '~') return false;
-    return true;
-}
-
 }  // namespace
-
-std::string ListenAddress::authority(int bound_port) const {
-    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-    return h + ":" + std::to_string(bound_port);
-}
-
-sandbox::Result<ListenAddress> parse_listen_address(std::string_view text) {
-    using sandbox::Errc;
-    std::string quoted = "'" + std::string(text) + "'";
-    ListenAddress out;
-    out.host = "127.0.0.1";
-    std::string_view port_text = text;
-    if (!text.empty() && text.front() == '[') {
-        size_t close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return sandbox::fail(Errc::InvalidArgument, "--http " + quoted + ": expected [ADDR]:PORT");
-        out.host = std::string(text.substr(1, close - 1));
-        port_text = text.substr(close + 2);
-    } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
-        if (text.find(':') != colon)
-            return sandbox::fail(Errc::InvalidArgument, "--http " + quoted + ": write IPv6 addresses as [ADDR]:PORT");
-        if (colon > 0) out.host = std::string(text.substr(0, colon));
-        port_text = text.substr(colon + 1);
-    }
-    bool digits = !port_text.empty() && port_text.size() <= 5;
-    for (char ch : port_text) digits = digits && ch >= '0' && ch <= '9';
-    if (!digits || std::stoi(std::string(port_text)) > 65535)
-        return sandbox::fail(Errc::InvalidArgument, "--http " + quoted + ": expected ADDR:PORT with PORT 0-65535");
-    out.port = std::stoi(std::string(port_text));
-
-    // Not resolved: "localhost" is whatever /etc/hosts says, and a loopback check must not
-    // depend on it.
-    if (lower(out.host) == "localhost") out.host = "127.0.0.1";
-    in_addr v4{};
-    in6_addr v6{};
-    bool loopback = false;
-    if (::inet_pton(AF_INET, out.host.c_str(), &v4) == 1) {
-        loopback = loopback_ipv4(out.host);
-    } else if (::inet_pton(AF_INET6, out.host.c_str(), &v6) == 1) {
-        loopback = IN6_IS_ADDR_LOOPBACK(&v6);
-        out.host = "::1";
-    } else {
-        return sandbox::fail(Errc::InvalidArgument,
-                             "--http " + quoted + ": the address must be an IP address or localhost");
-    }
-    if (!loopback)
-        return sandbox::fail(Errc::InvalidArgument,
-                             "--http " + quoted +
-                                 ": refusing to listen on a non-loopback address; the HTTP transport has no "
-                                 "authentication yet, so it only listens on 127.0.0.0/8, ::1 or localhost");
-    return out;
-}
 
 int serve_http(const ServeOptions& options) {
     // Before any thread exists, so that every thread inherits the mask and the signals stay

@@ -1,39 +1,35 @@
-// `tooljail serve --http ADDR:PORT`: MCP Streamable HTTP (2025-11-25, stateful sessions) on one
-// endpoint, /mcp, served by cpp-httplib's thread-pool server.
+// `tooljail serve --http ADDR:PORT`: MCP Streamable HTTP on one endpoint, /mcp, served by
+// cpp-httplib's thread-pool server. Both protocol eras share the endpoint, the CallPool and the
+// bound on open streams; a POST is routed by what it carries.
 //
+// 2025-11-25 (stateful sessions; also 2025-06-18 and 2025-03-26):
 //   POST /mcp    one JSON-RPC message. initialize (without Mcp-Session-Id) opens a session and
 //                answers with its id; notifications and responses get 202; quick requests get
 //                one application/json body; tools/call gets a text/event-stream response:
 //                progress notifications while the run goes, then the result, then the end.
-//   DELETE /mcp  ends the session and cancels its calls (204); GET /mcp is 405 (no
-//                server-initiated stream).
+//                notifications/cancelled or closing that stream cancels the call.
+//   DELETE /mcp  with Mcp-Session-Id ends the session and cancels its calls (204).
+// 2026-07-28 (stateless; a POST without Mcp-Session-Id whose MCP-Protocol-Version header is
+// 2026-07-28 or whose params._meta names a protocol version; runtime/http_stateless.h):
+//   POST /mcp    MCP-Protocol-Version, Mcp-Method and, for tools/call, resources/read and
+//                prompts/get, Mcp-Name must be present and match the body (else 400, -32020);
+//                an unsupported version is 400 with -32022 and data.supported; an unknown
+//                method 404 with -32601; a notification 202. tools/call streams as above, and
+//                closing the stream is the only cancellation.
+//   DELETE /mcp  without Mcp-Session-Id is 405.
+// Either era: GET /mcp is 405 (no server-initiated stream); OPTIONS /mcp answers a CORS
+// preflight (204); responses to an allowed Origin carry Access-Control-Allow-Origin.
 //
 // There is no authentication yet (bearer tokens are a later increment), so the listener is loopback
 // only and every request must carry a loopback Host and, if any, an allowed Origin (DNS
-// rebinding). Sessions, bodies, streams, threads and timeouts are all bounded; see the .cc.
+// rebinding; otherwise 403, preflights included). Sessions, bodies, streams, threads and timeouts
+// are all bounded; see the .cc.
 #pragma once
 
-#include <string>
-#include <string_view>
-
+#include "runtime/http_listen.h"
 #include "runtime/serve_command.h"
-#include "sandbox/base/result.h"
 
 namespace runtime {
-
-struct ListenAddress {
-    std::string host;  // numeric: "127.0.0.1", "127.0.0.2", "::1"
-    int port = 0;      // 0 = any free port
-
-    // "127.0.0.1:8080", "[::1]:8080": the form used in URLs and Origin values.
-    std::string authority(int bound_port) const;
-};
-
-// Parses "ADDR:PORT", "[V6]:PORT", "PORT" or ":PORT" (address defaults to 127.0.0.1;
-// "localhost" means 127.0.0.1, without consulting any resolver). Anything that is not a
-// loopback address (127.0.0.0/8, ::1) is InvalidArgument with a message saying why: the
-// transport has no authentication, so it must not be reachable from other hosts.
-sandbox::Result<ListenAddress> parse_listen_address(std::string_view text);
 
 // Loads everything like serve_stdio (refusing to start on any invalid file), binds the
 // listener, prints "tooljail: serving MCP over Streamable HTTP at http://ADDR:PORT/mcp" on

@@ -59,7 +59,7 @@ int serve_stdio(const ServeOptions& options) {
     const ServeContext& ctx = **context;
     LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools.enabled_tools().size(), ctx.runner->workspace());
 
-    McpServer server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions});
+    McpServer server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "stdio"});
     LineReader in(STDIN_FILENO);
     LineWriter out(STDOUT_FILENO);
     CallPool pool(std::max<size_t>(1, options.max_parallel), options.max_queued);

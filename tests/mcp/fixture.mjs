@@ -1,6 +1,6 @@
 // Shared by the SDK tests: the git-repository workspace and helpers over results and processes.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,4 +42,31 @@ export function sandboxedPythons() {
 export async function waitForNoPythons() {
   for (let i = 0; i < 50 && sandboxedPythons().length > 0; i++) await sleep(100);
   assert.deepEqual(sandboxedPythons(), []);
+}
+
+// Starts `tooljail serve --http 127.0.0.1:0 --workspace repo ...extraArgs` and resolves once it
+// prints the URL it bound: { proc, url, port, stdout(), stderr(), exited }.
+export function startHttpServer(repo, extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--workspace', repo, ...extraArgs],
+                       { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => {
+      stderr += d;
+      const m = stderr.match(/serving MCP over Streamable HTTP at (http:\/\/127\.0\.0\.1:(\d+)\/mcp)/);
+      if (m) resolve({ proc, url: m[1], port: m[2], stdout: () => stdout, stderr: () => stderr, exited });
+    });
+    proc.on('error', reject);
+    exited.then(({ code }) => reject(new Error(`tooljail exited with ${code} before listening:\n${stderr}`)));
+  });
+}
+
+// SIGTERM, then the exit status.
+export async function stopHttpServer(server) {
+  if (!server || server.proc.exitCode !== null) return server?.exited;
+  server.proc.kill('SIGTERM');
+  return server.exited;
 }

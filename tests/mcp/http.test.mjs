@@ -4,42 +4,20 @@
 // (tests/CMakeLists.txt) with TOOLJAIL_BINARY set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { binary, makeRepo, sandboxedPythons, sleep, text, waitForNoPythons } from './fixture.mjs';
+import { binary, makeRepo, sandboxedPythons, sleep, startHttpServer, stopHttpServer, text, waitForNoPythons } from './fixture.mjs';
 
 let repo;
 let server;  // { proc, url, stdout(), stderr(), exited }
 let client;
 let transport;
 
-// Starts `tooljail serve --http 127.0.0.1:0` and resolves once it prints the URL it bound.
-function startServer(extraArgs = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--workspace', repo, ...extraArgs],
-                       { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-    proc.stdout.on('data', (d) => { stdout += d; });
-    proc.stderr.on('data', (d) => {
-      stderr += d;
-      const m = stderr.match(/serving MCP over Streamable HTTP at (http:\/\/127\.0\.0\.1:\d+\/mcp)/);
-      if (m) resolve({ proc, url: m[1], stdout: () => stdout, stderr: () => stderr, exited });
-    });
-    proc.on('error', reject);
-    exited.then(({ code }) => reject(new Error(`tooljail exited with ${code} before listening:\n${stderr}`)));
-  });
-}
-
-async function stopServer(s) {
-  if (!s || s.proc.exitCode !== null) return s?.exited;
-  s.proc.kill('SIGTERM');
-  return s.exited;
-}
+const startServer = (extraArgs = []) => startHttpServer(repo, extraArgs);
+const stopServer = stopHttpServer;
 
 before(async () => {
   repo = makeRepo('tooljail-http-');
@@ -344,6 +322,25 @@ test('sessions are isolated: one session cannot cancel another\'s call', async (
                             sessionHeaders(b));
   assert.equal(cancel.status, 202);
   assert.match(await res.text(), /kept/);
+});
+
+test('a run\'s kept output is readable only from the session that made the call', async () => {
+  const big = await call('run_python', { code: 'print("y" * 100000)' });
+  const uri = big.structuredContent.stdout_resource;
+  assert.match(uri ?? '', /^tooljail:\/\/runs\/.+\/stdout$/);
+  const page = await client.readResource({ uri: `${uri}?offset=65536` });
+  assert.equal(page.contents[0].text.length, 100001 - 65536);
+
+  const other = new Client({ name: 'tooljail-http-other', version: '1.0.0' });
+  await other.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+  try {
+    await assert.rejects(other.readResource({ uri }), (e) => e instanceof McpError && e.code === -32002);
+    const { resources } = await other.listResources();
+    assert.equal(resources.some((r) => r.uri.startsWith('tooljail://runs/')), false);
+    assert.ok(resources.some((r) => r.uri === 'tooljail://policies/default'));
+  } finally {
+    await other.close();
+  }
 });
 
 test('the SDK client can terminate its session', async () => {
