@@ -6,8 +6,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
 
-# The official MCP SDK client, pinned by tests/mcp/package-lock.json.
+# The official MCP SDK client (tests/mcp) and conformance suite with its Node 22
+# (tests/conformance), pinned by their package-lock.json files.
 (cd "$ROOT/tests/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+(cd "$ROOT/tests/conformance" && npm ci --no-audit --no-fund --loglevel=error)
 
 "$ROOT/scripts/build.sh" "$ROOT/build"
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
