@@ -1,12 +1,12 @@
 // tooljail: the command-line entry point. Subcommands live in their own files; this one only
 // parses flags and dispatches.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "runtime/http_transport.h"
 #include "runtime/log.h"
 #include "runtime/run_command.h"
+#include "runtime/runs_command.h"
 #include "runtime/serve_command.h"
 
 int main(int argc, char** argv) {
@@ -20,34 +20,108 @@ int main(int argc, char** argv) {
     std::string workspace;
     bool no_workspace = false;
     double timeout = 0;
-    auto* run_cmd = app.add_subcommand("run", "Run one program in the sandbox and exit with its status");
+    auto* run_cmd =
+        app.add_subcommand("run", "Run one program in the sandbox and exit with its status");
     run_cmd->add_option("--policy", run.policy, "Policy name (a file in the policy directory)");
     run_cmd->add_option("--policy-dir", run.policy_dir, "Directory of policy files");
-    auto* ws = run_cmd->add_option("--workspace", workspace,
-                                   "Directory bound read-only at /workspace (default: current directory)");
-    run_cmd->add_flag("--no-workspace", no_workspace, "Bind no workspace; the program starts in /")->excludes(ws);
-    auto* to = run_cmd->add_option("--timeout", timeout, "Wall-clock limit in seconds (overrides the policy)");
+    auto* ws =
+        run_cmd->add_option("--workspace", workspace,
+                            "Directory bound read-only at /workspace (default: current directory)");
+    run_cmd->add_flag("--no-workspace", no_workspace, "Bind no workspace; the program starts in /")
+        ->excludes(ws);
+    auto* to = run_cmd->add_option("--timeout", timeout,
+                                   "Wall-clock limit in seconds (overrides the policy)");
     run_cmd->add_flag("--json", run.json, "Print the outcome as one JSON document on stdout");
     run_cmd->add_flag("--stdin", run.forward_stdin, "Pass this process's stdin to the program");
+    run_cmd->add_option(
+        "--records", run.records_dir,
+        "Record store directory (default: $TOOLJAIL_RECORDS, /var/lib/tooljail/records as root, "
+        "else ~/.local/state/tooljail/records)");
+    run_cmd->add_flag("--records-fail-open", run.records_fail_open,
+                      "Run even when the record cannot be written (default: refuse, exit 125)");
+    run_cmd->add_flag("--syslog", run.syslog,
+                      "Also send a one-line summary of the record to syslog (LOG_AUTHPRIV)");
+    run_cmd->add_option(
+        "--traceparent", run.traceparent,
+        "W3C traceparent whose trace id the record carries (default: $TRACEPARENT)");
     run_cmd->add_option("command", run.argv, "PROGRAM [ARGS...] (after --)")->required();
     run_cmd->prefix_command(false);
 
     runtime::ServeOptions serve;
-    auto* serve_cmd = app.add_subcommand("serve", "Serve the tools in tools.d as an MCP server (stdio, or HTTP with --http)");
+    auto* serve_cmd = app.add_subcommand(
+        "serve", "Serve the tools in tools.d as an MCP server (stdio, or HTTP with --http)");
     serve_cmd->add_option("--tools-dir", serve.tools_dir, "Directory of tool manifests");
     serve_cmd->add_option("--policy-dir", serve.policy_dir, "Directory of policy files");
-    serve_cmd->add_option("--workspace", serve.workspace,
-                          "Directory the tools see read-only at /workspace (default: current directory)");
-    serve_cmd->add_option("--max-parallel", serve.max_parallel, "Tool calls running at once")->check(CLI::Range(1, 256));
-    serve_cmd->add_option("--max-queued", serve.max_queued, "Calls waiting beyond that before refusing")
+    serve_cmd->add_option(
+        "--workspace", serve.workspace,
+        "Directory the tools see read-only at /workspace (default: current directory)");
+    serve_cmd->add_option("--max-parallel", serve.max_parallel, "Tool calls running at once")
+        ->check(CLI::Range(1, 256));
+    serve_cmd
+        ->add_option("--max-queued", serve.max_queued, "Calls waiting beyond that before refusing")
         ->check(CLI::Range(0, 4096));
-    auto* http = serve_cmd->add_option("--http", serve.http_listen,
-                                       "Serve MCP Streamable HTTP at http://ADDR:PORT/mcp instead of stdio (loopback "
-                                       "only; PORT 0 picks a free port, printed on stderr)");
-    serve_cmd->add_option("--allowed-origin", serve.allowed_origins,
-                          "With --http: also accept requests with this Origin (repeatable; default: only the "
-                          "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
+    auto* http = serve_cmd->add_option(
+        "--http", serve.http_listen,
+        "Serve MCP Streamable HTTP at http://ADDR:PORT/mcp instead of stdio (loopback "
+        "only; PORT 0 picks a free port, printed on stderr)");
+    serve_cmd
+        ->add_option(
+            "--allowed-origin", serve.allowed_origins,
+            "With --http: also accept requests with this Origin (repeatable; default: only the "
+            "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
         ->needs(http);
+
+    runtime::RunsOptions runs;
+    auto* runs_cmd =
+        app.add_subcommand("runs", "Inspect and maintain the per-run records (docs/RECORDS.md)");
+    runs_cmd->require_subcommand(1);
+    auto runs_sub = [&](const char* name, const char* help) {
+        auto* sub = runs_cmd->add_subcommand(name, help);
+        sub->add_option("--records", runs.records,
+                        "Record store directory (default as for `tooljail run`)");
+        sub->callback([&runs, name] { runs.action = name; });
+        return sub;
+    };
+    auto filters = [&](CLI::App* sub) {
+        sub->add_option("--since", runs.since,
+                        "Only runs started at or after: RFC 3339, or a duration ago (1h, 7d)");
+        sub->add_option("--until", runs.until, "Only runs started at or before (same forms)");
+    };
+    auto* list_cmd = runs_sub("list", "List runs (the most recent --limit), as a table or --json");
+    filters(list_cmd);
+    list_cmd->add_option("--tool", runs.tool, "Only this tool (or program, for tooljail run)");
+    list_cmd->add_option("--client", runs.client,
+                         "Only this client: transport, OS user, token client or clientInfo name");
+    list_cmd->add_option("--status", runs.status,
+                         "success, failure, error, refused, interrupted or running");
+    list_cmd->add_option("--reason", runs.reason,
+                         "exit, timeout, memory_limit, ..., validation_error, interrupted");
+    list_cmd->add_option("--limit", runs.limit, "Show the most recent N (0 = all; default 50)");
+    list_cmd->add_flag("--json", runs.json, "A JSON array of records instead of a table");
+    auto* show_cmd = runs_sub("show", "Show one run's record and its captured output");
+    show_cmd->add_option("run_id", runs.run_id, "Run id (or a unique prefix)")->required();
+    show_cmd->add_flag("--json", runs.json, "One JSON document: record, stdout, stderr");
+    auto* tail_cmd = runs_sub("tail", "Print journal entries as they are appended");
+    tail_cmd->add_flag("-f,--follow", runs.follow, "Keep following, across segment rotation");
+    tail_cmd->add_option("-n,--lines", runs.lines, "Entries to show first (default 10)");
+    tail_cmd->add_flag("--json", runs.json, "Raw journal lines");
+    auto* verify_cmd =
+        runs_sub("verify", "Check the hash chain and output files; exit 1 when tampered");
+    verify_cmd->add_flag("--json", runs.json, "The report as JSON");
+    filters(runs_sub("export", "All records as JSON lines (for a SIEM)"));
+    auto retention_flags = [&](CLI::App* sub, bool segment) {
+        sub->add_option("--max-age", runs.max_age,
+                        "Remove segments whose newest entry is older (30d, 12h; 0 = keep)");
+        sub->add_option("--max-bytes", runs.max_bytes,
+                        "Keep journal + output under this size (1G, 512M; 0 = no cap)");
+        if (segment)
+            sub->add_option("--segment-bytes", runs.segment_bytes,
+                            "Rotate segments at this size (8M)");
+    };
+    retention_flags(
+        runs_sub("prune", "Apply retention now (default: the store's retention settings)"), false);
+    retention_flags(
+        runs_sub("retention", "Show, or with options set, the store's retention settings"), true);
 
     try {
         app.parse(argc, argv);
@@ -64,11 +138,15 @@ int main(int argc, char** argv) {
     runtime::log::set_level(level);
 
     if (*run_cmd) {
-        if (no_workspace) run.workspace = std::string();
-        else if (!workspace.empty()) run.workspace = workspace;
+        if (no_workspace)
+            run.workspace = std::string();
+        else if (!workspace.empty())
+            run.workspace = workspace;
         if (*to) run.timeout_seconds = timeout;
         return runtime::run_command(run);
     }
-    if (*serve_cmd) return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
+    if (*runs_cmd) return runtime::runs_command(runs);
+    if (*serve_cmd)
+        return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
     return runtime::kExitSandboxError;
 }

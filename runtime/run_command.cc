@@ -1,6 +1,7 @@
 #include "runtime/run_command.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 
 #include "runtime/log.h"
 #include "runtime/policy.h"
+#include "runtime/record_store.h"
+#include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 #include "sandbox/launcher.h"
 
@@ -19,7 +22,10 @@ namespace runtime {
 namespace {
 
 nlohmann::json capture_json(const sandbox::Capture& c) {
-    return {{"bytes", c.total}, {"captured_bytes", c.data.size()}, {"truncated", c.truncated},
+    return {{"bytes", c.total},
+            {"captured_bytes", c.data.size()},
+            {"truncated", c.truncated},
+            {"sha256", c.sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.sha256)},
             {"data", c.data}};
 }
 
@@ -37,15 +43,18 @@ sandbox::Result<std::string> read_stdin(uint64_t cap) {
         if (n < 0) return sandbox::fail(sandbox::sys_error("read(stdin)"));
         if (n == 0) return data;
         if (data.size() + static_cast<size_t>(n) > cap)
-            return sandbox::fail(sandbox::Errc::InvalidArgument,
-                                 "stdin is larger than the policy's stdin_bytes (" + std::to_string(cap) + ")");
+            return sandbox::fail(
+                sandbox::Errc::InvalidArgument,
+                "stdin is larger than the policy's stdin_bytes (" + std::to_string(cap) + ")");
         data.append(buf, static_cast<size_t>(n));
     }
 }
 
 void report_error(const RunOptions& options, const std::string& message) {
     if (options.json) {
-        nlohmann::json doc = {{"status", "error"}, {"reason", "sandbox_error"}, {"policy", options.policy},
+        nlohmann::json doc = {{"status", "error"},
+                              {"reason", "sandbox_error"},
+                              {"policy", options.policy},
                               {"error", message}};
         std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }
@@ -57,15 +66,20 @@ void report_error(const RunOptions& options, const std::string& message) {
 int exit_status_for(const sandbox::Outcome& o) {
     using sandbox::Termination;
     switch (o.reason) {
-        case Termination::Exit: return o.exit_code;
+        case Termination::Exit:
+            return o.exit_code;
         case Termination::Signaled:
-        case Termination::SeccompViolation: return 128 + o.signal;
-        case Termination::Cancelled: return 128 + (o.signal > 0 ? o.signal : SIGTERM);
-        case Termination::Timeout: return kExitTimeout;
+        case Termination::SeccompViolation:
+            return 128 + o.signal;
+        case Termination::Cancelled:
+            return 128 + (o.signal > 0 ? o.signal : SIGTERM);
+        case Termination::Timeout:
+            return kExitTimeout;
         case Termination::CpuLimit:
         case Termination::MemoryLimit:
         case Termination::PidsLimit:
-        case Termination::OutputCap: return kExitResourceLimit;
+        case Termination::OutputCap:
+            return kExitResourceLimit;
         case Termination::SandboxError:
             if (o.failed_step == "execve") {
                 if (o.failed_errno == ENOENT || o.failed_errno == ENOTDIR) return kExitNotFound;
@@ -104,51 +118,119 @@ nlohmann::json outcome_to_json(const sandbox::Outcome& o, const std::string& pol
     return doc;
 }
 
-int run_command(const RunOptions& options) {
-    if (options.argv.empty()) {
-        report_error(options, "no program given (usage: tooljail run [OPTIONS] -- PROGRAM [ARGS...])");
-        return kExitSandboxError;
+namespace {
+
+// Who runs `tooljail run`: the OS account, for the record.
+records::ClientIdentity cli_client() {
+    records::ClientIdentity c;
+    c.transport = "cli";
+    records::OsUser user;
+    user.uid = ::getuid();
+    passwd pw{};
+    passwd* found = nullptr;
+    char buf[4096];
+    if (::getpwuid_r(user.uid, &pw, buf, sizeof buf, &found) == 0 && found)
+        user.name = found->pw_name;
+    c.os_user = user;
+    return c;
+}
+
+// The run's record, as far as it is known before any check: refusals record this much.
+records::RunStart initial_record(const RunOptions& options) {
+    records::RunStart rs;
+    rs.client = cli_client();
+    rs.policy = options.policy;
+    rs.argv = options.argv;
+    std::string traceparent = options.traceparent;
+    if (traceparent.empty()) {
+        if (const char* env = std::getenv("TRACEPARENT")) traceparent = env;
     }
+    if (!traceparent.empty()) {
+        if (auto tp = records::parse_traceparent(traceparent)) {
+            rs.trace_id = tp->trace_id;
+            rs.parent_span_id = tp->parent_span_id;
+        } else {
+            LOG_WARN("ignoring malformed traceparent '{}'", traceparent);
+        }
+    }
+    return rs;
+}
+
+}  // namespace
+
+int run_command(const RunOptions& options) {
+    // The record store comes first, so that every refusal below is recorded too.
+    std::unique_ptr<RecordStore> store;
+    std::string records_dir =
+        options.records_dir.empty() ? default_records_dir() : options.records_dir;
+    RecordOptions record_options;
+    record_options.dir = records_dir;
+    record_options.syslog = options.syslog;
+    if (auto opened = RecordStore::open(record_options)) {
+        store = std::move(*opened);
+    } else if (!options.records_fail_open) {
+        report_error(options,
+                     "cannot open the record store " + records_dir + ": " +
+                         opened.error().message() +
+                         "; refusing to run without a record (--records-fail-open runs anyway)");
+        return kExitSandboxError;
+    } else {
+        std::cerr << "tooljail: warning: running without a record (--records-fail-open): cannot "
+                     "open the record store "
+                  << records_dir << ": " << opened.error().message() << "\n";
+    }
+    records::RunStart record = initial_record(options);
+    auto refuse = [&](const char* reason, const std::string& message) {
+        report_error(options, message);
+        if (store) {
+            if (auto r = store->refuse({record, reason, message}); !r)
+                std::cerr << "tooljail: records: could not record the refusal in " << records_dir
+                          << ": " << r.error().message() << "\n";
+        }
+        return kExitSandboxError;
+    };
+
+    if (options.argv.empty())
+        return refuse(records::kValidationError,
+                      "no program given (usage: tooljail run [OPTIONS] -- PROGRAM [ARGS...])");
     // A policy is named, never a path: "--policy ../x" must not reach files outside the directory.
     bool plain = !options.policy.empty() && options.policy.size() <= 64;
     for (char ch : options.policy)
-        plain = plain && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
-    if (!plain) {
-        report_error(options, "--policy must be a policy name ([a-z0-9_-], at most 64), got '" +
-                                  options.policy + "'");
-        return kExitSandboxError;
-    }
+        plain = plain &&
+                ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+    if (!plain)
+        return refuse(records::kValidationError,
+                      "--policy must be a policy name ([a-z0-9_-], at most 64), got '" +
+                          options.policy + "'");
     std::string dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
     auto policy = load_policy_file(dir + "/" + options.policy + ".json", process_env());
-    if (!policy) {
-        report_error(options, "policy '" + options.policy + "': " + policy.error().message());
-        return kExitSandboxError;
-    }
+    if (!policy)
+        return refuse(records::kPolicyDenied,
+                      "policy '" + options.policy + "': " + policy.error().message());
+    record.policy_sha256 = sandbox::sha256_hex(policy->source);
     sandbox::SandboxConfig config = policy->sandbox;
     if (!options.workspace) {
         char cwd[PATH_MAX];
-        if (!::getcwd(cwd, sizeof cwd)) {
-            report_error(options, "cannot determine the current directory for the workspace");
-            return kExitSandboxError;
-        }
+        if (!::getcwd(cwd, sizeof cwd))
+            return refuse(records::kValidationError,
+                          "cannot determine the current directory for the workspace");
         config.workspace = cwd;
     } else if (!options.workspace->empty()) {
         char resolved[PATH_MAX];
-        if (!::realpath(options.workspace->c_str(), resolved)) {
-            report_error(options, sandbox::sys_error("workspace " + *options.workspace).message());
-            return kExitSandboxError;
-        }
+        if (!::realpath(options.workspace->c_str(), resolved))
+            return refuse(records::kValidationError,
+                          sandbox::sys_error("workspace " + *options.workspace).message());
         config.workspace = resolved;
     }
+    record.workspace = config.workspace;
 
     sandbox::RunRequest request;
     request.argv = options.argv;
     if (options.timeout_seconds) {
         double s = *options.timeout_seconds;
-        if (!(s > 0) || s > 86400) {
-            report_error(options, "--timeout must be between 0 and 86400 seconds");
-            return kExitSandboxError;
-        }
+        if (!(s > 0) || s > 86400)
+            return refuse(records::kValidationError,
+                          "--timeout must be between 0 and 86400 seconds");
         request.wall_timeout = sandbox::Millis{static_cast<int64_t>(std::ceil(s * 1000))};
         // --timeout may lengthen the CI policy's wall clock too: it is the caller's explicit wish.
         if (*request.wall_timeout > config.limits.wall_timeout)
@@ -156,25 +238,19 @@ int run_command(const RunOptions& options) {
     }
     if (options.forward_stdin) {
         auto data = read_stdin(config.limits.stdin_bytes);
-        if (!data) {
-            report_error(options, data.error().message());
-            return kExitSandboxError;
-        }
+        if (!data) return refuse(records::kValidationError, data.error().message());
+        record.stdin_bytes = data->size();
+        record.stdin_sha256 = sandbox::sha256_hex(*data);
         request.stdin_data = std::move(*data);
     }
 
     auto host = sandbox::Host::open({});
-    if (!host) {
-        report_error(options, "host: " + host.error().message());
-        return kExitSandboxError;
-    }
+    if (!host) return refuse(records::kSandboxError, "host: " + host.error().message());
     auto sb = sandbox::Sandbox::prepare(config, *host);
-    if (!sb) {
-        report_error(options, sb.error().message());
-        return kExitSandboxError;
-    }
+    if (!sb) return refuse(records::kSandboxError, sb.error().message());
 
     // SIGINT/SIGTERM to tooljail cancel the run (the whole tree dies) instead of orphaning it.
+    // Blocked before the start entry, so a signal after it is a recorded cancellation.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -183,9 +259,32 @@ int run_command(const RunOptions& options) {
     sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
     sandbox::UniqueFd cancel(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
 
+    std::optional<RecordStore::Started> started;
+    if (store) {
+        record.layers = (*sb)->layers();
+        record.limits = config.limits;
+        if (request.wall_timeout) record.limits->wall_timeout = *request.wall_timeout;
+        record.env = config.env;
+        auto s = store->start(record);
+        if (s) {
+            started = std::move(*s);
+            request.run_id = started->run_id;
+        } else if (!options.records_fail_open) {
+            report_error(
+                options,
+                "cannot record the start of the run in " + records_dir + ": " +
+                    s.error().message() +
+                    "; refusing to run without a record (--records-fail-open runs anyway)");
+            return kExitSandboxError;
+        } else {
+            std::cerr << "tooljail: warning: running without a record (--records-fail-open): "
+                      << s.error().message() << "\n";
+        }
+    }
+
     auto run = (*sb)->launch(request);
     sandbox::Outcome outcome;
-    std::string run_id;
+    std::string run_id = request.run_id;
     if (!run) {
         outcome = sandbox::launch_failure(run.error());
     } else {
@@ -202,24 +301,33 @@ int run_command(const RunOptions& options) {
         outcome = (*run)->wait(cancel.get(), stream);
         if (outcome.reason == sandbox::Termination::Cancelled) {
             signalfd_siginfo si{};
-            if (::read(cancel.get(), &si, sizeof si) == sizeof si) outcome.signal = static_cast<int>(si.ssi_signo);
+            if (::read(cancel.get(), &si, sizeof si) == sizeof si)
+                outcome.signal = static_cast<int>(si.ssi_signo);
         }
+    }
+    if (started) {
+        if (auto f = store->finish(started->run_id, outcome); !f)
+            std::cerr << "tooljail: records: could not complete the record of run "
+                      << started->run_id << " in " << records_dir << ": " << f.error().message()
+                      << " (it will be marked interrupted)\n";
     }
 
     int status = exit_status_for(outcome);
     if (options.json) {
-        std::cout << outcome_to_json(outcome, options.policy, run_id)
-                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                  << "\n";
+        auto doc = outcome_to_json(outcome, options.policy, run_id);
+        if (started) doc["trace_id"] = started->trace_id;
+        std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
         if (outcome.out.truncated || outcome.err.truncated)
-            std::cerr << "tooljail: output truncated (stdout " << outcome.out.total << " bytes, stderr "
-                      << outcome.err.total << " bytes; caps " << config.limits.stdout_bytes << "/"
-                      << config.limits.stderr_bytes << "); use --json or a policy with larger caps\n";
+            std::cerr << "tooljail: output truncated (stdout " << outcome.out.total
+                      << " bytes, stderr " << outcome.err.total << " bytes; caps "
+                      << config.limits.stdout_bytes << "/" << config.limits.stderr_bytes
+                      << "); use --json or a policy with larger caps\n";
         if (outcome.reason == sandbox::Termination::SandboxError)
             std::cerr << "tooljail: " << outcome.error_message << "\n";
         else if (outcome.reason != sandbox::Termination::Exit)
-            std::cerr << "tooljail: run ended: " << sandbox::termination_name(outcome.reason) << "\n";
+            std::cerr << "tooljail: run ended: " << sandbox::termination_name(outcome.reason)
+                      << "\n";
     }
     return status;
 }

@@ -4,11 +4,10 @@
 // policy, a sandbox layer the host cannot provide); 126 program not executable; 127 not found.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sandbox/spec.h"
 
@@ -22,12 +21,18 @@ inline constexpr int kExitNotFound = 127;
 
 struct RunOptions {
     std::string policy = "default";
-    std::string policy_dir;         // empty = default_policy_dir()
+    std::string policy_dir;                // empty = default_policy_dir()
     std::optional<std::string> workspace;  // nullopt = current directory; "" = none
     std::optional<double> timeout_seconds;
     bool json = false;
-    bool forward_stdin = false;     // pass our stdin to the program (else /dev/null)
+    bool forward_stdin = false;  // pass our stdin to the program (else /dev/null)
     std::vector<std::string> argv;
+    // Per-run records (runtime/record_store.h). Every run, refusal and launch failure is
+    // recorded; a record that cannot be started refuses the run (125) unless records_fail_open.
+    std::string records_dir;  // "" = default_records_dir()
+    bool records_fail_open = false;
+    bool syslog = false;      // forward a one-line summary per record to syslog
+    std::string traceparent;  // W3C traceparent; "" = $TRACEPARENT, else a new trace id
 };
 
 // The exit status `tooljail run` reports for an outcome.

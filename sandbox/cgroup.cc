@@ -411,6 +411,13 @@ std::optional<double> process_age_sec(pid_t pid) {
 // whose supervisor is always pid 1). Anything uncertain counts as alive.
 bool supervisor_gone(pid_t pid, const std::string& leaf_dir) {
     if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    // A zombie (killed, e.g. SIGKILL, and not yet reaped by its parent) runs nothing any more.
+    if (auto text = sys::read_file("/proc/" + std::to_string(pid) + "/stat")) {
+        size_t paren = text->rfind(')');
+        if (paren != std::string::npos && paren + 2 < text->size() &&
+            ((*text)[paren + 2] == 'Z' || (*text)[paren + 2] == 'X'))
+            return true;
+    }
     struct stat st {};
     if (::stat(leaf_dir.c_str(), &st) != 0) return false;
     auto proc_age = process_age_sec(pid);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,27 @@ std::vector<std::string> split_path(const std::vector<std::string>& env) {
 std::atomic<uint64_t> g_run_counter{0};
 
 }  // namespace
+
+std::string new_run_id() {
+    uint64_t random = 0;
+    // getrandom(2) of 8 bytes never blocks after boot and never returns short. If it fails
+    // anyway, a per-process counter mixed with the clock keeps ids unique within this process.
+    if (::getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+        auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        random = (static_cast<uint64_t>(now) << 16) ^ g_run_counter.fetch_add(1);
+    }
+    static const char kHex[] = "0123456789abcdef";
+    std::string hex(16, '0');
+    for (int i = 0; i < 16; ++i) hex[static_cast<size_t>(i)] = kHex[(random >> (4 * i)) & 0xf];
+    return "run-" + std::to_string(::getpid()) + "-" + hex;
+}
+
+bool valid_run_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char ch : id)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) return false;
+    return true;
+}
 
 const char* termination_name(Termination t) {
     switch (t) {
@@ -226,8 +248,12 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         return fail(Errc::InvalidArgument, "launch: stdin larger than the policy's stdin_bytes (" +
                                                std::to_string(s.config.limits.stdin_bytes) + ")");
 
+    // The id names the cgroup leaf: one path component, no "." or "..", nothing a shell or a
+    // log line could misread.
+    if (!request.run_id.empty() && !valid_run_id(request.run_id))
+        return fail(Errc::InvalidArgument, "launch: run id must be 1..64 of [a-z0-9-]");
     RunParts parts;
-    parts.id = "run-" + std::to_string(::getpid()) + "-" + std::to_string(g_run_counter.fetch_add(1));
+    parts.id = request.run_id.empty() ? new_run_id() : request.run_id;
     parts.limits = s.config.limits;
     parts.wall_timeout = s.config.limits.wall_timeout;
     if (request.wall_timeout && *request.wall_timeout < parts.wall_timeout)

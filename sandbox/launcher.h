@@ -61,9 +61,11 @@ public:
                                                           std::shared_ptr<Host> host);
     ~Sandbox();
 
-    // Parent. Creates the run's cgroup, clones the child into fresh namespaces, writes its id
-    // maps, places it in the cgroup and lets it run. Returns once the child has exec'd the
-    // program, or with the error (named step + errno) that stopped it before exec.
+    // Parent. Creates the run's cgroup (named request.run_id, or a new_run_id()), clones the
+    // child into fresh namespaces, writes its id maps, places it in the cgroup and lets it run.
+    // Returns once the child has exec'd the program, or with the error (named step + errno) that
+    // stopped it before exec. An invalid request.run_id is InvalidArgument; one whose leaf
+    // already exists fails with EEXIST.
     Result<std::unique_ptr<Run>> launch(const RunRequest& request) const;
 
     const SandboxConfig& config() const;
@@ -94,6 +96,12 @@ public:
     virtual pid_t pid() const = 0;  // host pid of the sandbox's pid 1
     virtual const std::string& id() const = 0;  // run id, also the cgroup leaf name
 };
+
+// A fresh run id, "run-<this process's pid>-<16 random hex digits>": unique across supervisors
+// and restarts (the random part), and recognisable by cgroup::remove_stale_leaves (the pid).
+std::string new_run_id();
+// True for the ids RunRequest::run_id accepts: 1..64 characters of [a-z0-9-].
+bool valid_run_id(std::string_view id);
 
 // The Outcome of a launch that failed before exec: reason SandboxError, failed_step read from
 // the error's "<step>: <detail>" context, errno and message.

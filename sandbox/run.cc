@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 #include "sandbox/run_impl.h"
 
@@ -109,8 +110,12 @@ public:
             }
             auto ready = [&](Slot s) { return slot_of[s] >= 0 && fds[slot_of[s]].revents != 0; };
 
-            if (ready(kOut)) pump(p_.stdout_read, out.out, p_.limits.stdout_bytes, Stream::Stdout, observer, buf, sizeof buf);
-            if (ready(kErr)) pump(p_.stderr_read, out.err, p_.limits.stderr_bytes, Stream::Stderr, observer, buf, sizeof buf);
+            if (ready(kOut))
+                pump(p_.stdout_read, out.out, out_hash_, p_.limits.stdout_bytes, Stream::Stdout,
+                     observer, buf, sizeof buf);
+            if (ready(kErr))
+                pump(p_.stderr_read, out.err, err_hash_, p_.limits.stderr_bytes, Stream::Stderr,
+                     observer, buf, sizeof buf);
             if (ready(kIn)) {
                 ssize_t n = ::write(p_.stdin_write.get(), p_.stdin_data.data() + stdin_off,
                                     p_.stdin_data.size() - stdin_off);
@@ -159,7 +164,7 @@ public:
     }
 
 private:
-    void pump(UniqueFd& fd, Capture& cap, uint64_t limit, Stream stream,
+    void pump(UniqueFd& fd, Capture& cap, Sha256& hash, uint64_t limit, Stream stream,
               const OutputObserver& observer, char* buf, size_t size) {
         // One read per wakeup keeps the streams fair; the pipe is drained over iterations.
         ssize_t n = ::read(fd.get(), buf, size);
@@ -169,6 +174,9 @@ private:
             return;
         }
         cap.total += static_cast<uint64_t>(n);
+        // The digest covers every byte, kept or dropped: the record proves what the program
+        // wrote, not only what fit under the cap.
+        hash.update(std::string_view(buf, static_cast<size_t>(n)));
         size_t keep = 0;
         if (cap.data.size() < limit)
             keep = static_cast<size_t>(std::min<uint64_t>(limit - cap.data.size(), static_cast<uint64_t>(n)));
@@ -214,6 +222,8 @@ private:
 
     Outcome finish(Outcome out) {
         out.wall = std::chrono::duration_cast<Millis>(ended_ - p_.started);
+        out.out.sha256 = out_hash_.hex_digest();
+        out.err.sha256 = err_hash_.hex_digest();
         if (auto st = p_.leaf.stats()) {
             out.cpu = Millis{static_cast<int64_t>(st->cpu_usec / 1000)};
             out.peak_memory_bytes = st->peak_memory_bytes;
@@ -241,6 +251,8 @@ private:
     }
 
     RunParts p_;
+    Sha256 out_hash_;
+    Sha256 err_hash_;
     bool reaped_ = false;
     bool killed_ = false;
     bool kill_for_output_ = false;

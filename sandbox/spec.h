@@ -87,6 +87,12 @@ struct RunRequest {
     std::vector<std::string> argv;      // argv[0] is a path, or a name looked up in PATH
     std::optional<std::string> stdin_data;  // nullopt = /dev/null
     std::optional<Millis> wall_timeout;     // tighter than the policy's, never looser
+    // The run id, also the cgroup leaf name; empty = the launcher makes one (new_run_id()).
+    // Callers that must record the run before it starts (runtime/record_store) choose it first.
+    // Must be 1..64 of [a-z0-9-] (launch() refuses anything else) and unique among the
+    // supervisors sharing the cgroup parent. Use new_run_id(): only "run-<supervisor pid>-*"
+    // leaves are removed by cgroup::remove_stale_leaves after a supervisor crash.
+    std::string run_id;
 };
 
 enum class Termination {
@@ -108,6 +114,9 @@ struct Capture {
     std::string data;      // at most the cap
     uint64_t total = 0;    // bytes the child wrote, including what was dropped
     bool truncated = false;
+    // sha256 (64 hex digits) of all `total` bytes, the dropped ones included; "" when the run
+    // never reached the output pumps (a launch failure).
+    std::string sha256;
 };
 
 struct Outcome {

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -45,6 +46,10 @@ bool only_listing(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef TOOLJAIL_TEST_RECORDS
+    // Every `tooljail run` the tests start records into the build tree unless told otherwise.
+    setenv("TOOLJAIL_RECORDS", TOOLJAIL_TEST_RECORDS, 0);
+#endif
     if (!only_listing(argc, argv)) {
         int err = probe_user_namespaces();
         if (err != 0) {

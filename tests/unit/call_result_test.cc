@@ -89,7 +89,8 @@ TEST_CASE("a result cut for size points at the resource holding the rest", "[cal
     CHECK(link);
 
     view.resource_links = false;  // 2025-03-26 has no resource_link content
-    for (const auto& c : runtime::run_result(view)["content"]) CHECK(c["type"] == "text");
+    json plain = runtime::run_result(view);
+    for (const auto& c : plain["content"]) CHECK(c["type"] == "text");
 }
 
 TEST_CASE("output past the capture cap is reported as lost, not as readable", "[call_result]") {
