@@ -75,10 +75,9 @@ void CallPool::loop() {
             if (queue_.empty()) return;  // stopping and drained
             call = queue_.front();
             queue_.pop_front();
-            if (call->cancelled) {
-                calls_.erase(call->key);
-                continue;
-            }
+            // A call cancelled while queued still runs, with its cancel fd already readable: the
+            // work sees that before launching anything and records the cancellation. Its reply
+            // is dropped below like any cancelled call's.
         }
         CallContext ctx{call->cancel.get(), [call](const nlohmann::json& n) {
                             // No notifications for a call the client has given up on.

@@ -74,7 +74,7 @@ nlohmann::json busy_error(const nlohmann::json& id);
 
 struct Session {
     Session(std::string session_id, const ServeContext& ctx)
-        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-session:" + id}) {}
+        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-session:" + id, "http", id}) {}
 
     const std::string id;
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe

@@ -176,7 +176,7 @@ int reply_status(const json& reply) {
 
 Endpoint::Endpoint(const ServeContext& ctx, CallPool& pool, http_session::StreamSlots& slots)
     // Without authentication every stateless client is the same owner: kept runs are shared.
-    : pool_(pool), slots_(slots), server_(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-stateless"}) {}
+    : pool_(pool), slots_(slots), server_(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-stateless", "http", ""}) {}
 
 void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, httplib::Response& res) {
     if (auto refusal = check(mirror_headers(req), m)) {
@@ -203,7 +203,11 @@ void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, http
 }
 
 void Endpoint::start_call(const jsonrpc::Message& m, CallWork work, httplib::Response& res) {
-    if (!slots_.try_acquire()) return http_headers::send_message(res, 200, http_session::busy_error(m.id));
+    auto busy = [&] {
+        server_.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
+        http_headers::send_message(res, 200, http_session::busy_error(m.id));
+    };
+    if (!slots_.try_acquire()) return busy();
     // The CallPool key only has to name this one call: no later message refers to it (there is
     // no notifications/cancelled here), and two clients, or one, may send the same id at once.
     // The prefix cannot collide with a session's (32 hex digits).
@@ -214,8 +218,7 @@ void Endpoint::start_call(const jsonrpc::Message& m, CallWork work, httplib::Res
     auto submitted = pool_.submit(key, std::move(work), reply, notify);
     if (submitted != CallPool::Submit::Ok) {
         slots_.release();
-        if (submitted == CallPool::Submit::Busy)
-            return http_headers::send_message(res, 200, http_session::busy_error(m.id));
+        if (submitted == CallPool::Submit::Busy) return busy();
         if (submitted == CallPool::Submit::Stopping)
             return http_headers::send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: shutting down");
         LOG_ERROR("stateless call key {} is already in the pool", key);

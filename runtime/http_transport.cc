@@ -264,7 +264,11 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
 // Called with session->mu held.
 void HttpTransport::start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
                                httplib::Response& res) {
-    if (!streams_.try_acquire()) return send_message(res, 200, busy_error(m.id));
+    auto busy = [&] {
+        session->server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
+        send_message(res, 200, busy_error(m.id));
+    };
+    if (!streams_.try_acquire()) return busy();
     std::string key = http_session::call_key(session->id, m.id);
     if (session->calls.count(key)) {
         streams_.release();
@@ -275,7 +279,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
     auto submitted = http_session::open_call(session, pool_, key, std::move(work), stream);
     if (submitted != CallPool::Submit::Ok) {
         streams_.release();
-        if (submitted == CallPool::Submit::Busy) return send_message(res, 200, busy_error(m.id));
+        if (submitted == CallPool::Submit::Busy) return busy();
         if (submitted == CallPool::Submit::DuplicateId)
             return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
                                                          "a request with this id is still in progress"));

@@ -70,6 +70,15 @@ int main(int argc, char** argv) {
             "With --http: also accept requests with this Origin (repeatable; default: only the "
             "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
         ->needs(http);
+    serve_cmd->add_option(
+        "--records", serve.records_dir,
+        "Record store directory (default: $TOOLJAIL_RECORDS, /var/lib/tooljail/records as root, "
+        "else ~/.local/state/tooljail/records)");
+    serve_cmd->add_flag("--records-fail-open", serve.records_fail_open,
+                        "Serve and run calls even when records cannot be written (default: refuse "
+                        "to start, and refuse each call whose record fails, RECORD_ERROR)");
+    serve_cmd->add_flag("--syslog", serve.syslog,
+                        "Also send a one-line summary of each record to syslog (LOG_AUTHPRIV)");
 
     runtime::RunsOptions runs;
     auto* runs_cmd =

@@ -148,9 +148,10 @@ McpServer::Reply McpServer::initialize(const Message& m) {
     for (const auto& v : supported)
         if (v == requested) version_ = v;
     std::string client = "unknown";
-    if (m.params.contains("clientInfo") && m.params["clientInfo"].is_object() &&
-        m.params["clientInfo"].contains("name") && m.params["clientInfo"]["name"].is_string())
-        client = m.params["clientInfo"]["name"];
+    if (m.params.contains("clientInfo") && m.params["clientInfo"].is_object()) {
+        client_info_ = m.params["clientInfo"];
+        if (client_info_.contains("name") && client_info_["name"].is_string()) client = client_info_["name"];
+    }
     LOG_INFO("initialize client={} requested={} negotiated={}", client, requested, version_);
     nlohmann::json result = {
         {"protocolVersion", version_},
@@ -189,22 +190,14 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
         arguments = m.params["arguments"];
     }
     const ToolDef* tool = tools_.find(name);
+    CallOrigin origin = call_origin(m, stateless);
     if (!tool || !tool->enabled) {
         std::string shown = name.size() > 128 ? name.substr(0, 128) + "..." : name;
+        runner_.record_refusal(origin, shown, arguments, records::kValidationError, "unknown tool");
         return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "unknown tool: " + shown,
                                {{"code", "UNKNOWN_TOOL"}}),
                 {}};
     }
-    CallOrigin origin;
-    origin.owner = options_.owner;
-    if (m.params.contains("_meta") && m.params["_meta"].is_object()) {
-        const auto& meta = m.params["_meta"];
-        auto token = meta.find("progressToken");
-        if (token != meta.end() && (token->is_string() || token->is_number_integer())) origin.progress_token = *token;
-    }
-    // Logging belongs to the stateful revisions; resource_link content arrived in 2025-06-18.
-    if (!stateless) origin.log_level = log_level_;
-    origin.resource_links = stateless || version_ != "2025-03-26";
     nlohmann::json id = m.id;
     const ToolRunner* runner = &runner_;
     nlohmann::json info = server_info();
@@ -221,6 +214,43 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
                     return jsonrpc::error(id, jsonrpc::kInternalError, "internal error");
                 }
             }};
+}
+
+}  // namespace runtime
+
+namespace runtime {
+
+CallOrigin McpServer::call_origin(const Message& m, bool stateless) const {
+    CallOrigin origin;
+    origin.owner = options_.owner;
+    origin.session = options_.session;
+    origin.client.transport = options_.transport;
+    // Over stdio the client is whoever started this process; over HTTP the OS account means
+    // nothing (the token's client will, once there is authentication).
+    if (options_.transport == "stdio") origin.client.os_user = records::current_os_user();
+    origin.client.client_info = client_info_.is_null() ? nlohmann::json(nullptr) : client_info_;
+    if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object()) {
+        const auto& meta = m.params["_meta"];
+        auto token = meta.find("progressToken");
+        if (token != meta.end() && (token->is_string() || token->is_number_integer())) origin.progress_token = *token;
+        auto trace = meta.find("traceparent");
+        if (trace != meta.end() && trace->is_string()) origin.traceparent = *trace;
+        auto info = meta.find("io.modelcontextprotocol/clientInfo");
+        if (stateless && info != meta.end() && info->is_object()) origin.client.client_info = *info;
+    }
+    // Logging belongs to the stateful revisions; resource_link content arrived in 2025-06-18.
+    if (!stateless) origin.log_level = log_level_;
+    origin.resource_links = stateless || version_ != "2025-03-26";
+    return origin;
+}
+
+void McpServer::record_refused_call(const Message& m, const char* reason, const std::string& message) const {
+    if (m.method != "tools/call" || !m.params.is_object()) return;
+    std::string name = m.params.contains("name") && m.params["name"].is_string() ? m.params["name"].get<std::string>() : "";
+    if (name.size() > 128) name = name.substr(0, 128) + "...";
+    nlohmann::json arguments = m.params.contains("arguments") ? m.params["arguments"] : nlohmann::json(nullptr);
+    bool stateless = m.params.contains("_meta") && m.params["_meta"].is_object() && m.params["_meta"].contains(kVersionKey);
+    runner_.record_refusal(call_origin(m, stateless), name, arguments, reason, message);
 }
 
 }  // namespace runtime

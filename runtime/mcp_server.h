@@ -32,6 +32,9 @@ struct ServerOptions {
     // The client identity behind this server: the runs it makes are readable (resources) only
     // by servers with the same owner.
     std::string owner = "local";
+    // For the per-run records: "stdio" or "http", and the MCP session id ("" = none).
+    std::string transport = "stdio";
+    std::string session;
 };
 
 class McpServer {
@@ -47,6 +50,10 @@ public:
     // Handles one parsed message. Not thread-safe: call from the reader thread only.
     Reply handle(const jsonrpc::Message& message);
 
+    // Records a tools/call that the transport refused before it could run (server busy:
+    // records::kRateLimited). Thread-safe like handle() is not: call it from the same thread.
+    void record_refused_call(const jsonrpc::Message& m, const char* reason, const std::string& message) const;
+
     bool initialized() const { return initialized_; }
     const std::string& protocol_version() const { return version_; }
 
@@ -59,6 +66,7 @@ private:
     nlohmann::json set_log_level(const jsonrpc::Message& m);
     nlohmann::json capabilities(bool stateless) const;
     nlohmann::json server_info() const;
+    CallOrigin call_origin(const jsonrpc::Message& m, bool stateless) const;
 
     const ToolRegistry& tools_;
     const ToolRunner& runner_;
@@ -67,6 +75,7 @@ private:
     bool initialized_ = false;
     std::string version_;
     std::optional<McpLogLevel> log_level_;  // unset until logging/setLevel: no log messages
+    nlohmann::json client_info_;            // initialize's clientInfo, for the records
 };
 
 }  // namespace runtime

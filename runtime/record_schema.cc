@@ -1,6 +1,8 @@
 #include "runtime/record_schema.h"
 
+#include <pwd.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +11,16 @@
 #include "sandbox/base/sys.h"
 
 namespace runtime::records {
+
+OsUser current_os_user() {
+    OsUser user;
+    user.uid = ::getuid();
+    passwd pw{};
+    passwd* found = nullptr;
+    char buf[4096];
+    if (::getpwuid_r(user.uid, &pw, buf, sizeof buf, &found) == 0 && found) user.name = found->pw_name;
+    return user;
+}
 namespace {
 
 using nlohmann::json;

@@ -47,6 +47,9 @@ struct OsUser {
     std::string name;  // from the passwd database; "" when the uid has no entry
 };
 
+// The account this process runs as (getuid and the passwd database).
+OsUser current_os_user();
+
 // Who asked for the run.
 struct ClientIdentity {
     std::string transport = "cli";         // "cli" (tooljail run), "stdio", "http"

@@ -1,7 +1,6 @@
 #include "runtime/run_command.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -120,25 +119,11 @@ nlohmann::json outcome_to_json(const sandbox::Outcome& o, const std::string& pol
 
 namespace {
 
-// Who runs `tooljail run`: the OS account, for the record.
-records::ClientIdentity cli_client() {
-    records::ClientIdentity c;
-    c.transport = "cli";
-    records::OsUser user;
-    user.uid = ::getuid();
-    passwd pw{};
-    passwd* found = nullptr;
-    char buf[4096];
-    if (::getpwuid_r(user.uid, &pw, buf, sizeof buf, &found) == 0 && found)
-        user.name = found->pw_name;
-    c.os_user = user;
-    return c;
-}
-
 // The run's record, as far as it is known before any check: refusals record this much.
 records::RunStart initial_record(const RunOptions& options) {
     records::RunStart rs;
-    rs.client = cli_client();
+    rs.client.transport = "cli";
+    rs.client.os_user = records::current_os_user();
     rs.policy = options.policy;
     rs.argv = options.argv;
     std::string traceparent = options.traceparent;

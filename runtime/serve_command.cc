@@ -42,8 +42,22 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     if (!tools) return sandbox::fail(std::move(tools).error());
     auto host = sandbox::Host::open({});
     if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
-    auto context = std::make_unique<ServeContext>(ServeContext{std::move(*tools), nullptr, {}});
-    auto runner = ToolRunner::create(context->tools, *policies, workspace, *host);
+    auto context = std::make_unique<ServeContext>(ServeContext{nullptr, std::move(*tools), nullptr, {}});
+    RecordOptions record_options;
+    record_options.dir = options.records_dir.empty() ? default_records_dir() : options.records_dir;
+    record_options.syslog = options.syslog;
+    if (auto store = RecordStore::open(record_options)) {
+        context->records = std::move(*store);
+    } else if (!options.records_fail_open) {
+        return sandbox::fail(std::move(store).error().with_prefix(
+            "cannot open the run records (--records-fail-open serves without them): "));
+    } else {
+        LOG_WARN("serving without run records (--records-fail-open): {}", store.error().message());
+    }
+    RunnerOptions runner_options;
+    runner_options.records = context->records.get();
+    runner_options.records_fail_open = options.records_fail_open;
+    auto runner = ToolRunner::create(context->tools, *policies, workspace, *host, runner_options);
     if (!runner) return sandbox::fail(std::move(runner).error());
     context->runner = std::move(*runner);
     context->instructions = instructions(context->runner->workspace());
@@ -87,11 +101,12 @@ int serve_stdio(const ServeOptions& options) {
         if (reply.message) out.write_line(jsonrpc::serialize(*reply.message));
         if (reply.work) {
             auto submitted = pool.submit(m.id.dump(), std::move(reply.work), write, write);
-            if (submitted == CallPool::Submit::Busy)
+            if (submitted == CallPool::Submit::Busy) {
+                server.record_refused_call(m, records::kRateLimited, "too many calls in progress");
                 out.write_line(jsonrpc::serialize(jsonrpc::error(
                     m.id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
                     {{"code", "RATE_LIMITED"}, {"retry_after", 1}})));
-            else if (submitted != CallPool::Submit::Ok)
+            } else if (submitted != CallPool::Submit::Ok)
                 out.write_line(jsonrpc::serialize(
                     jsonrpc::error(m.id, jsonrpc::kInvalidRequest, "a request with this id is still in progress")));
         }

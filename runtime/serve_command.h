@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/record_store.h"
 #include "runtime/tool_registry.h"
 #include "runtime/tool_runner.h"
 #include "sandbox/base/result.h"
@@ -26,11 +27,17 @@ struct ServeOptions {
     // HTTP: Origin values accepted besides the listener's own http://127.0.0.1:PORT,
     // http://localhost:PORT and http://[::1]:PORT (e.g. "http://localhost:5173").
     std::vector<std::string> allowed_origins;
+    // Per-run records (runtime/record_store.h): "" = default_records_dir(). A call whose record
+    // cannot be started is refused unless records_fail_open.
+    std::string records_dir;
+    bool records_fail_open = false;
+    bool syslog = false;  // a one-line summary of each finished record to syslog
 };
 
 // What every transport serves, loaded once at start-up and read-only afterwards (shared by
 // all sessions and worker threads).
 struct ServeContext {
+    std::unique_ptr<RecordStore> records;  // null only with records_fail_open and no store
     ToolRegistry tools;
     std::unique_ptr<ToolRunner> runner;  // one prepared Sandbox per enabled tool
     std::string instructions;            // the initialize result's "instructions"

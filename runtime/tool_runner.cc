@@ -4,9 +4,12 @@
 #include <climits>
 #include <cstdlib>
 
+#include <poll.h>
+
 #include "runtime/arguments.h"
 #include "runtime/log.h"
 #include "runtime/progress_reporter.h"
+#include "sandbox/base/sha256.h"
 
 namespace runtime {
 namespace {
@@ -18,6 +21,12 @@ void client_log(const CallContext& ctx, const CallOrigin& origin, McpLogLevel le
     ctx.notify({{"jsonrpc", "2.0"},
                 {"method", "notifications/message"},
                 {"params", {{"level", mcp_log_level_name(level)}, {"logger", "tooljail"}, {"data", std::move(data)}}}});
+}
+
+bool already_cancelled(int cancel_fd) {
+    if (cancel_fd < 0) return false;
+    pollfd p{cancel_fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 }  // namespace
@@ -52,7 +61,8 @@ sandbox::Result<std::unique_ptr<ToolRunner>> ToolRunner::create(const ToolRegist
         }
         auto sb = sandbox::Sandbox::prepare(config, host);
         if (!sb) return sandbox::fail(std::move(sb).error().with_prefix("tool '" + tool->name + "': "));
-        runner->tools_.emplace(tool->name, Prepared{std::move(*sb), std::move(effective)});
+        runner->tools_.emplace(tool->name, Prepared{std::move(*sb), std::move(effective),
+                                                    sandbox::sha256_hex(tool->source), sandbox::sha256_hex(policy->source)});
     }
     return runner;
 }
@@ -62,12 +72,53 @@ const Policy* ToolRunner::effective_policy(std::string_view tool) const {
     return it == tools_.end() ? nullptr : &it->second.effective;
 }
 
+records::RunStart ToolRunner::initial_record(const CallOrigin& origin, const std::string& tool,
+                                             const nlohmann::json& arguments) const {
+    records::RunStart rs;
+    rs.client = origin.client;
+    rs.session = origin.session;
+    if (!origin.traceparent.empty()) {
+        if (auto tp = records::parse_traceparent(origin.traceparent)) {
+            rs.trace_id = tp->trace_id;
+            rs.parent_span_id = tp->parent_span_id;
+        }
+    }
+    rs.tool = tool;
+    rs.arguments = arguments;
+    rs.workspace = workspace_;
+    if (auto it = tools_.find(tool); it != tools_.end()) {
+        rs.manifest_sha256 = it->second.manifest_sha256;
+        rs.policy = it->second.effective.name;
+        rs.policy_sha256 = it->second.policy_sha256;
+    }
+    return rs;
+}
+
+void ToolRunner::refuse(const records::RunStart& record, const char* reason, const std::string& message) const {
+    if (!options_.records) return;
+    if (auto r = options_.records->refuse({record, reason, message}); !r)
+        LOG_ERROR("records: could not record a refused call of {}: {}", record.tool, r.error().message());
+}
+
+void ToolRunner::record_refusal(const CallOrigin& origin, const std::string& tool, const nlohmann::json& arguments,
+                                const char* reason, const std::string& message) const {
+    refuse(initial_record(origin, tool, arguments), reason, message);
+}
+
 nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& arguments, const CallContext& ctx,
                                 const CallOrigin& origin) const {
     auto it = tools_.find(tool.name);
     if (it == tools_.end())
         return refusal_result("INTERNAL", "tool '" + tool.name + "' has no prepared sandbox");
     const sandbox::Sandbox& sb = *it->second.sandbox;
+    records::RunStart record = initial_record(origin, tool.name, arguments);
+    record.success_exit_codes = tool.success_exit_codes;
+
+    // Cancelled while it waited for a worker: nothing runs, but the record says so.
+    if (already_cancelled(ctx.cancel_fd)) {
+        refuse(record, records::kCancelled, "cancelled before it started");
+        return refusal_result("CANCELLED", "the call was cancelled before it started");
+    }
 
     auto prepared = prepare_invocation(tool, arguments, workspace_, sb.config().workspace_target);
     if (auto* bad = std::get_if<ArgumentError>(&prepared)) {
@@ -75,6 +126,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
                                 {"suggestion", "fix the argument and call again; see the tool's inputSchema"}};
         if (!bad->argument.empty()) extra["argument"] = bad->argument;
         LOG_INFO("call tool={} refused rule={} argument={}", tool.name, bad->rule, bad->argument);
+        refuse(record, records::kValidationError, bad->message);
         client_log(ctx, origin, McpLogLevel::Warning,
                    {{"event", "call_refused"}, {"tool", tool.name}, {"code", "VALIDATION_ERROR"}, {"rule", bad->rule}});
         return refusal_result("VALIDATION_ERROR", bad->message, extra);
@@ -84,9 +136,43 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     sandbox::RunRequest request;
     request.argv = std::move(inv.argv);
     request.stdin_data = std::move(inv.stdin_data);
+
+    std::optional<RecordStore::Started> started;
+    if (options_.records) {
+        record.argv = request.argv;
+        record.env = sb.config().env;
+        record.layers = sb.layers();
+        record.limits = sb.config().limits;
+        if (request.stdin_data) {
+            record.stdin_bytes = request.stdin_data->size();
+            record.stdin_sha256 = sandbox::sha256_hex(*request.stdin_data);
+        }
+        auto s = options_.records->start(record);
+        if (s) {
+            started = std::move(*s);
+            request.run_id = started->run_id;
+        } else if (!options_.records_fail_open) {
+            // Fail closed: no run without its record. The details (paths, errno) are for the
+            // operator's log, not the client.
+            LOG_ERROR("call tool={} refused: cannot record the start of the run: {}", tool.name, s.error().message());
+            return refusal_result("RECORD_ERROR",
+                                  "the run was refused because its audit record could not be written; the "
+                                  "server's operator has the details");
+        } else {
+            LOG_WARN("call tool={} runs without a record (--records-fail-open): {}", tool.name, s.error().message());
+        }
+    }
+    auto finish = [&](const sandbox::Outcome& outcome) {
+        if (!started) return;
+        if (auto f = options_.records->finish(started->run_id, outcome); !f)
+            LOG_ERROR("records: could not complete the record of run {}: {} (it will be marked interrupted)",
+                      started->run_id, f.error().message());
+    };
+
     auto run = sb.launch(request);
     if (!run) {
         LOG_WARN("call tool={} launch failed: {}", tool.name, run.error().message());
+        finish(sandbox::launch_failure(run.error()));
         client_log(ctx, origin, McpLogLevel::Error,
                    {{"event", "launch_failed"}, {"tool", tool.name}, {"code", "SANDBOX_ERROR"}});
         return refusal_result("SANDBOX_ERROR", "the sandbox could not run the tool: " + run.error().message());
@@ -106,6 +192,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     }
     LOG_INFO("call tool={} run_id={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}", tool.name,
              run_id, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total, o.err.total);
+    finish(o);
 
     RunView view{o, sb.config().limits, run_id, tool.success_exit_codes, options_.shown_bytes, {}, {}, origin.resource_links};
     // Keep the captured output when the result cannot show all of it and the archive can hold it.

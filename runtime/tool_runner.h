@@ -16,6 +16,7 @@
 #include "runtime/call_result.h"
 #include "runtime/mcp_log_level.h"
 #include "runtime/policy.h"
+#include "runtime/record_store.h"
 #include "runtime/run_archive.h"
 #include "runtime/tool_registry.h"
 #include "sandbox/base/result.h"
@@ -26,10 +27,17 @@ namespace runtime {
 struct RunnerOptions {
     size_t shown_bytes = 64 * 1024;  // per stream in a tool result; the rest via resources
     ArchiveLimits archive;           // captured output kept for resources
+    // Every call gets a record here (refusals too); null = none. A run whose record cannot be
+    // started is refused (RECORD_ERROR) unless records_fail_open.
+    RecordStore* records = nullptr;
+    bool records_fail_open = false;
 };
 
 // Who made a call, and what they asked for besides the arguments.
 struct CallOrigin {
+    records::ClientIdentity client;         // for the record
+    std::string session;                    // MCP session id; "" = none
+    std::string traceparent;                // W3C traceparent from the call's _meta; "" = none
     std::string owner;                      // may read the run's output afterwards
     nlohmann::json progress_token;          // null: no notifications/progress
     std::optional<McpLogLevel> log_level;   // notifications/message at or above; none if unset
@@ -60,11 +68,23 @@ public:
     const Policy* effective_policy(std::string_view tool) const;
     const RunArchive& archive() const { return *archive_; }
 
+    // Records a call refused before it reached a tool (unknown tool, server busy): reason is one
+    // of the records::k* refusal reasons. No-op without a store.
+    void record_refusal(const CallOrigin& origin, const std::string& tool, const nlohmann::json& arguments,
+                        const char* reason, const std::string& message) const;
+
 private:
     struct Prepared {
         std::shared_ptr<const sandbox::Sandbox> sandbox;
         Policy effective;
+        std::string manifest_sha256;
+        std::string policy_sha256;
     };
+
+    // What the record knows of a call before any check.
+    records::RunStart initial_record(const CallOrigin& origin, const std::string& tool,
+                                     const nlohmann::json& arguments) const;
+    void refuse(const records::RunStart& record, const char* reason, const std::string& message) const;
 
     std::string workspace_;
     RunnerOptions options_;

@@ -18,6 +18,7 @@ before(async () => {
   const transport = new StdioClientTransport({
     command: binary,
     args: ['serve', '--workspace', repo],
+    env: process.env,  // TOOLJAIL_RECORDS from ctest, not the SDK's default subset
     stderr: 'pipe',
   });
   await client.connect(transport);

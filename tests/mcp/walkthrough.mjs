@@ -14,7 +14,9 @@ let transport;
 if (argv[0] === '--url' && argv[1]) {
   transport = new StreamableHTTPClientTransport(new URL(argv[1]));
 } else if (argv[0] === '--' && argv[1]) {
-  transport = new StdioClientTransport({ command: argv[1], args: argv.slice(2), stderr: 'inherit' });
+  // The server gets this environment (TOOLJAIL_RECORDS, TOOLJAIL_POLICY_DIR, ...), not the SDK's
+  // default subset.
+  transport = new StdioClientTransport({ command: argv[1], args: argv.slice(2), env: process.env, stderr: 'inherit' });
 } else {
   console.error('usage: walkthrough.mjs --url URL | walkthrough.mjs -- TOOLJAIL serve --workspace REPO');
   process.exit(2);
