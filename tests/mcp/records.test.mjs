@@ -4,14 +4,14 @@
 // output, `verify` passes on the untouched store and fails, naming the entry, on a tampered one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { binary, makeRepo, sleep, text, waitForNoPythons } from './fixture.mjs';
+import { binary, makeRepo, sandboxedPythons, sleep, text, waitForNoPythons } from './fixture.mjs';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 let repo;
@@ -45,7 +45,8 @@ after(async () => {
 });
 
 const call = (name, args = {}, options) => client.callTool({ name, arguments: args }, undefined, options);
-const runs = (...args) => spawnSync(binary, ['runs', ...args, '--records', records], { encoding: 'utf8' });
+const runsIn = (store, ...args) => spawnSync(binary, ['runs', ...args, '--records', store], { encoding: 'utf8' });
+const runs = (...args) => runsIn(records, ...args);
 
 test('a mixed session leaves one record per call with the right reason', async () => {
   const ok = await call('list_directory');
@@ -125,4 +126,50 @@ test('verify passes on the untouched store and names the entry edited in a tampe
   const tampered = runs('verify');
   assert.equal(tampered.status, 1, tampered.stdout + tampered.stderr);
   assert.match(tampered.stdout + tampered.stderr, /seq \d+.*edited|edited.*seq \d+/);
+});
+
+test('a serve killed with SIGKILL mid-run: nothing survives, the next start marks the record interrupted', async () => {
+  const store = join(scratch, 'killed');
+  const proc = spawn(binary, ['serve', '--workspace', repo, '--records', store], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  const send = (m) => proc.stdin.write(JSON.stringify(m) + '\n');
+  send({ jsonrpc: '2.0', id: 0, method: 'initialize',
+         params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'victim', version: '1' } } });
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  send({ jsonrpc: '2.0', id: 1, method: 'tools/call',
+         params: { name: 'run_python', arguments: { code: 'import time\ntime.sleep(30)' } } });
+  // The run's interpreter: the one whose cgroup path names the run recorded as started.
+  const startEntry = () => {
+    try {
+      return readFileSync(join(store, 'journal-1.jsonl'), 'utf8').split('\n').filter(Boolean)
+        .map((l) => JSON.parse(l)).find((e) => e.type === 'start');
+    } catch { return undefined; }
+  };
+  const inRun = (runId) => sandboxedPythons().filter((p) => {
+    try { return readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(runId); } catch { return false; }
+  });
+  let start;
+  for (let i = 0; i < 100 && !(start = startEntry()); i++) await sleep(100);
+  assert.ok(start, 'the run was recorded');
+  for (let i = 0; i < 100 && inRun(start.run_id).length === 0; i++) await sleep(100);
+  assert.equal(inRun(start.run_id).length, 1, 'the run is going');
+  const [victim] = inRun(start.run_id);
+
+  proc.kill('SIGKILL');
+  assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
+  // The sandbox dies with its supervisor.
+  for (let i = 0; i < 50 && sandboxedPythons().includes(victim); i++) await sleep(100);
+  assert.equal(sandboxedPythons().includes(victim), false, 'the run died with its supervisor');
+
+  // The next start (here one that ends at once: stdin is empty) recovers the store and removes
+  // the dead supervisor's cgroup leaves.
+  const next = spawnSync(binary, ['serve', '--workspace', repo, '--records', store], { input: '', encoding: 'utf8' });
+  assert.equal(next.status, 0, next.stderr);
+  const [record] = JSON.parse(runsIn(store, 'list', '--json').stdout);
+  assert.equal(record.run_id, start.run_id);
+  assert.equal(record.status, 'interrupted');
+  assert.equal(record.tool, 'run_python');
+  const leaves = spawnSync('find', ['/sys/fs/cgroup', '-type', 'd', '-name', start.run_id], { encoding: 'utf8' });
+  assert.equal(leaves.stdout, '', 'no cgroup of the run remains');
+  assert.equal(runsIn(store, 'verify').status, 0);
 });
