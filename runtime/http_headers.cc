@@ -42,17 +42,19 @@ bool accepts(const httplib::Request& req, std::string_view type) {
 }
 
 // A DNS-rebinding page reaches us under its own name, which this rejects.
-bool loopback_host(std::string_view header) {
+std::string host_name(std::string_view header) {
     std::string host = lower(trim(header));
-    std::string name;
     if (!host.empty() && host[0] == '[') {
         size_t close = host.find(']');
-        if (close == std::string::npos) return false;
-        if (close + 1 < host.size() && host[close + 1] != ':') return false;
-        name = host.substr(0, close + 1);
-    } else {
-        name = host.substr(0, host.find(':'));
+        if (close == std::string::npos) return "";
+        if (close + 1 < host.size() && host[close + 1] != ':') return "";
+        return host.substr(0, close + 1);
     }
+    return host.substr(0, host.find(':'));
+}
+
+bool loopback_host(std::string_view header) {
+    std::string name = host_name(header);
     return name == "localhost" || name == "[::1]" || is_loopback_ipv4(name);
 }
 
@@ -69,7 +71,7 @@ void allow_origin(httplib::Response& res, const std::string& origin) {
     res.set_header("Access-Control-Allow-Origin", origin);
     // The answer differs per Origin (a foreign one gets 403), so caches must key on it.
     res.set_header("Vary", "Origin");
-    res.set_header("Access-Control-Expose-Headers", "Mcp-Session-Id");
+    res.set_header("Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate");
 }
 
 void answer_preflight(httplib::Response& res) {

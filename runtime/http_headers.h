@@ -30,6 +30,10 @@ std::string media_type(std::string_view value);
 // client list both types, and fetch() sends "*/*" when the caller set nothing.
 bool accepts(const httplib::Request& req, std::string_view type);
 
+// The host of a Host header value, lower case, without the port: "example.com", "10.0.0.1",
+// "[::1]" (brackets kept). "" when malformed.
+std::string host_name(std::string_view header);
+
 // True when a Host header names this machine's loopback: "localhost", a 127.0.0.0/8 literal or
 // [::1], with any port.
 bool loopback_host(std::string_view header);
@@ -44,7 +48,8 @@ void send_error(httplib::Response& res, int status, int code, std::string_view m
 // CORS, for a request whose Origin the caller has already allowed. `origin` is the request's
 // Origin as sent: browsers compare Access-Control-Allow-Origin with it byte for byte.
 // Every response: Access-Control-Allow-Origin, Vary: Origin and Access-Control-Expose-Headers
-// (Mcp-Session-Id, so that a page can read the session it opened).
+// (Mcp-Session-Id, so that a page can read the session it opened; WWW-Authenticate, so that it
+// can tell a missing token from a wrong one).
 void allow_origin(httplib::Response& res, const std::string& origin);
 // The answer to a preflight (OPTIONS with Access-Control-Request-Method): 204 with the methods
 // and request headers MCP uses, cacheable for Max-Age seconds.

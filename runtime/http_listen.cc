@@ -25,7 +25,7 @@ bool is_loopback_ipv4(const std::string& text) {
     return ::inet_pton(AF_INET, text.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127;
 }
 
-sandbox::Result<ListenAddress> parse_listen_address(std::string_view text) {
+sandbox::Result<ListenAddress> parse_listen_address(std::string_view text, bool authenticated) {
     using sandbox::Errc;
     std::string prefix = "--http '" + std::string(text) + "': ";
     ListenAddress out;
@@ -59,20 +59,24 @@ sandbox::Result<ListenAddress> parse_listen_address(std::string_view text) {
     bool loopback = false;
     if (!bracketed && ::inet_pton(AF_INET, out.host.c_str(), &v4) == 1) {
         loopback = is_loopback_ipv4(out.host);
+        out.wildcard = v4.s_addr == htonl(INADDR_ANY);
     } else if (::inet_pton(AF_INET6, out.host.c_str(), &v6) == 1) {
         // Only ::1 itself: an IPv4-mapped ::ffff:127.0.0.1 is a different socket family.
         loopback = IN6_IS_ADDR_LOOPBACK(&v6);
         if (loopback) out.host = "::1";
+        out.wildcard = IN6_IS_ADDR_UNSPECIFIED(&v6);
     } else {
         return sandbox::fail(Errc::InvalidArgument,
                              prefix + (bracketed ? "brackets must hold an IPv6 address, e.g. [::1]:PORT"
                                                  : "the address must be an IP address or localhost"));
     }
-    if (!loopback)
+    out.loopback = loopback;
+    if (!loopback && !authenticated)
         return sandbox::fail(Errc::InvalidArgument,
                              prefix +
-                                 "refusing to listen on a non-loopback address; the HTTP transport has no "
-                                 "authentication yet, so it only listens on 127.0.0.0/8, ::1 or localhost");
+                                 "refusing to listen on a non-loopback address without authentication; give "
+                                 "--auth FILE (clients from `tooljail token create`) to require bearer tokens, or "
+                                 "listen on 127.0.0.0/8, ::1 or localhost");
     return out;
 }
 

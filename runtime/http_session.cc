@@ -117,6 +117,19 @@ json busy_error(const json& id) {
 
 // ---- sessions and their calls ----
 
+ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEntry* client,
+                                    std::string anonymous_owner, std::string session) {
+    ServerOptions o{100, ctx.instructions, std::move(anonymous_owner), "http", std::move(session)};
+    if (client) {
+        // "token:" cannot collide with the anonymous owners ("http-session:", "http-stateless"),
+        // though both never exist in one server: authentication is on or off for the process.
+        o.owner = "token:" + client->client;
+        o.token_client = client->client;
+        if (!client->all_tools()) o.tool_scope = client->tools;
+    }
+    return o;
+}
+
 sandbox::Result<std::string> new_session_id() {
     // 128 bits from the kernel CSPRNG, hex-encoded: visible ASCII as the spec requires, and
     // unguessable, since the id is all that ties a request to its session.

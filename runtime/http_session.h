@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
 #include "runtime/mcp_server.h"
 #include "runtime/serve_command.h"
@@ -72,11 +73,23 @@ private:
 // that CallPool's bounded queue gives on stdio.
 nlohmann::json busy_error(const nlohmann::json& id);
 
+// The McpServer options for an HTTP client. `client` is the authenticated token's entry (null
+// without authentication): its name becomes the owner ("token:NAME", so kept run output is
+// readable by that client only, whichever session or request made it) and the records'
+// token_client, its tools the scope. Without one, `anonymous_owner` is the owner.
+ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEntry* client,
+                                    std::string anonymous_owner, std::string session);
+
 struct Session {
-    Session(std::string session_id, const ServeContext& ctx)
-        : id(std::move(session_id)), server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-session:" + id, "http", id}) {}
+    Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client)
+        : id(std::move(session_id)),
+          client(token_client ? token_client->client : ""),
+          server(ctx.tools, *ctx.runner, client_server_options(ctx, token_client, "http-session:" + id, id)) {}
 
     const std::string id;
+    // The token client that opened the session ("" without authentication). Only requests with
+    // that client's token may use it; any other gets the 404 of an unknown session.
+    const std::string client;
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
     McpServer server;
     std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream

@@ -175,10 +175,20 @@ int reply_status(const json& reply) {
 }
 
 Endpoint::Endpoint(const ServeContext& ctx, CallPool& pool, http_session::StreamSlots& slots)
-    // Without authentication every stateless client is the same owner: kept runs are shared.
-    : pool_(pool), slots_(slots), server_(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "http-stateless", "http", ""}) {}
+    : pool_(pool), slots_(slots), ctx_(ctx) {}
 
-void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, httplib::Response& res) {
+McpServer& Endpoint::server_for(const auth::TokenEntry* client) {
+    std::string key = client ? client->client : "";
+    auto& server = servers_[key];
+    // Without authentication every stateless client is the same owner: kept runs are shared.
+    if (!server)
+        server = std::make_unique<McpServer>(ctx_.tools, *ctx_.runner,
+                                             http_session::client_server_options(ctx_, client, "http-stateless", ""));
+    return *server;
+}
+
+void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, const auth::TokenEntry* client,
+                    httplib::Response& res) {
     if (auto refusal = check(mirror_headers(req), m)) {
         const json& error = refusal->message["error"];
         LOG_INFO("stateless request refused status={} code={} header={}", refusal->status, error.value("code", 0),
@@ -193,18 +203,20 @@ void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, http
         return;
     }
     McpServer::Reply reply;
+    McpServer* server = nullptr;
     {
         std::lock_guard<std::mutex> lock(mu_);
-        reply = handle_guarded(server_, m);
+        server = &server_for(client);
+        reply = handle_guarded(*server, m);
     }
     if (reply.message) return http_headers::send_message(res, reply_status(*reply.message), *reply.message);
-    if (reply.work) return start_call(m, std::move(reply.work), res);
+    if (reply.work) return start_call(*server, m, std::move(reply.work), res);
     http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
 }
 
-void Endpoint::start_call(const jsonrpc::Message& m, CallWork work, httplib::Response& res) {
+void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork work, httplib::Response& res) {
     auto busy = [&] {
-        server_.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
+        server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
         http_headers::send_message(res, 200, http_session::busy_error(m.id));
     };
     if (!slots_.try_acquire()) return busy();

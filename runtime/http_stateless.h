@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -71,8 +73,9 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
 // for the rest (-32001 busy, as on the session path).
 int reply_status(const nlohmann::json& reply);
 
-// Serves the stateless POSTs with one McpServer shared by all of them (its stateless path keeps
-// nothing between requests).
+// Serves the stateless POSTs with one McpServer per client (its stateless path keeps nothing
+// between requests): without authentication one shared by all; with it, one per token client,
+// created on the client's first request, so their number is bounded by the token file.
 class Endpoint {
 public:
     // `pool` and `slots` are the transport's, shared with the sessions; both must outlive every
@@ -85,18 +88,26 @@ public:
     // under a key of its own, so requests that reuse a JSON-RPC id never meet; closing the
     // response stream cancels it (its run is killed), the only cancellation this revision has
     // on HTTP.
-    void post(const httplib::Request& req, const jsonrpc::Message& m, httplib::Response& res);
+    // `client` is the authenticated token's entry (null without authentication); it must
+    // outlive the Endpoint.
+    void post(const httplib::Request& req, const jsonrpc::Message& m, const auth::TokenEntry* client,
+              httplib::Response& res);
 
 private:
-    void start_call(const jsonrpc::Message& m, CallWork work, httplib::Response& res);
+    void start_call(McpServer& server, const jsonrpc::Message& m, CallWork work, httplib::Response& res);
+    // Called with mu_ held.
+    McpServer& server_for(const auth::TokenEntry* client);
 
     CallPool& pool_;
     http_session::StreamSlots& slots_;
     std::atomic<uint64_t> next_call_{0};
+    const ServeContext& ctx_;
     // McpServer::handle is documented as not thread-safe; held only for handle() itself, which
     // returns at once (a tools/call comes back as work for the pool), never for a run.
     std::mutex mu_;
-    McpServer server_;
+    // By token client ("" without authentication). Never erased: the servers live as long as
+    // the endpoint, so references handed out under mu_ stay valid.
+    std::map<std::string, std::unique_ptr<McpServer>> servers_;
 };
 
 }  // namespace runtime::http_stateless

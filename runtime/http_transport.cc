@@ -13,10 +13,12 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
 
+#include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
 #include "runtime/http_headers.h"
 #include "runtime/http_session.h"
@@ -58,12 +60,23 @@ McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
 
 // ---- the server ----
 
+// What authentication decided about a request. Without authentication everyone is `ok`, with
+// no client.
+struct Caller {
+    bool ok = false;
+    const auth::TokenEntry* client = nullptr;
+};
+
 class HttpTransport {
 public:
-    HttpTransport(const ServeContext& ctx, const ServeOptions& options, ListenAddress address)
+    // `verifier` null: no authentication (loopback only, checked by parse_listen_address).
+    HttpTransport(const ServeContext& ctx, const ServeOptions& options, ListenAddress address,
+                  const auth::TokenVerifier* verifier)
         : ctx_(ctx),
           address_(std::move(address)),
           extra_origins_(options.allowed_origins),
+          extra_hosts_(options.allowed_hosts),
+          verifier_(verifier),
           streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
           stateless_(ctx, pool_, streams_) {}
@@ -74,11 +87,12 @@ private:
     void configure();
     void stop();
     bool allowed(const httplib::Request& req, httplib::Response& res) const;
+    Caller authenticate(const httplib::Request& req, httplib::Response& res) const;
     void options(const httplib::Request& req, httplib::Response& res) const;
     bool version_ok(const httplib::Request& req, httplib::Response& res) const;
     void post(const httplib::Request& req, httplib::Response& res);
     void remove(const httplib::Request& req, httplib::Response& res);
-    void initialize(const jsonrpc::Message& m, httplib::Response& res);
+    void initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res);
     void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, httplib::Response& res);
     void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
                     httplib::Response& res);
@@ -86,7 +100,10 @@ private:
     const ServeContext& ctx_;
     const ListenAddress address_;
     const std::vector<std::string> extra_origins_;
+    const std::vector<std::string> extra_hosts_;
+    const auth::TokenVerifier* verifier_;
     std::set<std::string> origins_;  // lower case, filled in once the port is known
+    std::set<std::string> hosts_;    // Host names accepted besides loopback ones (host_name form)
     std::atomic<bool> stopping_{false};
     http_session::StreamSlots streams_;
 
@@ -125,7 +142,8 @@ void HttpTransport::configure() {
     server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
     server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { remove(req, res); });
     server_.Options(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { options(req, res); });
-    server_.Get(kEndpoint, [](const httplib::Request&, httplib::Response& res) {
+    server_.Get(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authenticate(req, res).ok) return;
         res.set_header("Allow", "POST, DELETE, OPTIONS");
         send_error(res, 405, jsonrpc::kInvalidRequest,
                    "Method Not Allowed: this server opens no server-initiated stream");
@@ -158,9 +176,12 @@ void HttpTransport::configure() {
 // 127.0.0.1 sends that name as Host and its own Origin; both must name us.
 // An allowed Origin gets the CORS headers on whatever the request is answered with.
 bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res) const {
-    if (!http_headers::loopback_host(req.get_header_value("Host"))) {
-        LOG_WARN("refused {} {}: Host is not a loopback name", req.method, req.path);
-        send_error(res, 403, jsonrpc::kInvalidRequest, "Forbidden: the Host header must name the loopback interface");
+    std::string host = req.get_header_value("Host");
+    if (!http_headers::loopback_host(host) && !hosts_.count(http_headers::host_name(host))) {
+        LOG_WARN("refused {} {}: Host is not a loopback name or an allowed host", req.method, req.path);
+        send_error(res, 403, jsonrpc::kInvalidRequest,
+                   hosts_.empty() ? "Forbidden: the Host header must name the loopback interface"
+                                  : "Forbidden: the Host header must name this server (see --allowed-host)");
         return false;
     }
     if (req.has_header("Origin")) {
@@ -173,6 +194,32 @@ bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res)
         http_headers::allow_origin(res, origin);
     }
     return true;
+}
+
+// Bearer tokens (RFC 6750), after allowed(): a request from a foreign page is refused 403 before
+// its credentials are looked at. A 401 carries WWW-Authenticate; with error="invalid_token" when
+// a token came and did not match, without an error when none came (section 3.1). The log line
+// names the peer and why, never any part of the token.
+Caller HttpTransport::authenticate(const httplib::Request& req, httplib::Response& res) const {
+    if (!verifier_) return {true, nullptr};
+    std::optional<std::string> header;
+    if (req.has_header("Authorization")) header = req.get_header_value("Authorization");
+    std::string token;
+    auth::BearerHeader form = auth::bearer_token(header, token);
+    const auth::TokenEntry* client = form == auth::BearerHeader::Ok ? verifier_->verify(token) : nullptr;
+    if (client) return {true, client};
+    bool presented = form == auth::BearerHeader::Ok || form == auth::BearerHeader::Malformed;
+    LOG_WARN("refused {} {} from {}: {}", req.method, req.path, req.remote_addr,
+             form == auth::BearerHeader::Absent      ? "no Authorization header"
+             : form == auth::BearerHeader::NotBearer ? "Authorization is not a Bearer token"
+             : form == auth::BearerHeader::Malformed ? "malformed bearer token"
+                                                     : "unknown bearer token");
+    res.set_header("WWW-Authenticate",
+                   presented ? "Bearer realm=\"tooljail\", error=\"invalid_token\"" : "Bearer realm=\"tooljail\"");
+    send_error(res, 401, jsonrpc::kInvalidRequest,
+               presented ? "Unauthorized: the bearer token is not valid"
+                         : "Unauthorized: send Authorization: Bearer <token> (tooljail token create)");
+    return {};
 }
 
 // CORS preflight: a page on an allowed origin asks before its first POST with MCP's headers.
@@ -195,6 +242,8 @@ bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& r
 }
 
 void HttpTransport::post(const httplib::Request& req, httplib::Response& res) {
+    Caller caller = authenticate(req, res);
+    if (!caller.ok) return;
     if (!http_headers::accepts(req, "application/json") || !http_headers::accepts(req, "text/event-stream"))
         return send_error(res, 406, jsonrpc::kInvalidRequest,
                           "Not Acceptable: Accept must list application/json and text/event-stream");
@@ -204,28 +253,30 @@ void HttpTransport::post(const httplib::Request& req, httplib::Response& res) {
     jsonrpc::Message m = jsonrpc::parse(req.body);
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
     // and it has no session to find.
-    if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, res);
+    if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, caller.client, res);
     if (!version_ok(req, res)) return;
     if (m.kind == jsonrpc::Kind::Invalid) return send_message(res, 400, m.error_reply);
     if (!req.has_header("Mcp-Session-Id")) {
-        if (m.kind == jsonrpc::Kind::Request && m.method == "initialize") return initialize(m, res);
+        if (m.kind == jsonrpc::Kind::Request && m.method == "initialize") return initialize(m, caller, res);
         return send_error(res, 400, jsonrpc::kInvalidRequest,
                           "Bad Request: Mcp-Session-Id header is required (initialize first)");
     }
     auto session = sessions_.find(req.get_header_value("Mcp-Session-Id"));
-    if (!session)
+    // Another client's session answers exactly like an unknown one: a valid token learns
+    // nothing about the sessions of others.
+    if (!session || session->client != (caller.client ? caller.client->client : ""))
         return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
     dispatch(session, m, res);
 }
 
-void HttpTransport::initialize(const jsonrpc::Message& m, httplib::Response& res) {
+void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res) {
     auto id = http_session::new_session_id();
     if (!id) {
         LOG_ERROR("initialize: {}", id.error().message());
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");
     }
     // Not yet visible to other threads, so no lock: a failed initialize publishes nothing.
-    auto session = std::make_shared<Session>(std::move(*id), ctx_);
+    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client);
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (!reply.message || !reply.message->contains("result"))
         return send_message(res, 200, reply.message.value_or(jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
@@ -308,6 +359,8 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
 }
 
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
+    Caller caller = authenticate(req, res);
+    if (!caller.ok) return;
     // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
     if (!req.has_header("Mcp-Session-Id")) {
         res.set_header("Allow", "POST, DELETE, OPTIONS");
@@ -316,7 +369,12 @@ void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) 
                           "without that header (the 2026-07-28 revision has no sessions)");
     }
     if (!version_ok(req, res)) return;
-    std::shared_ptr<Session> session = sessions_.remove(req.get_header_value("Mcp-Session-Id"));
+    std::string id = req.get_header_value("Mcp-Session-Id");
+    // Checked before removing: another client's DELETE must not end the session.
+    std::shared_ptr<Session> found = sessions_.find(id);
+    if (!found || found->client != (caller.client ? caller.client->client : ""))
+        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
+    std::shared_ptr<Session> session = sessions_.remove(id);
     if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
     http_session::end_session(*session, pool_);
     LOG_INFO("session closed by the client");
@@ -354,7 +412,17 @@ int HttpTransport::run() {
         origins_.insert("http://" + host + ":" + std::to_string(port));
     origins_.insert("http://" + authority);
     for (const auto& o : extra_origins_) origins_.insert(lower(o));
+    // Beyond loopback (only with authentication) clients name the server in Host: its own
+    // address when it listens on one, and the names given with --allowed-host.
+    if (!address_.loopback && !address_.wildcard) hosts_.insert(http_headers::host_name(authority));
+    for (const auto& h : extra_hosts_) hosts_.insert(http_headers::host_name(h));
     std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint << std::endl;
+    if (verifier_)
+        LOG_INFO("bearer-token authentication on: {} clients", verifier_->file().clients.size());
+    // Tokens and tool output cross the network in cleartext unless something adds TLS.
+    if (!address_.loopback)
+        LOG_WARN("listening beyond loopback on {}: put a TLS-terminating reverse proxy in front (docs/AUTH.md)",
+                 authority);
     LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools.enabled_tools().size(),
              ctx_.runner->workspace(), streams_.max());
 
@@ -395,7 +463,23 @@ int serve_http(const ServeOptions& options) {
     sigset_t set = stop_signals();
     ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-    auto address = parse_listen_address(options.http_listen);
+    // Before the address: whether it may be beyond loopback depends on it.
+    std::unique_ptr<auth::TokenVerifier> verifier;
+    if (!options.auth_file.empty()) {
+        auto file = auth::load_token_file(options.auth_file);
+        if (!file) {
+            std::cerr << "tooljail serve: --auth: " << file.error().message() << "\n";
+            return kExitSandboxError;
+        }
+        // Fail closed: an empty file would refuse everyone, which is never what was meant.
+        if (file->clients.empty()) {
+            std::cerr << "tooljail serve: --auth " << options.auth_file
+                      << ": no clients; create one with tooljail token create --client NAME --tools ...\n";
+            return kExitSandboxError;
+        }
+        verifier = std::make_unique<auth::TokenVerifier>(std::move(*file));
+    }
+    auto address = parse_listen_address(options.http_listen, verifier != nullptr);
     if (!address) {
         std::cerr << "tooljail serve: " << address.error().context << "\n";
         return kExitSandboxError;
@@ -406,12 +490,27 @@ int serve_http(const ServeOptions& options) {
                       << "': expected scheme://host[:port], e.g. http://localhost:5173\n";
             return kExitSandboxError;
         }
+    for (const auto& host : options.allowed_hosts)
+        if (http_headers::host_name(host).empty() || host.find_first_of("/ \t") != std::string::npos) {
+            std::cerr << "tooljail serve: --allowed-host '" << host << "': expected a host name or address, e.g. "
+                      << "mcp.example.com\n";
+            return kExitSandboxError;
+        }
     auto context = load_serve_context(options);
     if (!context) {
         std::cerr << "tooljail serve: " << context.error().message() << "\n";
         return kExitSandboxError;
     }
-    HttpTransport transport(**context, options, std::move(*address));
+    if (verifier) {
+        const ToolRegistry& tools = (*context)->tools;
+        auto known = auth::check_known_tools(options.auth_file, verifier->file(),
+                                             [&tools](const std::string& name) { return tools.find_any(name) != nullptr; });
+        if (!known) {
+            std::cerr << "tooljail serve: --auth: " << known.error().message() << "\n";
+            return kExitSandboxError;
+        }
+    }
+    HttpTransport transport(**context, options, std::move(*address), verifier.get());
     return transport.run();
 }
 

@@ -20,10 +20,14 @@
 // Either era: GET /mcp is 405 (no server-initiated stream); OPTIONS /mcp answers a CORS
 // preflight (204); responses to an allowed Origin carry Access-Control-Allow-Origin.
 //
-// There is no authentication yet (bearer tokens are a later increment), so the listener is loopback
-// only and every request must carry a loopback Host and, if any, an allowed Origin (DNS
-// rebinding; otherwise 403, preflights included). Sessions, bodies, streams, threads and timeouts
-// are all bounded; see the .cc.
+// Without --auth the listener is loopback only. With --auth FILE (runtime/auth_tokens.h) every
+// request to /mcp but a CORS preflight needs Authorization: Bearer <token> (else 401 with
+// WWW-Authenticate), the listener may be beyond loopback, sessions belong to the client that
+// opened them, and each client sees and calls only the tools of its scope (docs/AUTH.md).
+// Either way every request must carry an allowed Host (loopback, or with --auth the listen
+// address and --allowed-host names) and, if any, an allowed Origin (DNS rebinding; otherwise
+// 403, before authentication, preflights included). Sessions, bodies, streams, threads and
+// timeouts are all bounded; see the .cc.
 #pragma once
 
 #include "runtime/http_listen.h"

@@ -8,6 +8,7 @@
 #include "runtime/run_command.h"
 #include "runtime/runs_command.h"
 #include "runtime/serve_command.h"
+#include "runtime/token_command.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"tooljail: run tools inside a locked-down Linux sandbox"};
@@ -62,13 +63,23 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 4096));
     auto* http = serve_cmd->add_option(
         "--http", serve.http_listen,
-        "Serve MCP Streamable HTTP at http://ADDR:PORT/mcp instead of stdio (loopback "
-        "only; PORT 0 picks a free port, printed on stderr)");
+        "Serve MCP Streamable HTTP at http://ADDR:PORT/mcp instead of stdio (loopback only "
+        "unless --auth; PORT 0 picks a free port, printed on stderr)");
     serve_cmd
         ->add_option(
             "--allowed-origin", serve.allowed_origins,
             "With --http: also accept requests with this Origin (repeatable; default: only the "
             "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
+        ->needs(http);
+    serve_cmd
+        ->add_option("--auth", serve.auth_file,
+                     "With --http: require bearer tokens from this token file (see `tooljail token`; "
+                     "e.g. /etc/tooljail/tokens.json); allows listening beyond loopback")
+        ->needs(http);
+    serve_cmd
+        ->add_option("--allowed-host", serve.allowed_hosts,
+                     "With --http beyond loopback: also accept requests whose Host names this "
+                     "(repeatable; the listen address itself is always accepted)")
         ->needs(http);
     serve_cmd->add_option(
         "--records", serve.records_dir,
@@ -132,6 +143,35 @@ int main(int argc, char** argv) {
     retention_flags(
         runs_sub("retention", "Show, or with options set, the store's retention settings"), true);
 
+    runtime::TokenOptions token;
+    auto* token_cmd = app.add_subcommand(
+        "token", "Manage the bearer tokens of serve --http --auth (stored only as sha256)");
+    token_cmd->require_subcommand(1);
+    auto token_sub = [&](const char* name, const char* help) {
+        auto* sub = token_cmd->add_subcommand(name, help);
+        sub->add_option("--auth", token.auth_file,
+                        "Token file (default: /etc/tooljail/tokens.json)");
+        sub->callback([&token, name] { token.action = name; });
+        return sub;
+    };
+    auto* create_cmd =
+        token_sub("create", "Add a client and print its new token once on stdout");
+    create_cmd->add_option("--client", token.client, "Client name: 1-64 of A-Za-z0-9._-")
+        ->required();
+    create_cmd
+        ->add_option("--tools", token.tools,
+                     "Tools the client may list and call: a,b,c, or * for all")
+        ->required()
+        ->delimiter(',');
+    create_cmd->add_option("--tools-dir", token.tools_dir,
+                           "Directory of tool manifests (to check --tools)");
+    create_cmd->add_option("--policy-dir", token.policy_dir, "Directory of policy files");
+    auto* token_list = token_sub("list", "List clients, their tools and creation times");
+    token_list->add_flag("--json", token.json, "A JSON array instead of a table");
+    token_sub("revoke", "Remove a client (its token stops working at the next serve start)")
+        ->add_option("--client", token.client, "Client name")
+        ->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -155,6 +195,7 @@ int main(int argc, char** argv) {
         return runtime::run_command(run);
     }
     if (*runs_cmd) return runtime::runs_command(runs);
+    if (*token_cmd) return runtime::token_command(token);
     if (*serve_cmd)
         return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
     return runtime::kExitSandboxError;

@@ -1,5 +1,8 @@
 #include "runtime/mcp_server.h"
 
+#include <algorithm>
+
+#include "runtime/call_result.h"
 #include "runtime/log.h"
 
 #ifndef TOOLJAIL_VERSION
@@ -124,7 +127,8 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
         if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
         return {jsonrpc::result(m.id, complete(result, "public")), {}};
     }
-    if (m.method == "tools/list") return completed(list_tools(m), "public");
+    // Scoped by the client's token, the list is that client's alone: no shared cache may keep it.
+    if (m.method == "tools/list") return completed(list_tools(m), options_.tool_scope ? "private" : "public");
     if (m.method == "tools/call") return call_tool(m, true);
     // Runs come and go with every call: the list is private and changes at once; a run's
     // output never changes while it is kept.
@@ -164,6 +168,8 @@ McpServer::Reply McpServer::initialize(const Message& m) {
 
 nlohmann::json McpServer::list_tools(const Message& m) const {
     std::vector<const ToolDef*> all = tools_.enabled_tools();
+    // MCP lets tools/list vary by authorization: a client sees only what it may call.
+    std::erase_if(all, [this](const ToolDef* t) { return !in_scope(t->name); });
     auto cursor = parse_cursor(m.params, all.size());
     if (!cursor) return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "invalid cursor");
     size_t start = *cursor;
@@ -198,6 +204,19 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
                                {{"code", "UNKNOWN_TOOL"}}),
                 {}};
     }
+    if (!in_scope(name)) {
+        // A tool result rather than a JSON-RPC error, like every refusal a model can act on; it
+        // names the tool and never the scope, which is the operator's business.
+        LOG_WARN("call tool={} refused: outside the scope of client {}", name, options_.token_client);
+        std::string message = "tool '" + name + "' is not allowed for this client";
+        runner_.record_refusal(origin, name, arguments, records::kPolicyDenied, message);
+        nlohmann::json result = refusal_result("POLICY_DENIED", message);
+        if (stateless) {
+            result["resultType"] = "complete";
+            result["_meta"] = {{kServerInfoKey, server_info()}};
+        }
+        return {jsonrpc::result(m.id, std::move(result)), {}};
+    }
     nlohmann::json id = m.id;
     const ToolRunner* runner = &runner_;
     nlohmann::json info = server_info();
@@ -226,8 +245,9 @@ CallOrigin McpServer::call_origin(const Message& m, bool stateless) const {
     origin.session = options_.session;
     origin.client.transport = options_.transport;
     // Over stdio the client is whoever started this process; over HTTP the OS account means
-    // nothing (the token's client will, once there is authentication).
+    // nothing: the token's client does (empty without authentication).
     if (options_.transport == "stdio") origin.client.os_user = records::current_os_user();
+    origin.client.token_client = options_.token_client;
     origin.client.client_info = client_info_.is_null() ? nlohmann::json(nullptr) : client_info_;
     if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object()) {
         const auto& meta = m.params["_meta"];
@@ -242,6 +262,12 @@ CallOrigin McpServer::call_origin(const Message& m, bool stateless) const {
     if (!stateless) origin.log_level = log_level_;
     origin.resource_links = stateless || version_ != "2025-03-26";
     return origin;
+}
+
+bool McpServer::in_scope(const std::string& tool) const {
+    if (!options_.tool_scope) return true;
+    const auto& scope = *options_.tool_scope;
+    return std::find(scope.begin(), scope.end(), tool) != scope.end();
 }
 
 void McpServer::record_refused_call(const Message& m, const char* reason, const std::string& message) const {

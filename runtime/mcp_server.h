@@ -35,6 +35,11 @@ struct ServerOptions {
     // For the per-run records: "stdio" or "http", and the MCP session id ("" = none).
     std::string transport = "stdio";
     std::string session;
+    // HTTP with authentication: the token's client (records: client.token_client; "" = none)
+    // and the tools it may list and call (nullopt = every tool). A tool outside the scope is
+    // missing from tools/list, and tools/call of it is a POLICY_DENIED result, recorded.
+    std::string token_client;
+    std::optional<std::vector<std::string>> tool_scope;
 };
 
 class McpServer {
@@ -67,6 +72,7 @@ private:
     nlohmann::json capabilities(bool stateless) const;
     nlohmann::json server_info() const;
     CallOrigin call_origin(const jsonrpc::Message& m, bool stateless) const;
+    bool in_scope(const std::string& tool) const;
 
     const ToolRegistry& tools_;
     const ToolRunner& runner_;

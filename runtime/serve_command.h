@@ -21,12 +21,17 @@ struct ServeOptions {
     std::string workspace;    // empty = current directory
     size_t max_parallel = 4;  // calls running at once (all HTTP sessions together)
     size_t max_queued = 64;   // calls waiting beyond that; more is refused (server busy)
-    // Streamable HTTP instead of stdio: "ADDR:PORT", "PORT" or ":PORT" (loopback only; port 0
-    // picks a free one). Empty = stdio.
+    // Streamable HTTP instead of stdio: "ADDR:PORT", "PORT" or ":PORT" (loopback only without
+    // auth_file; port 0 picks a free one). Empty = stdio.
     std::string http_listen;
     // HTTP: Origin values accepted besides the listener's own http://127.0.0.1:PORT,
     // http://localhost:PORT and http://[::1]:PORT (e.g. "http://localhost:5173").
     std::vector<std::string> allowed_origins;
+    // HTTP: Host names accepted besides loopback ones and the listen address itself (when the
+    // server listens beyond loopback, e.g. "mcp.example.com").
+    std::vector<std::string> allowed_hosts;
+    // HTTP: the token file (runtime/auth_tokens.h); "" = no authentication, loopback only.
+    std::string auth_file;
     // Per-run records (runtime/record_store.h): "" = default_records_dir(). A call whose record
     // cannot be started is refused unless records_fail_open.
     std::string records_dir;

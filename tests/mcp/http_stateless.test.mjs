@@ -354,7 +354,7 @@ test('a preflight from an allowed Origin gets 204 with the CORS headers', async 
     const allowed = res.headers.get('access-control-allow-headers').toLowerCase().split(/,\s*/);
     for (const h of ['content-type', 'accept', 'authorization', 'mcp-session-id', 'mcp-protocol-version',
                      'mcp-method', 'mcp-name', 'last-event-id']) assert.ok(allowed.includes(h), h);
-    assert.equal(res.headers.get('access-control-expose-headers'), 'Mcp-Session-Id');
+    assert.equal(res.headers.get('access-control-expose-headers'), 'Mcp-Session-Id, WWW-Authenticate');
     assert.ok(Number(res.headers.get('access-control-max-age')) > 0);
   }
 });
@@ -373,7 +373,7 @@ test('responses to an allowed Origin carry Access-Control-Allow-Origin and expos
   const res = await post(request('tools/list', {}, 70), { ...mirrors(request('tools/list')), origin });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('access-control-allow-origin'), origin);
-  assert.equal(res.headers.get('access-control-expose-headers'), 'Mcp-Session-Id');
+  assert.equal(res.headers.get('access-control-expose-headers'), 'Mcp-Session-Id, WWW-Authenticate');
   const refused = await post(request('tools/list', {}, 71), { origin: 'http://evil.example.com' });
   assert.equal(refused.status, 403);
   assert.equal(refused.headers.get('access-control-allow-origin'), null);

@@ -42,7 +42,7 @@ TEST_CASE("http listen: authority brackets IPv6 and uses the bound port", "[http
     CHECK(local->authority(5) == "127.0.0.1:5");
 }
 
-TEST_CASE("http listen: non-loopback addresses are refused because there is no authentication", "[http][unit]") {
+TEST_CASE("http listen: non-loopback addresses are refused without authentication", "[http][unit]") {
     auto text = GENERATE(as<std::string>{}, "0.0.0.0:8080", "192.168.1.10:8080", "10.0.0.1:80", "128.0.0.1:80",
                          "255.255.255.255:80", "[::]:8080", "[fe80::1]:8080", "[2001:db8::1]:8080",
                          "[::ffff:127.0.0.1]:8080");  // IPv4-mapped: another socket family
@@ -52,8 +52,28 @@ TEST_CASE("http listen: non-loopback addresses are refused because there is no a
     CHECK(parsed.error().code == sandbox::Errc::InvalidArgument);
     CHECK(parsed.error().context ==
           "--http '" + text +
-              "': refusing to listen on a non-loopback address; the HTTP transport has no authentication yet, "
-              "so it only listens on 127.0.0.0/8, ::1 or localhost");
+              "': refusing to listen on a non-loopback address without authentication; give --auth FILE (clients "
+              "from `tooljail token create`) to require bearer tokens, or listen on 127.0.0.0/8, ::1 or localhost");
+}
+
+TEST_CASE("http listen: with authentication any address is accepted and marked", "[http][unit]") {
+    auto [text, host, loopback, wildcard] = GENERATE(table<std::string, std::string, bool, bool>({
+        {"0.0.0.0:8080", "0.0.0.0", false, true},
+        {"[::]:8080", "::", false, true},
+        {"192.168.1.10:8080", "192.168.1.10", false, false},
+        {"[2001:db8::1]:80", "2001:db8::1", false, false},
+        {"127.0.0.1:8080", "127.0.0.1", true, false},
+        {"[::1]:0", "::1", true, false},
+    }));
+    CAPTURE(text);
+    auto parsed = parse_listen_address(text, true);
+    REQUIRE(parsed.has_value());
+    CHECK(parsed->host == host);
+    CHECK(parsed->loopback == loopback);
+    CHECK(parsed->wildcard == wildcard);
+    // Authentication does not loosen the syntax.
+    CHECK_FALSE(parse_listen_address("example.com:80", true).has_value());
+    CHECK_FALSE(parse_listen_address("0.0.0.0:65536", true).has_value());
 }
 
 TEST_CASE("http listen: host names other than localhost are refused, never resolved", "[http][unit]") {

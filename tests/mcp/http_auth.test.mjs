@@ -1,0 +1,340 @@
+// `tooljail serve --http --auth FILE`: bearer tokens from `tooljail token create`, per-client
+// tool scopes, per-client sessions and records, over the official SDK client (2025-11-25) and
+// raw fetch() (401s, 404s, 2026-07-28 stateless requests); and the listen-address rule: beyond
+// loopback only with authentication. Run by ctest (tests/CMakeLists.txt) with TOOLJAIL_BINARY
+// and TOOLJAIL_RECORDS set; the servers inherit the environment.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { binary, makeRepo, startHttpServer, stopHttpServer, text } from './fixture.mjs';
+
+const ACCEPT = 'application/json, text/event-stream';
+const STATELESS = '2026-07-28';
+
+let repo;
+let scratch;
+let tokens;   // the token file
+let records;  // this server's record store, read back with `tooljail runs list`
+let server;
+const token = {};  // client name -> token
+const clients = [];
+
+const tooljail = (...args) => spawnSync(binary, args, { encoding: 'utf8' });
+const createToken = (client, tools, file = tokens) =>
+  tooljail('token', 'create', '--client', client, '--tools', tools, '--auth', file);
+
+before(async () => {
+  repo = makeRepo('tooljail-http-auth-');
+  scratch = mkdtempSync(join(tmpdir(), 'tooljail-http-auth-store-'));
+  tokens = join(scratch, 'etc', 'tokens.json');  // token create makes the directory
+  records = join(scratch, 'records');
+  for (const [client, tools] of [['reader', 'read_file,list_directory'], ['admin', '*'], ['other', 'read_file']]) {
+    const created = createToken(client, tools);
+    assert.equal(created.status, 0, created.stderr);
+    token[client] = created.stdout.trim();
+    assert.match(token[client], /^tjk_[A-Za-z0-9_-]{43}$/);
+    assert.match(created.stderr, /shown only this once/);
+  }
+  server = await startHttpServer(repo, ['--auth', tokens, '--records', records]);
+});
+
+after(async () => {
+  for (const c of clients) await c.close().catch(() => {});
+  const exit = await stopHttpServer(server);
+  if (repo) rmSync(repo, { recursive: true, force: true });
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  assert.deepEqual(exit, { code: 0, signal: null }, `SIGTERM ends the server with status 0:\n${server?.stderr()}`);
+});
+
+async function connect(name) {
+  const client = new Client({ name: `tooljail-auth-${name}`, version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(server.url), {
+    requestInit: { headers: { Authorization: `Bearer ${token[name]}` } },
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return { client, transport };
+}
+
+function post(body, headers = {}) {
+  return fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize',
+                     params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const bearer = (name) => ({ authorization: `Bearer ${token[name]}` });
+
+function statelessRequest(method, params = {}) {
+  return {
+    jsonrpc: '2.0', id: 7, method,
+    params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': STATELESS,
+                                  'io.modelcontextprotocol/clientCapabilities': {} } },
+  };
+}
+function statelessHeaders(body) {
+  const h = { 'mcp-protocol-version': STATELESS, 'mcp-method': body.method };
+  if (body.method === 'tools/call') h['mcp-name'] = body.params.name;
+  return h;
+}
+const events = (body) => body.split('\n\n').filter((e) => e.startsWith('event: message\ndata: '))
+  .map((e) => JSON.parse(e.slice('event: message\ndata: '.length)));
+
+function runsList() {
+  const listed = tooljail('runs', 'list', '--json', '--limit', '0', '--records', records);
+  assert.equal(listed.status, 0, listed.stderr);
+  return JSON.parse(listed.stdout);
+}
+
+// ---- the token file and `tooljail token` ----
+
+test('the token file holds hashes only, mode 0600; token list never shows them', () => {
+  assert.equal(statSync(tokens).mode & 0o777, 0o600);
+  const file = readFileSync(tokens, 'utf8');
+  for (const t of Object.values(token)) assert.equal(file.includes(t), false);
+  const parsed = JSON.parse(file);
+  assert.deepEqual(parsed.clients.map((c) => c.client), ['reader', 'admin', 'other']);
+  for (const c of parsed.clients) assert.match(c.sha256, /^[0-9a-f]{64}$/);
+
+  const listed = tooljail('token', 'list', '--json', '--auth', tokens);
+  assert.equal(listed.status, 0, listed.stderr);
+  const shown = JSON.parse(listed.stdout);
+  assert.deepEqual(shown.map((c) => [c.client, c.tools]),
+                   [['reader', ['read_file', 'list_directory']], ['admin', ['*']], ['other', ['read_file']]]);
+  for (const c of shown) {
+    assert.equal('sha256' in c, false);
+    assert.match(c.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  }
+  const table = tooljail('token', 'list', '--auth', tokens);
+  assert.equal(table.status, 0);
+  assert.match(table.stdout, /^reader\s+\S+\s+read_file,list_directory$/m);
+  assert.equal(/[0-9a-f]{64}/.test(table.stdout), false);
+});
+
+test('token create refuses unknown tools, bad and duplicate names; revoke removes a client', () => {
+  const file = join(scratch, 'other-tokens.json');
+  let r = createToken('x', 'read_file,no_such_tool', file);
+  assert.equal(r.status, 125);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /--tools: unknown tool 'no_such_tool' \(not in tools\.d\)/);
+  r = createToken('bad name', 'read_file', file);
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /--client 'bad name': must be 1-64 characters of A-Za-z0-9\._-/);
+  r = createToken('x', 'read_file,*', file);
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /--tools '\*': "\*" must be the only entry/);
+  r = createToken('reader', 'read_file');
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /client 'reader' already exists/);
+
+  assert.equal(createToken('x', 'read_file', file).status, 0);
+  r = tooljail('token', 'revoke', '--client', 'x', '--auth', file);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).clients, []);
+  r = tooljail('token', 'revoke', '--client', 'x', '--auth', file);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no client 'x'/);
+});
+
+// ---- sessions (2025-11-25) through the SDK ----
+
+test('a client lists only the tools of its scope and calls them; its records carry token_client', async () => {
+  const { client } = await connect('reader');
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name).sort(), ['list_directory', 'read_file']);
+  const ok = await client.callTool({ name: 'read_file', arguments: { path: 'README.md' } });
+  assert.equal(ok.isError, false, text(ok));
+  assert.match(text(ok), /hello tooljail/);
+
+  const denied = await client.callTool({ name: 'run_command', arguments: { command: 'id' } });
+  assert.equal(denied.isError, true);
+  assert.equal(denied.structuredContent.error.code, 'POLICY_DENIED');
+  assert.match(text(denied), /run_command/);
+  assert.equal(text(denied).includes('list_directory'), false, 'the refusal does not reveal the scope');
+
+  const all = runsList();
+  const read = all.find((r) => r.run_id === ok.structuredContent.run_id);
+  assert.ok(read, JSON.stringify(all));
+  assert.equal(read.client.transport, 'http');
+  assert.equal(read.client.token_client, 'reader');
+  assert.equal(read.client.client_info.name, 'tooljail-auth-reader');
+  const refused = all.find((r) => r.tool === 'run_command');
+  assert.ok(refused, JSON.stringify(all));
+  assert.equal(refused.status, 'refused');
+  assert.equal(refused.reason, 'policy_denied');
+  assert.equal(refused.client.token_client, 'reader');
+});
+
+test('a client with * sees every tool', async () => {
+  const { client } = await connect('admin');
+  const { tools } = await client.listTools();
+  assert.ok(tools.length >= 9, tools.map((t) => t.name).join(','));
+  assert.ok(tools.some((t) => t.name === 'run_command'));
+});
+
+test('another client\'s token on a session is 404, like an unknown session', async () => {
+  const { client, transport } = await connect('reader');
+  const sid = transport.sessionId;
+  const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  const list = { jsonrpc: '2.0', id: 3, method: 'tools/list' };
+  const foreign = await post(list, { ...headers, ...bearer('other') });
+  assert.equal(foreign.status, 404);
+  const unknown = await post(list, { ...headers, 'mcp-session-id': 'f'.repeat(32), ...bearer('other') });
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(await foreign.json(), await unknown.json());
+  // Nor can it end the session.
+  const del = await fetch(server.url, { method: 'DELETE', headers: { ...headers, ...bearer('other') } });
+  assert.equal(del.status, 404);
+  const own = await post(list, { ...headers, ...bearer('reader') });
+  assert.equal(own.status, 200);
+  assert.equal((await client.listTools()).tools.length, 2);
+});
+
+// ---- refusals at the transport ----
+
+test('no token is 401 with a bare WWW-Authenticate; a wrong one 401 invalid_token', async () => {
+  const none = await post(initialize);
+  assert.equal(none.status, 401);
+  assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="tooljail"');
+  assert.equal((await none.json()).error.code, -32600);
+
+  const basic = await post(initialize, { authorization: 'Basic dXNlcjpwYXNz' });
+  assert.equal(basic.status, 401);
+  assert.equal(basic.headers.get('www-authenticate'), 'Bearer realm="tooljail"');
+
+  const t = token.reader;
+  const lastByte = t.slice(0, -1) + (t.at(-1) === 'A' ? 'B' : 'A');
+  for (const bad of ['tjk_nope', lastByte, `${t}x`, 'x'.repeat(300)]) {
+    const res = await post(initialize, { authorization: `Bearer ${bad}` });
+    assert.equal(res.status, 401, bad);
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="tooljail", error="invalid_token"');
+    await res.body?.cancel();
+  }
+  // GET and DELETE need the token too.
+  const get = await fetch(server.url, { headers: { accept: 'text/event-stream' } });
+  assert.equal(get.status, 401);
+  const del = await fetch(server.url, { method: 'DELETE', headers: { 'mcp-session-id': 'f'.repeat(32) } });
+  assert.equal(del.status, 401);
+  // The log names why, never the token.
+  assert.match(server.stderr(), /refused POST \/mcp from 127\.0\.0\.1: unknown bearer token/);
+  assert.equal(server.stderr().includes(lastByte), false);
+});
+
+test('Origin is checked before the token (403), and a CORS preflight needs none', async () => {
+  const foreign = await post(initialize, { origin: 'http://evil.example', ...bearer('admin') });
+  assert.equal(foreign.status, 403);
+  const foreignNoToken = await post(initialize, { origin: 'http://evil.example' });
+  assert.equal(foreignNoToken.status, 403);
+  const preflight = await fetch(server.url, {
+    method: 'OPTIONS',
+    headers: { origin: `http://127.0.0.1:${server.port}`, 'access-control-request-method': 'POST',
+               'access-control-request-headers': 'authorization, content-type' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.match(preflight.headers.get('access-control-allow-headers'), /Authorization/);
+});
+
+// ---- stateless (2026-07-28) ----
+
+test('stateless requests are authenticated and scoped per client', async () => {
+  const list = statelessRequest('tools/list');
+  const none = await post(list, statelessHeaders(list));
+  assert.equal(none.status, 401);
+  const listed = await post(list, { ...statelessHeaders(list), ...bearer('reader') });
+  assert.equal(listed.status, 200);
+  const body = await listed.json();
+  assert.deepEqual(body.result.tools.map((t) => t.name).sort(), ['list_directory', 'read_file']);
+  assert.equal(body.result.cacheScope, 'private', 'a scoped list must not be cached for others');
+
+  const call = statelessRequest('tools/call', { name: 'read_file', arguments: { path: 'README.md' } });
+  const ok = await post(call, { ...statelessHeaders(call), ...bearer('other') });
+  assert.equal(ok.status, 200);
+  const result = events(await ok.text()).at(-1).result;
+  assert.equal(result.isError, false, JSON.stringify(result));
+
+  const denied = statelessRequest('tools/call', { name: 'git_log', arguments: {} });
+  const res = await post(denied, { ...statelessHeaders(denied), ...bearer('other') });
+  assert.equal(res.status, 200);
+  const refusal = (await res.json()).result;
+  assert.equal(refusal.isError, true);
+  assert.equal(refusal.structuredContent.error.code, 'POLICY_DENIED');
+  assert.equal(refusal.resultType, 'complete');
+
+  const all = runsList();
+  const run = all.find((r) => r.run_id === result.structuredContent.run_id);
+  assert.equal(run.client.token_client, 'other');
+  const rec = all.find((r) => r.tool === 'git_log' && r.reason === 'policy_denied');
+  assert.ok(rec, JSON.stringify(all.map((r) => [r.tool, r.reason])));
+  assert.equal(rec.client.token_client, 'other');
+});
+
+// ---- where it may listen ----
+
+function serve(args) {
+  return new Promise((resolve) => {
+    const proc = spawn(binary, ['serve', '--workspace', repo, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d) => {
+      stderr += d;
+      const m = stderr.match(/serving MCP over Streamable HTTP at http:\/\/0\.0\.0\.0:(\d+)\/mcp/);
+      if (m) resolve({ proc, port: m[1], stderr: () => stderr,
+                       exited: new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal }))) });
+    });
+    proc.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('0.0.0.0 is refused without --auth and served with it', async () => {
+  const refused = await serve(['--http', '0.0.0.0:0']);
+  assert.equal(refused.code, 125);
+  assert.match(refused.stderr, /refusing to listen on a non-loopback address without authentication; give --auth FILE/);
+
+  const empty = join(scratch, 'empty.json');
+  writeFileSync(empty, '{"clients": []}\n');
+  chmodSync(empty, 0o600);
+  const noClients = await serve(['--http', '0.0.0.0:0', '--auth', empty]);
+  assert.equal(noClients.code, 125);
+  assert.match(noClients.stderr, /no clients; create one with tooljail token create/);
+
+  const open = await serve(['--http', '0.0.0.0:0', '--auth', tokens]);
+  assert.ok(open.proc, open.stderr);
+  try {
+    assert.match(open.stderr(), /listening beyond loopback on 0\.0\.0\.0:\d+: put a TLS-terminating reverse proxy in front/);
+    const url = `http://127.0.0.1:${open.port}/mcp`;
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT },
+                                   body: JSON.stringify(initialize) });
+    assert.equal(res.status, 401);
+    const ok = await fetch(url, { method: 'POST', body: JSON.stringify(initialize),
+                                  headers: { 'content-type': 'application/json', accept: ACCEPT, ...bearer('admin') } });
+    assert.equal(ok.status, 200);
+  } finally {
+    open.proc.kill('SIGTERM');
+  }
+  assert.deepEqual(await open.exited, { code: 0, signal: null });
+});
+
+test('serve refuses a token file others may write, or one naming an unknown tool', async () => {
+  const loose = join(scratch, 'loose.json');
+  writeFileSync(loose, readFileSync(tokens));
+  chmodSync(loose, 0o666);
+  let r = tooljail('serve', '--http', '127.0.0.1:0', '--workspace', repo, '--auth', loose);
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /writable by group or others/);
+
+  const unknown = join(scratch, 'unknown.json');
+  const parsed = JSON.parse(readFileSync(tokens, 'utf8'));
+  parsed.clients[0].tools = ['read_file', 'gone_tool'];
+  writeFileSync(unknown, JSON.stringify(parsed));
+  chmodSync(unknown, 0o600);
+  r = tooljail('serve', '--http', '127.0.0.1:0', '--workspace', repo, '--auth', unknown);
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /\/clients\/0\/tools\/1: unknown tool 'gone_tool' \(not in tools\.d\)/);
+});
