@@ -231,7 +231,7 @@ TEST_CASE("auth: the Authorization header is read strictly", "[auth][unit]") {
     CHECK(token == want);
 }
 
-TEST_CASE("auth: a scope allows exactly its tools; * allows all", "[auth][unit]") {
+TEST_CASE("auth: a scope allows exactly its tools, and * allows all", "[auth][unit]") {
     TokenEntry some{"c", kHashA, {"read_file", "git_log"}, "2026-01-01T00:00:00Z"};
     CHECK(some.allows("read_file"));
     CHECK(some.allows("git_log"));
