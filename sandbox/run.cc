@@ -58,6 +58,7 @@ public:
 
     pid_t pid() const override { return p_.pid; }
     const std::string& id() const override { return p_.id; }
+    bool warm() const override { return p_.warm; }
 
     Outcome wait(int cancel_fd, const OutputObserver& observer, const TickObserver& tick) override {
         Outcome out;

@@ -23,6 +23,7 @@ struct RunParts {
     Limits limits;
     Millis wall_timeout{0};
     std::chrono::steady_clock::time_point started;
+    bool warm = false;  // came from the warm pool (sandbox/pool.h)
 };
 
 std::unique_ptr<Run> make_run(RunParts parts);
