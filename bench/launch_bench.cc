@@ -56,7 +56,6 @@ constexpr int kThroughputLaunchesPerThread = 150;
 constexpr int kWarmupLaunches = 5;  // page cache, dentries, first cgroup mkdir: not steady state
 constexpr auto kIdle = std::chrono::milliseconds(50);
 constexpr const char* kProgram = "/bin/true";
-constexpr const char* kProbeProgram = kProgram;
 constexpr const char* kBwrap = "/usr/bin/bwrap";
 
 // One launch: empty string on success, else what went wrong.
@@ -108,7 +107,7 @@ struct PoolCounts {
 
 std::string tooljail_pool_launch(const sandbox::Sandbox& sb, PoolCounts& counts) {
     auto t0 = std::chrono::steady_clock::now();
-    auto run = sb.launch(sandbox::RunRequest{{kProbeProgram}});
+    auto run = sb.launch(sandbox::RunRequest{{kProgram}});
     auto t1 = std::chrono::steady_clock::now();
     if (!run) return "tooljail pool: launch: " + run.error().message();
     bool warm = (*run)->warm();
