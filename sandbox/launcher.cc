@@ -21,6 +21,7 @@
 #include "sandbox/namespaces.h"
 #include "sandbox/pool.h"
 #include "sandbox/prepared.h"
+#include "sandbox/reaper.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/run_impl.h"
 #include "sandbox/seccomp.h"
@@ -124,7 +125,10 @@ Result<std::shared_ptr<Host>> Host::open(const HostOptions& options) {
     host->landlock_abi_ = landlock::abi_version();
     // Writing stdin to a program that exited must surface as EPIPE, not kill the supervisor.
     ::signal(SIGPIPE, SIG_IGN);
-    if (options.pool.per_sandbox > 0) host->pool_ = std::make_unique<pool::Pool>(options.pool);
+    if (options.pool.per_sandbox > 0) {
+        host->pool_ = std::make_unique<pool::Pool>(options.pool);
+        host->reaper_ = std::make_shared<Reaper>();
+    }
     return host;
 }
 
@@ -260,6 +264,7 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         if (request.wall_timeout && *request.wall_timeout < parts.wall_timeout)
             parts.wall_timeout = *request.wall_timeout;
         if (request.stdin_data) parts.stdin_data = *request.stdin_data;
+        parts.reaper = impl_->host->reaper();
     };
 
     if (pool::WarmSet* warm = impl_->warm.get()) {

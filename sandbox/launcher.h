@@ -26,6 +26,7 @@ namespace sandbox {
 namespace pool {
 class Pool;
 }
+class Reaper;
 
 // Process-wide host facts, detected once; owns the warm pool when options.pool asks for one.
 class Host {
@@ -44,8 +45,11 @@ public:
     int landlock_abi() const { return landlock_abi_; }
     bool is_root() const { return is_root_; }
     pool::Pool* pool() const { return pool_.get(); }  // null: pool off
+    // With the pool on, finished runs' leaves are removed in the background; null otherwise.
+    const std::shared_ptr<Reaper>& reaper() const { return reaper_; }
 
 private:
+    std::shared_ptr<Reaper> reaper_;
     std::unique_ptr<pool::Pool> pool_;
     cgroup::Hierarchy cgroups_;
     std::string runtime_dir_;

@@ -26,7 +26,7 @@ class Child {
 public:
     Child() = default;
     Child(Child&&) noexcept = default;
-    Child& operator=(Child&&) noexcept = default;
+    Child& operator=(Child&&) = delete;  // would drop a live child without reaping it
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
     // An unused warm sandbox is killed and reaped; its leaf's destructor kills what is left in
