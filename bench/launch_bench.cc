@@ -6,6 +6,11 @@
 //   bwrap             posix_spawn(bwrap ... /bin/true) + waitpid: namespaces and mounts only.
 //   tooljail_default  sandbox::run_once under policies/default.json: all namespaces, the mount
 //   tooljail_strict   tree, seccomp, capabilities, Landlock, rlimits and the cgroup leaf.
+//   tooljail_default_pool  the same policy on a Host with the warm pool (2 per Sandbox, as
+//                     `tooljail serve` runs it): launch + wait of a warm sandbox when one is
+//                     ready, the cold path otherwise. Counters: warm_pct (launches that found a
+//                     warm sandbox), launch_p50_ms (request to exec seen) and wait_p50_ms (exec
+//                     to Outcome: the program, pid-namespace exit, reap, stats, leaf removal).
 //
 // Each launcher runs in two modes: back-to-back, and after 50 ms of idle (the sleep is not
 // timed). Every launch is timed on its own with steady_clock and reported through manual time;
@@ -84,6 +89,40 @@ std::string tooljail_launch(const sandbox::Sandbox& sb) {
     return why;
 }
 
+// Warm-pool bookkeeping of one benchmark run: how many launches were warm, and the two halves
+// of each launch (Sandbox::launch, then Run::wait).
+struct PoolCounts {
+    std::mutex mu;
+    uint64_t launches = 0;
+    uint64_t warm = 0;
+    std::vector<double> launch_ms;
+    std::vector<double> wait_ms;
+    void clear() {
+        std::lock_guard<std::mutex> lock(mu);
+        launches = warm = 0;
+        launch_ms.clear();
+        wait_ms.clear();
+    }
+};
+
+std::string tooljail_pool_launch(const sandbox::Sandbox& sb, PoolCounts& counts) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto run = sb.launch(sandbox::RunRequest{{kProgram}});
+    auto t1 = std::chrono::steady_clock::now();
+    if (!run) return "tooljail pool: launch: " + run.error().message();
+    bool warm = (*run)->warm();
+    sandbox::Outcome o = (*run)->wait();
+    auto t2 = std::chrono::steady_clock::now();
+    if (o.reason != sandbox::Termination::Exit || o.exit_code != 0)
+        return std::string("tooljail pool: ") + sandbox::termination_name(o.reason);
+    std::lock_guard<std::mutex> lock(counts.mu);
+    ++counts.launches;
+    if (warm) ++counts.warm;
+    counts.launch_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    counts.wait_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    return {};
+}
+
 // Per-launch durations of one benchmark run, shared by its worker threads.
 struct Samples {
     std::mutex mu;
@@ -109,9 +148,21 @@ void report(benchmark::State& state, std::vector<double> ms) {
 
 double millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+void report_pool(benchmark::State& state, PoolCounts* counts) {
+    if (!counts) return;
+    std::lock_guard<std::mutex> lock(counts->mu);
+    if (counts->launches == 0) return;
+    state.counters["warm_pct"] =
+        100.0 * static_cast<double>(counts->warm) / static_cast<double>(counts->launches);
+    std::sort(counts->launch_ms.begin(), counts->launch_ms.end());
+    std::sort(counts->wait_ms.begin(), counts->wait_ms.end());
+    state.counters["launch_p50_ms"] = percentile(counts->launch_ms, 0.5);
+    state.counters["wait_p50_ms"] = percentile(counts->wait_ms, 0.5);
+}
+
 // Single-threaded latency: each launch timed alone; idle mode sleeps before it, untimed.
 void latency(benchmark::State& state, const Launcher& launch, const std::string& setup_error,
-             bool idle) {
+             bool idle, PoolCounts* counts) {
     if (!setup_error.empty()) {
         state.SkipWithError(setup_error.c_str());
         for (auto _ : state) {
@@ -126,6 +177,7 @@ void latency(benchmark::State& state, const Launcher& launch, const std::string&
             return;
         }
     }
+    if (counts) counts->clear();
     std::vector<double> ms;
     ms.reserve(static_cast<size_t>(state.max_iterations));
     for (auto _ : state) {
@@ -141,6 +193,7 @@ void latency(benchmark::State& state, const Launcher& launch, const std::string&
         ms.push_back(millis(took));
     }
     report(state, std::move(ms));
+    report_pool(state, counts);
 }
 
 // Two workers launching back-to-back. Thread 0 clears the shared samples before the start
@@ -148,14 +201,17 @@ void latency(benchmark::State& state, const Launcher& launch, const std::string&
 // so no other thread touches them at those moments. Counters are summed over threads: the
 // launch count as a rate becomes launches per wall-clock second.
 void throughput(benchmark::State& state, const Launcher& launch, const std::string& setup_error,
-                const std::shared_ptr<Samples>& samples) {
+                const std::shared_ptr<Samples>& samples, PoolCounts* counts) {
     if (!setup_error.empty()) {
         state.SkipWithError(setup_error.c_str());
         for (auto _ : state) {
         }
         return;
     }
-    if (state.thread_index() == 0) samples->ms.clear();
+    if (state.thread_index() == 0) {
+        samples->ms.clear();
+        if (counts) counts->clear();
+    }
     std::vector<double> mine;
     mine.reserve(static_cast<size_t>(state.max_iterations));
     for (auto _ : state) {
@@ -174,7 +230,10 @@ void throughput(benchmark::State& state, const Launcher& launch, const std::stri
     }
     state.counters["launches_per_s"] =
         benchmark::Counter(static_cast<double>(mine.size()), benchmark::Counter::kIsRate);
-    if (state.thread_index() == 0) report(state, samples->ms);
+    if (state.thread_index() == 0) {
+        report(state, samples->ms);
+        report_pool(state, counts);
+    }
 }
 
 // Everything built once, outside every timed loop.
@@ -188,11 +247,14 @@ struct Setup {
         std::string error;
     };
     std::vector<Policy> policies;
+    std::shared_ptr<sandbox::Host> pool_host;  // the warm pool, as `tooljail serve` runs it
+    Policy pool_policy;
 };
 
-Setup::Policy prepare_policy(const Setup& setup, const std::string& name) {
+Setup::Policy prepare_policy(const Setup& setup, const std::string& name,
+                             const std::shared_ptr<sandbox::Host>& host) {
     Setup::Policy p{name, nullptr, {}};
-    if (!setup.host) {
+    if (!host) {
         p.error = setup.host_error;
         return p;
     }
@@ -204,7 +266,7 @@ Setup::Policy prepare_policy(const Setup& setup, const std::string& name) {
     }
     sandbox::SandboxConfig config = policy->sandbox;
     config.workspace = setup.workspace;
-    auto sb = sandbox::Sandbox::prepare(config, setup.host);
+    auto sb = sandbox::Sandbox::prepare(config, host);
     if (!sb) {
         p.error = "prepare: " + sb.error().message();
         return p;
@@ -245,7 +307,11 @@ int main(int argc, char** argv) {
     else
         setup.host_error = "Host::open: " + host.error().message();
     for (const char* name : {"default", "strict"})
-        setup.policies.push_back(prepare_policy(setup, name));
+        setup.policies.push_back(prepare_policy(setup, name, setup.host));
+    sandbox::HostOptions pool_options;
+    pool_options.pool.per_sandbox = 2;  // `tooljail serve`'s default
+    if (auto pool_host = sandbox::Host::open(pool_options)) setup.pool_host = *pool_host;
+    setup.pool_policy = prepare_policy(setup, "default", setup.pool_host);
 
     benchmark::AddCustomContext("kernel", kernel_release());
     benchmark::AddCustomContext("workload", std::string(kProgram) + ", request to reaped exit");
@@ -269,27 +335,38 @@ int main(int argc, char** argv) {
         Launcher launch;
         std::string error;
         bool throughput;
+        std::shared_ptr<PoolCounts> counts;  // warm-pool entries only
     };
     std::vector<Entry> entries = {
-        {"bare", [] { return spawn_and_wait({kProgram}); }, "", true},
-        {"bwrap", [bwrap_args] { return spawn_and_wait(bwrap_args); }, bwrap_error, true},
+        {"bare", [] { return spawn_and_wait({kProgram}); }, "", true, nullptr},
+        {"bwrap", [bwrap_args] { return spawn_and_wait(bwrap_args); }, bwrap_error, true, nullptr},
     };
     for (const auto& p : setup.policies) {
         auto sb = p.sandbox;
         entries.push_back({"tooljail_" + p.name, [sb] { return tooljail_launch(*sb); }, p.error,
-                           p.name == "default"});
+                           p.name == "default", nullptr});
+    }
+    {
+        auto sb = setup.pool_policy.sandbox;
+        auto counts = std::make_shared<PoolCounts>();
+        std::string error = setup.pool_policy.error;
+        if (error.empty() && !sb->wait_warm(2, std::chrono::seconds(10)))
+            error = "warm pool did not fill: " + sb->pool_stats().last_fill_error;
+        entries.push_back({"tooljail_default_pool",
+                           [sb, counts] { return tooljail_pool_launch(*sb, *counts); }, error, true,
+                           counts});
     }
 
     for (const auto& e : entries) {
         benchmark::RegisterBenchmark(
             ("launch/" + e.name + "/back_to_back").c_str(),
-            [e](benchmark::State& s) { latency(s, e.launch, e.error, false); })
+            [e](benchmark::State& s) { latency(s, e.launch, e.error, false, e.counts.get()); })
             ->Iterations(kBackToBackLaunches)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(
             ("launch/" + e.name + "/after_50ms_idle").c_str(),
-            [e](benchmark::State& s) { latency(s, e.launch, e.error, true); })
+            [e](benchmark::State& s) { latency(s, e.launch, e.error, true, e.counts.get()); })
             ->Iterations(kIdleLaunches)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
@@ -299,7 +376,9 @@ int main(int argc, char** argv) {
         auto samples = std::make_shared<Samples>();
         benchmark::RegisterBenchmark(
             ("throughput/" + e.name).c_str(),
-            [e, samples](benchmark::State& s) { throughput(s, e.launch, e.error, samples); })
+            [e, samples](benchmark::State& s) {
+                throughput(s, e.launch, e.error, samples, e.counts.get());
+            })
             ->Iterations(kThroughputLaunchesPerThread)
             ->Threads(2)
             ->UseRealTime()
@@ -310,7 +389,9 @@ int main(int argc, char** argv) {
     benchmark::Shutdown();
 
     setup.policies.clear();  // sandboxes before the host, then the workspace
+    setup.pool_policy.sandbox.reset();
     setup.host.reset();
+    setup.pool_host.reset();
     ::rmdir(setup.workspace.c_str());
     return 0;
 }

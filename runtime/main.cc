@@ -90,6 +90,17 @@ int main(int argc, char** argv) {
                         "to start, and refuse each call whose record fails, RECORD_ERROR)");
     serve_cmd->add_flag("--syslog", serve.syslog,
                         "Also send a one-line summary of each record to syslog (LOG_AUTHPRIV)");
+    serve_cmd
+        ->add_option("--pool-size", serve.pool_size,
+                     "Warm sandboxes kept ready per tool, each used for one call (0 = off: every "
+                     "call builds its sandbox when it arrives)")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--pool-max", serve.pool_max,
+                     "Warm sandboxes kept ready for all tools together (bounds their idle memory)")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
 
     runtime::RunsOptions runs;
     auto* runs_cmd =

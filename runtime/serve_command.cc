@@ -40,8 +40,15 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     std::string tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
     auto tools = ToolRegistry::load_dir(tools_dir, *policies);
     if (!tools) return sandbox::fail(std::move(tools).error());
-    auto host = sandbox::Host::open({});
+    sandbox::HostOptions host_options;
+    host_options.pool.per_sandbox = options.pool_size;
+    host_options.pool.max_total = options.pool_max;
+    auto host = sandbox::Host::open(host_options);
     if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
+    if (options.pool_size > 0)
+        LOG_INFO("warm pool: {} per tool, at most {} in total", options.pool_size, options.pool_max);
+    else
+        LOG_INFO("warm pool: off; every call builds its sandbox");
     auto context = std::make_unique<ServeContext>(ServeContext{nullptr, std::move(*tools), nullptr, {}});
     RecordOptions record_options;
     record_options.dir = options.records_dir.empty() ? default_records_dir() : options.records_dir;

@@ -37,6 +37,10 @@ struct ServeOptions {
     std::string records_dir;
     bool records_fail_open = false;
     bool syslog = false;  // a one-line summary of each finished record to syslog
+    // Warm pool (sandbox/pool.h): sandboxes prepared ahead of the calls, per tool, each used for
+    // one call. 0 = off. pool_max bounds all tools together (idle memory; docs/BENCHMARKS.md).
+    size_t pool_size = 2;
+    size_t pool_max = 32;
 };
 
 // What every transport serves, loaded once at start-up and read-only afterwards (shared by

@@ -178,6 +178,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
         return refusal_result("SANDBOX_ERROR", "the sandbox could not run the tool: " + run.error().message());
     }
     std::string run_id = (*run)->id();
+    const bool warm = (*run)->warm();
     client_log(ctx, origin, McpLogLevel::Debug,
                {{"event", "run_started"}, {"run_id", run_id}, {"tool", tool.name}, {"policy", tool.policy}});
     sandbox::Outcome o;
@@ -190,8 +191,9 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     } else {
         o = (*run)->wait(ctx.cancel_fd);
     }
-    LOG_INFO("call tool={} run_id={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}", tool.name,
-             run_id, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total, o.err.total);
+    LOG_INFO("call tool={} run_id={} warm={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}",
+             tool.name, run_id, warm, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total,
+             o.err.total);
     finish(o);
 
     RunView view{o, sb.config().limits, run_id, tool.success_exit_codes, options_.shown_bytes, {}, {}, origin.resource_links};

@@ -152,7 +152,8 @@ Leaf::Leaf(Leaf&& other) noexcept
     : version_(other.version_),
       dirs_(std::move(other.dirs_)),
       v2_dir_fd_(std::move(other.v2_dir_fd_)),
-      fake_tree_(other.fake_tree_) {
+      fake_tree_(other.fake_tree_),
+      cpu_base_usec_(other.cpu_base_usec_) {
     other.dirs_.clear();
 }
 
@@ -167,6 +168,7 @@ Leaf& Leaf::operator=(Leaf&& other) noexcept {
         other.dirs_.clear();
         v2_dir_fd_ = std::move(other.v2_dir_fd_);
         fake_tree_ = other.fake_tree_;
+        cpu_base_usec_ = other.cpu_base_usec_;
     }
     return *this;
 }
@@ -269,13 +271,49 @@ Result<void> Leaf::attach(pid_t pid) const {
 Result<uint64_t> Leaf::cpu_usage_usec() const {
     if (version_ == Version::V2) {
         if (dirs_.empty()) return fail(Errc::InvalidArgument, "cgroup: leaf was removed");
-        return read_keyed(dirs_[0] + "/cpu.stat", "usage_usec");
+        auto usec = read_keyed(dirs_[0] + "/cpu.stat", "usage_usec");
+        if (!usec) return fail(std::move(usec).error());
+        return *usec >= cpu_base_usec_ ? *usec - cpu_base_usec_ : 0;
     }
     if (dirs_.size() <= kCpuacct || dirs_[kCpuacct].empty())
         return fail(Errc::Unsupported, "cgroup: cpuacct controller unavailable");
     auto ns = read_number(dirs_[kCpuacct] + "/cpuacct.usage");
     if (!ns) return fail(std::move(ns).error());
     return *ns / 1000;
+}
+
+Result<void> Leaf::rename(std::string_view new_name) {
+    if (!valid_leaf_name(new_name))
+        return fail(Errc::InvalidArgument, "cgroup: invalid leaf name '" + std::string(new_name) + "'");
+    if (version_ == Version::V2) return fail(Errc::Unsupported, "cgroup: v2 cannot rename a group");
+    for (auto& dir : dirs_) {
+        if (dir.empty()) continue;
+        const std::string from = dir;
+        const std::string to = from.substr(0, from.rfind('/') + 1) + std::string(new_name);
+        // rename(2) within the parent: cgroup v1 supports it (cgroup1_rename); members stay.
+        if (::rename(from.c_str(), to.c_str()) != 0) return fail(sys_error("cgroup: rename(" + from + ")"));
+        for (auto& d : dirs_)  // co-mounted controllers name the same directory
+            if (d == from) d = to;
+    }
+    return {};
+}
+
+Result<void> Leaf::reset_accounting() {
+    if (dirs_.empty()) return fail(Errc::InvalidArgument, "cgroup: leaf was removed");
+    if (version_ == Version::V2) {
+        // cpu.stat cannot be reset; remember where the run starts. memory.peak cannot be reset
+        // globally either (a write resets it only for the writer's fd, Linux 6.12+).
+        cpu_base_usec_ = 0;
+        auto usec = cpu_usage_usec();
+        if (!usec) return fail(std::move(usec).error());
+        cpu_base_usec_ = *usec;
+        return {};
+    }
+    // v1: "0" resets the high-water mark to the current usage and the CPU counter to 0.
+    if (!dirs_[kMemory].empty())
+        SBX_TRY(write_control(dirs_[kMemory] + "/memory.max_usage_in_bytes", "0"));
+    if (!dirs_[kCpuacct].empty()) SBX_TRY(write_control(dirs_[kCpuacct] + "/cpuacct.usage", "0"));
+    return {};
 }
 
 Result<Stats> Leaf::stats() const {

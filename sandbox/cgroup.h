@@ -108,6 +108,15 @@ public:
     Result<uint64_t> cpu_usage_usec() const;  // cheap; polled by the CPU-time watchdog
     // Fields of a controller the leaf lacks are 0, as is peak memory before Linux 5.19 on v2.
     Result<Stats> stats() const;
+    // Forgets what the leaf accounted so far, so that stats() describe what runs from now on
+    // (a warm sandbox's own preparation is not the program's). v1: resets the memory
+    // high-water mark to the current usage and cpuacct.usage to 0. v2: remembers the CPU usage
+    // and subtracts it from then on; memory.peak cannot be reset and keeps the preparation's.
+    Result<void> reset_accounting();
+    // v1: renames the leaf's directories (same parent), e.g. to the run id a warm sandbox is
+    // given at the call. v2 has no rename: Unsupported. An existing name is EEXIST; after a
+    // failure part of the directories may carry the new name (remove() still finds them all).
+    Result<void> rename(std::string_view new_name);
     // SIGKILLs every process in the leaf (v2: cgroup.kill; v1: repeat over cgroup.procs).
     void kill_all() const;
     // rmdir of every directory, retrying briefly while killed processes finish exiting.
@@ -121,6 +130,7 @@ private:
     std::vector<std::string> dirs_;  // v2: one; v1: memory, pids, cpu, cpuacct (some empty)
     UniqueFd v2_dir_fd_;
     bool fake_tree_ = false;
+    uint64_t cpu_base_usec_ = 0;  // v2: subtracted from cpu.stat (reset_accounting)
 };
 
 // Removes leftover run-* leaves under the parent (a supervisor that died mid-run), killing any

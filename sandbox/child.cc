@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <sched.h>
 
 #include "sandbox/mounts.h"
+#include "sandbox/warm_request.h"
 
 namespace sandbox::child {
 namespace {
@@ -26,6 +28,9 @@ struct State {
     const Plan* plan;
     int tree_fds[mount_plan::kMaxBindSources];
     int detail;
+    char* const* argv;               // plan->argv, or the warm request's
+    char* request_buf;               // warm: kBufferBytes mapped before seccomp
+    warm_request::Decoded request;   // warm: what arrived on go_fd
 };
 
 int step_signals(State&) {
@@ -156,9 +161,9 @@ int step_seccomp(State& s) { return seccomp::install(*s.plan->seccomp); }
 
 int step_execve(State& s) {
     const Plan& p = *s.plan;
-    const char* prog = p.argv[0];
+    const char* prog = s.argv[0];
     if (strchr(prog, '/') != nullptr) {
-        execve(prog, p.argv, p.envp);
+        execve(prog, s.argv, p.envp);
         return errno;
     }
     // PATH search without allocation, like execvpe: EACCES wins over ENOENT if any candidate
@@ -172,11 +177,82 @@ int step_execve(State& s) {
         memcpy(path, *dir, dir_len);
         path[dir_len] = '/';
         memcpy(path + dir_len + 1, prog, prog_len + 1);
-        execve(path, p.argv, p.envp);
+        execve(path, s.argv, p.envp);
         if (errno == EACCES) result = EACCES;
         else if (errno != ENOENT && errno != ENOTDIR) return errno;
     }
     return result;
+}
+
+// ---- warm-only steps (run_warm) ----------------------------------------------------------
+
+int step_inherited_fds(State& s) {
+    // A warm child lives on after its clone, so CLOEXEC is not enough: every supervisor fd it
+    // inherited (other warm sandboxes' stdin pipes among them, whose EOF must reach their own
+    // programs) is closed now. Kept: 0-2 (replaced below) and this child's five pipe ends.
+    const Plan& p = *s.plan;
+    int keep[5] = {p.go_fd, p.report_fd, p.stdin_fd, p.stdout_fd, p.stderr_fd};
+    for (int i = 1; i < 5; ++i)  // insertion sort: no allocation, five elements
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned next = 3;
+    for (int fd : keep) {
+        if (fd < 3) return EBADF;  // the parent's pipes never sit on 0-2 (its stdio is open)
+        if (static_cast<unsigned>(fd) > next && close_range(next, static_cast<unsigned>(fd) - 1, 0) != 0)
+            return errno;
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    return close_range(next, ~0U, 0) == 0 ? 0 : errno;
+}
+
+int step_warm_stdio(State& s) {
+    // stdout/stderr are this sandbox's pipes from now on; stdin is /dev/null until the request
+    // says otherwise, so the waiting child never holds the supervisor's own stdin.
+    const Plan& p = *s.plan;
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) return errno;
+    int err = 0;
+    if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(p.stdout_fd, STDOUT_FILENO) < 0 ||
+        dup2(p.stderr_fd, STDERR_FILENO) < 0)
+        err = errno;
+    close(null_fd);
+    return err;
+}
+
+int step_request_buffer(State& s) {
+    // Mapped now, before seccomp (which may not allow mmap) and without malloc (this is a clone
+    // of one thread of a multithreaded process).
+    void* buf = mmap(nullptr, warm_request::kBufferBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) return errno;
+    s.request_buf = static_cast<char*>(buf);
+    return 0;
+}
+
+int step_ready(State& s) {
+    Failure ready{kReadyStep, 0, -1};
+    ssize_t n;
+    do {
+        n = write(s.plan->report_fd, &ready, sizeof ready);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno;
+    return n == static_cast<ssize_t>(sizeof ready) ? 0 : EIO;
+}
+
+int step_request(State& s) {
+    int err = warm_request::read_in_child(s.plan->go_fd, s.request_buf, &s.request);
+    if (err == ESRCH) _exit(0);  // dismissed (pool shutdown) or the supervisor is gone: no report
+    if (err != 0) return err;
+    s.argv = s.request.argv;
+    return 0;
+}
+
+int step_stdin(State& s) {
+    if (!s.request.has_stdin) return 0;
+    return dup2(s.plan->stdin_fd, STDIN_FILENO) < 0 ? errno : 0;
 }
 
 struct Step {
@@ -210,22 +286,62 @@ constexpr Step kSteps[] = {
 };
 constexpr uint32_t kStepCount = sizeof kSteps / sizeof kSteps[0];
 
-}  // namespace
+// A warm sandbox does every step that does not depend on the call before it waits: the same
+// list and order as kSteps, with the tightening (rlimits .. seccomp) done at fill time. Only
+// reading the request, stdin and execve remain for the call. Doing the tightening earlier is
+// at least as safe: the child runs restricted for longer, and what it still does afterwards
+// (read, dup2, execve, write, exit) is allowed by every profile (seccomp.cc).
+constexpr Step kWarmSteps[] = {
+    {"signals", step_signals},
+    {"inherited fds", step_inherited_fds},
+    {"pdeathsig", step_pdeathsig},
+    {"sync", step_sync},
+    {"cgroup namespace", step_cgroupns},
+    {"mount sources", step_prepare_mounts},
+    {"identity", step_identity},
+    {"mounts", step_mounts},
+    {"hostname", step_hostname},
+    {"loopback", step_loopback},
+    {"stdio", step_warm_stdio},
+    {"request buffer", step_request_buffer},
+    {"rlimits", step_rlimits},
+    {"fds", step_fds},
+    {"capabilities", step_caps},
+    {"no_new_privs", step_no_new_privs},
+    {"landlock", step_landlock},
+    {"seccomp", step_seccomp},
+    {"ready", step_ready},
+    {"request", step_request},
+    {"stdin", step_stdin},
+    {"execve", step_execve},
+};
+constexpr uint32_t kWarmStepCount = sizeof kWarmSteps / sizeof kWarmSteps[0];
 
-const char* step_name(uint32_t step) { return step < kStepCount ? kSteps[step].name : "unknown"; }
-
-void run(const Plan& plan) {
-    State state{&plan, {}, -1};
-    for (uint32_t i = 0; i < kStepCount; ++i) {
+[[noreturn]] void run_steps(const Plan& plan, const Step* steps, uint32_t count, uint32_t base) {
+    State state{&plan, {}, -1, plan.argv, nullptr, {}};
+    for (uint32_t i = 0; i < count; ++i) {
         state.detail = -1;
-        int err = kSteps[i].run(state);
+        int err = steps[i].run(state);
         if (err == 0) continue;
-        Failure f{i, err, state.detail};
+        Failure f{base + i, err, state.detail};
         ssize_t ignored = write(plan.report_fd, &f, sizeof f);  // parent may be gone: nothing to do
         (void)ignored;
         _exit(127);
     }
     _exit(127);  // unreachable: execve either replaced us or failed above
 }
+
+}  // namespace
+
+const char* step_name(uint32_t step) {
+    if (step < kStepCount) return kSteps[step].name;
+    if (step >= kWarmStepBase && step - kWarmStepBase < kWarmStepCount)
+        return kWarmSteps[step - kWarmStepBase].name;
+    return "unknown";
+}
+
+void run(const Plan& plan) { run_steps(plan, kSteps, kStepCount, 0); }
+
+void run_warm(const Plan& plan) { run_steps(plan, kWarmSteps, kWarmStepCount, kWarmStepBase); }
 
 }  // namespace sandbox::child

@@ -42,6 +42,10 @@ struct Plan {
     const char* const* path_dirs = nullptr;  // NULL-terminated PATH entries for a bare argv[0]
 };
 
+// run_warm() reads the argv from go_fd after the go byte (sandbox/warm_request.h), so
+// Plan::argv is unused there, and stdin_fd is always a pipe, dup'ed onto 0 only when the
+// request says so (else stdin is /dev/null, as on the cold path).
+
 // The fixed-size record a failing child writes to report_fd.
 struct Failure {
     uint32_t step;  // index into step_names()
@@ -49,10 +53,22 @@ struct Failure {
     int32_t detail; // step-specific index (the mount op or bind source), -1 if none
 };
 
-// The step names, indexed by Failure::step: "pdeathsig", "sync", "identity", ... "execve".
+// Failure::step of the record a warm child writes once it is prepared and waiting for its
+// request: not a failure, the "ready" signal.
+inline constexpr uint32_t kReadyStep = 0xffffffffu;
+
+// The step names, indexed by Failure::step: "pdeathsig", "sync", "identity", ... "execve" for
+// run(); warm steps (run_warm) are numbered from kWarmStepBase.
+inline constexpr uint32_t kWarmStepBase = 64;
 const char* step_name(uint32_t step);
 
-// Runs the steps and execs. Never returns.
+// Runs the cold path's steps and execs. Never returns.
 [[noreturn]] void run(const Plan& plan);
+
+// A warm sandbox (sandbox/pool.h): runs every step up to and including seccomp, writes a
+// kReadyStep record to report_fd, then blocks on go_fd for the run request, puts stdin in
+// place and execs the request's argv. EOF on go_fd before a whole request (the pool dismissed
+// it, or the supervisor died) ends the child. Never returns.
+[[noreturn]] void run_warm(const Plan& plan);
 
 }  // namespace sandbox::child

@@ -19,16 +19,17 @@
 #include "sandbox/mount_plan.h"
 #include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
+#include "sandbox/pool.h"
+#include "sandbox/prepared.h"
+#include "sandbox/reaper.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/run_impl.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/warm_child.h"
+#include "sandbox/warm_request.h"
 
 namespace sandbox {
 namespace {
-
-// How long a child may take from clone to execve before the launch is abandoned. Setup takes
-// about a millisecond; this only bounds a wedged kernel path.
-constexpr int kSetupTimeoutMs = 10'000;
 
 Result<void> make_dirs(const std::string& path, mode_t mode) {
     std::string partial;
@@ -124,37 +125,39 @@ Result<std::shared_ptr<Host>> Host::open(const HostOptions& options) {
     host->landlock_abi_ = landlock::abi_version();
     // Writing stdin to a program that exited must surface as EPIPE, not kill the supervisor.
     ::signal(SIGPIPE, SIG_IGN);
+    if (options.pool.per_sandbox > 0) {
+        host->pool_ = std::make_unique<pool::Pool>(options.pool);
+        host->reaper_ = std::make_shared<Reaper>();
+    }
     return host;
 }
 
+Host::Host() = default;
+Host::~Host() = default;
+
 struct Sandbox::Impl {
-    SandboxConfig config;
     std::shared_ptr<Host> host;
+    std::shared_ptr<Prepared> prepared;  // shared with the pool's WarmSet
     Layers layers;
-    mount_plan::Plan mounts;
-    seccomp::Program seccomp;
-    caps::Plan caps;
-    rlimits::Plan rlimits;
-    landlock::Plan landlock;
-    namespaces::IdMap ids{};
-    cgroup::LeafLimits cgroup_limits;
-    std::vector<std::string> path_dirs;
-    std::vector<const char*> path_ptrs;  // NULL-terminated view of path_dirs
-    std::vector<char*> envp;             // NULL-terminated view of config.env
+    // Declared after host: destroyed first, so the warm sandboxes go before the Pool does.
+    std::shared_ptr<pool::WarmSet> warm;  // null when the Host has no pool
 };
 
 Sandbox::Sandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Sandbox::~Sandbox() = default;
-const SandboxConfig& Sandbox::config() const { return impl_->config; }
+const SandboxConfig& Sandbox::config() const { return impl_->prepared->config; }
 const Layers& Sandbox::layers() const { return impl_->layers; }
 
 Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& config,
                                                         std::shared_ptr<Host> host) {
     auto impl = std::make_unique<Impl>();
-    impl->config = config;
     impl->host = host;
+    impl->prepared = std::make_shared<Prepared>();
+    Prepared& prep = *impl->prepared;
+    prep.config = config;
+    prep.cgroups = host->cgroups();
     const std::string label = "policy '" + config.name + "': ";
-    const SandboxConfig& c = impl->config;
+    const SandboxConfig& c = prep.config;
 
     if (c.uid == 0 || c.gid == 0)
         return fail(Errc::InvalidArgument, label + "identity: the sandbox never runs as uid/gid 0");
@@ -163,7 +166,7 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
     // Identity: one inside id mapped to one host id. Only root may pick the host id; an
     // unprivileged supervisor can only map its own.
-    auto& ids = impl->ids;
+    auto& ids = prep.ids;
     ids.inside_uid = c.uid;
     ids.inside_gid = c.gid;
     if (host->is_root()) {
@@ -188,57 +191,58 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
     std::string group = "root:x:0:\nsandbox:x:" + gid + ":\nnogroup:x:65534:\n";
     auto mounts = mount_plan::build(c, host->runtime_dir() + "/root", passwd, group);
     if (!mounts) return fail(std::move(mounts).error().with_prefix(label));
-    impl->mounts = std::move(*mounts);
+    prep.mounts = std::move(*mounts);
 
     auto filter = seccomp::compile(c.seccomp);
     if (!filter) return fail(std::move(filter).error().with_prefix(label));
-    impl->seccomp = std::move(*filter);
+    prep.seccomp = std::move(*filter);
 
     auto caps = caps::prepare();
     if (!caps) return fail(std::move(caps).error().with_prefix(label + "capabilities: "));
-    impl->caps = std::move(*caps);
+    prep.caps = std::move(*caps);
 
-    impl->rlimits = rlimits::plan(c.limits);
+    prep.rlimits = rlimits::plan(c.limits);
 
     auto ll = landlock::plan(c.landlock, {"/"},
                              {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
                               "/dev/urandom"},
                              c.loopback);
     if (!ll) return fail(std::move(ll).error().with_prefix(label));
-    impl->landlock = std::move(*ll);
+    prep.landlock = std::move(*ll);
 
     // Fail closed on cgroups now rather than at the first call: the leaf creation at launch
     // repeats the same checks, but a policy asking for a controller the host lacks must not load.
     const auto& cg = host->cgroups();
-    impl->cgroup_limits.memory_bytes = c.limits.memory_bytes;
-    impl->cgroup_limits.pids = c.limits.pids;
-    impl->cgroup_limits.cpu_percent = c.limits.cpu_percent;
-    impl->cgroup_limits.need_cpu_usage = true;
+    prep.cgroup_limits.memory_bytes = c.limits.memory_bytes;
+    prep.cgroup_limits.pids = c.limits.pids;
+    prep.cgroup_limits.cpu_percent = c.limits.cpu_percent;
+    prep.cgroup_limits.need_cpu_usage = true;
     {
         auto probe = cgroup::Leaf::create(cg, "probe-" + std::to_string(::getpid()) + "-" +
                                                   std::to_string(g_run_counter.fetch_add(1)),
-                                          impl->cgroup_limits);
+                                          prep.cgroup_limits);
         if (!probe) return fail(std::move(probe).error().with_prefix(label));
     }
 
-    impl->path_dirs = split_path(c.env);
-    for (const auto& d : impl->path_dirs) impl->path_ptrs.push_back(d.c_str());
-    impl->path_ptrs.push_back(nullptr);
-    for (const auto& kv : impl->config.env) impl->envp.push_back(const_cast<char*>(kv.c_str()));
-    impl->envp.push_back(nullptr);
+    prep.path_dirs = split_path(c.env);
+    for (const auto& d : prep.path_dirs) prep.path_ptrs.push_back(d.c_str());
+    prep.path_ptrs.push_back(nullptr);
+    for (const auto& kv : prep.config.env) prep.envp.push_back(const_cast<char*>(kv.c_str()));
+    prep.envp.push_back(nullptr);
 
     Layers& l = impl->layers;
     l.namespaces = namespaces::names();
-    l.seccomp_profile = impl->seccomp.profile;
+    l.seccomp_profile = prep.seccomp.profile;
     l.cgroup = cg.describe();
-    l.landlock_abi = impl->landlock.enabled ? impl->landlock.abi : 0;
+    l.landlock_abi = prep.landlock.enabled ? prep.landlock.abi : 0;
     l.uid = c.uid;
     l.host_uid = ids.host_uid;
+    if (host->pool()) impl->warm = host->pool()->add(impl->prepared);
     return std::shared_ptr<const Sandbox>(new Sandbox(std::move(impl)));
 }
 
 Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
-    const Impl& s = *impl_;
+    const Prepared& s = *impl_->prepared;
     if (request.argv.empty() || request.argv[0].empty())
         return fail(Errc::InvalidArgument, "launch: empty argv");
     for (const auto& arg : request.argv)
@@ -248,18 +252,46 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         return fail(Errc::InvalidArgument, "launch: stdin larger than the policy's stdin_bytes (" +
                                                std::to_string(s.config.limits.stdin_bytes) + ")");
 
-    // The id names the cgroup leaf: one path component, no "." or "..", nothing a shell or a
-    // log line could misread.
+    // The id names the run (records, resources) and, on the cold path, its cgroup leaf: one
+    // path component, no "." or "..", nothing a shell or a log line could misread.
     if (!request.run_id.empty() && !valid_run_id(request.run_id))
         return fail(Errc::InvalidArgument, "launch: run id must be 1..64 of [a-z0-9-]");
-    RunParts parts;
-    parts.id = request.run_id.empty() ? new_run_id() : request.run_id;
-    parts.limits = s.config.limits;
-    parts.wall_timeout = s.config.limits.wall_timeout;
-    if (request.wall_timeout && *request.wall_timeout < parts.wall_timeout)
-        parts.wall_timeout = *request.wall_timeout;
+    std::string id = request.run_id.empty() ? new_run_id() : request.run_id;
+    auto finish_parts = [&](RunParts& parts) {
+        parts.id = id;
+        parts.limits = s.config.limits;
+        parts.wall_timeout = s.config.limits.wall_timeout;
+        if (request.wall_timeout && *request.wall_timeout < parts.wall_timeout)
+            parts.wall_timeout = *request.wall_timeout;
+        if (request.stdin_data) parts.stdin_data = *request.stdin_data;
+        parts.reaper = impl_->host->reaper();
+    };
 
-    auto leaf = cgroup::Leaf::create(s.host->cgroups(), parts.id, s.cgroup_limits);
+    if (pool::WarmSet* warm = impl_->warm.get()) {
+        // Warm path: only the request crosses; a request too big for the warm child's buffer,
+        // an empty pool or a warm sandbox that died all mean the cold path below.
+        bool dead = false;
+        if (auto encoded = warm_request::encode(request.argv, request.stdin_data.has_value())) {
+            while (auto child = warm->take()) {
+                bool fall_back = false;
+                auto started = warm::start(std::move(*child), s, *encoded,
+                                           request.stdin_data.has_value(), id, &fall_back);
+                if (!started && fall_back) {
+                    dead = true;
+                    continue;
+                }
+                warm->count_launch(true, dead);
+                if (!started) return fail(std::move(started).error());
+                finish_parts(*started);
+                return make_run(std::move(*started));
+            }
+        }
+        warm->count_launch(false, dead);
+    }
+
+    RunParts parts;
+    finish_parts(parts);
+    auto leaf = cgroup::Leaf::create(s.cgroups, parts.id, s.cgroup_limits);
     if (!leaf) return fail(std::move(leaf).error());
     parts.leaf = std::move(*leaf);
 
@@ -269,16 +301,14 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     SBX_TRY(sys::make_pipe(report_read, report_write));
     SBX_TRY(sys::make_pipe(out_read, out_write));
     SBX_TRY(sys::make_pipe(err_read, err_write));
-    if (request.stdin_data) {
-        SBX_TRY(sys::make_pipe(in_read, parts.stdin_write));
-        parts.stdin_data = *request.stdin_data;
-    }
+    if (request.stdin_data) SBX_TRY(sys::make_pipe(in_read, parts.stdin_write));
 
     std::vector<char*> argv;
     for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
 
     child::Plan plan;
+    fill_child_plan(s, plan);
     plan.go_fd = go_read.get();
     plan.report_fd = report_write.get();
     plan.stdin_fd = in_read.get();
@@ -289,19 +319,7 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     plan.parent_fds[2] = out_read.get();
     plan.parent_fds[3] = err_read.get();
     plan.parent_fds[4] = parts.stdin_write.get();
-    plan.uid = s.ids.inside_uid;
-    plan.gid = s.ids.inside_gid;
-    plan.allow_setgroups = s.ids.allow_setgroups;
-    plan.hostname = s.config.hostname.c_str();
-    plan.loopback = s.config.loopback;
-    plan.mounts = &s.mounts;
-    plan.caps = &s.caps;
-    plan.rlimits = &s.rlimits;
-    plan.landlock = &s.landlock;
-    plan.seccomp = &s.seccomp;
     plan.argv = argv.data();
-    plan.envp = s.envp.data();
-    plan.path_dirs = s.path_ptrs.data();
 
     auto cloned = namespaces::clone_child(parts.leaf.v2_dir_fd());
     if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
@@ -311,9 +329,7 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     parts.pidfd.reset(cloned->pidfd);
     // From here on an early return destroys `parts`' pidfd... kill and reap explicitly instead.
     auto abort_child = [&](Error e) {
-        sys::pidfd_signal(parts.pidfd.get(), SIGKILL);
-        siginfo_t info;
-        ::waitid(P_PIDFD, static_cast<id_t>(parts.pidfd.get()), &info, WEXITED);
+        kill_and_reap(parts.pidfd.get());
         return fail(std::move(e));
     };
     go_read.reset();
@@ -331,44 +347,10 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     if (::write(go_write.get(), "g", 1) != 1) return abort_child(sys_error("launch: go byte"));
 
     // EOF on the report pipe = the child exec'd (the pipe is O_CLOEXEC); a record = it failed.
-    child::Failure failure{};
-    size_t got = 0;
-    while (got < sizeof failure) {
-        pollfd p{report_read.get(), POLLIN, 0};
-        int rc = ::poll(&p, 1, kSetupTimeoutMs);
-        if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) return abort_child(make_error(Errc::Timeout, "launch: child setup did not finish"));
-        ssize_t n = ::read(report_read.get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-    }
+    auto report = read_report(report_read.get(), kSetupTimeoutMs);
     parts.started = std::chrono::steady_clock::now();
-    if (got == sizeof failure) {
-        std::string step = child::step_name(failure.step);
-        // Context is "<step>: <detail>"; run_once and the CLI read the step back from it.
-        std::string detail;
-        if (step == "mount sources" && failure.detail >= 0 &&
-            static_cast<size_t>(failure.detail) < s.mounts.bind_sources.size())
-            detail = ": open_tree " + s.mounts.bind_sources[static_cast<size_t>(failure.detail)];
-        if (step == "mounts" && failure.detail >= 0 &&
-            static_cast<size_t>(failure.detail) < s.mounts.ops.size())
-            detail = ": /" + s.mounts.ops[static_cast<size_t>(failure.detail)].target;
-        if (step == "mounts" && failure.detail == mounts::kFailedPivot) detail = ": pivot_root";
-        if (step == "mounts" && failure.detail == mounts::kFailedStaging)
-            detail = ": staging root " + s.mounts.staging;
-        if (step == "mounts" && failure.detail == mounts::kFailedCwd)
-            detail = ": the sandbox user (host uid " + std::to_string(s.ids.host_uid) +
-                     ") cannot enter the workspace " + s.config.workspace +
-                     " (it needs search permission for others, or a host_uid that owns it)";
-        if (step == "execve") detail = ": " + request.argv[0];
-        Error e{failure.err == ENOENT ? Errc::NotFound
-                : (failure.err == EPERM || failure.err == EACCES) ? Errc::PermissionDenied
-                                                                   : Errc::Syscall,
-                failure.err, step + detail};
-        return abort_child(std::move(e));
-    }
-    if (got != 0) return abort_child(make_error(Errc::Internal, "launch: short failure record"));
+    if (!report) return abort_child(std::move(report).error());
+    if (*report) return abort_child(child_failure_error(s, **report, request.argv[0]));
 
     for (UniqueFd* fd : {&parts.stdin_write, &out_read, &err_read}) {
         if (fd->valid() && ::fcntl(fd->get(), F_SETFL, O_NONBLOCK) != 0)
@@ -378,6 +360,12 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     parts.stderr_read = std::move(err_read);
     return make_run(std::move(parts));
 }
+
+bool Sandbox::wait_warm(size_t count, Millis timeout) const {
+    return impl_->warm && impl_->warm->wait_ready(count, timeout);
+}
+
+PoolStats Sandbox::pool_stats() const { return impl_->warm ? impl_->warm->stats() : PoolStats{}; }
 
 Outcome launch_failure(const Error& e) {
     Outcome o;

@@ -23,17 +23,34 @@
 
 namespace sandbox {
 
-// Process-wide host facts, detected once.
+namespace pool {
+class Pool;
+}
+class Reaper;
+
+// Process-wide host facts, detected once; owns the warm pool when options.pool asks for one.
 class Host {
 public:
+    // With options.pool.per_sandbox > 0 this starts the pool's fill threads, which clone the
+    // warm sandboxes: the threads live until the Host is destroyed, and the warm children die
+    // with them (parent-death signal). Destroy the Host (after its Sandboxes) to stop the pool.
     static Result<std::shared_ptr<Host>> open(const HostOptions& options);
+    Host();
+    ~Host();
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
 
     const cgroup::Hierarchy& cgroups() const { return cgroups_; }
     const std::string& runtime_dir() const { return runtime_dir_; }
     int landlock_abi() const { return landlock_abi_; }
     bool is_root() const { return is_root_; }
+    pool::Pool* pool() const { return pool_.get(); }  // null: pool off
+    // With the pool on, finished runs' leaves are removed in the background; null otherwise.
+    const std::shared_ptr<Reaper>& reaper() const { return reaper_; }
 
 private:
+    std::shared_ptr<Reaper> reaper_;
+    std::unique_ptr<pool::Pool> pool_;
     cgroup::Hierarchy cgroups_;
     std::string runtime_dir_;
     int landlock_abi_ = 0;
@@ -61,12 +78,23 @@ public:
                                                           std::shared_ptr<Host> host);
     ~Sandbox();
 
-    // Parent. Creates the run's cgroup (named request.run_id, or a new_run_id()), clones the
-    // child into fresh namespaces, writes its id maps, places it in the cgroup and lets it run.
-    // Returns once the child has exec'd the program, or with the error (named step + errno) that
-    // stopped it before exec. An invalid request.run_id is InvalidArgument; one whose leaf
+    // Parent. Starts the program in a sandbox of its own, which is never used again.
+    // Warm path (the Host has a pool and one of this Sandbox's warm sandboxes is ready): sends
+    // the argv to it; the warm child puts stdin in place and execs. Cold path (no pool, none
+    // ready, one found dead, or an argv beyond warm_request::kMaxBytes): creates the run's
+    // cgroup leaf (named request.run_id, or a new_run_id()), clones the child into fresh
+    // namespaces, writes its id maps, places it in the cgroup and lets it run. Both return
+    // once the child has exec'd the program, or with the error (named step + errno) that
+    // stopped it before exec; a warm sandbox never turns into an error the cold path would not
+    // give. An invalid request.run_id is InvalidArgument; on the cold path one whose leaf
     // already exists fails with EEXIST.
     Result<std::unique_ptr<Run>> launch(const RunRequest& request) const;
+
+    // Blocks until `count` warm sandboxes (at most the target) are ready: true; false at the
+    // timeout, when a fill failed, or without a pool. For tests and benchmarks.
+    bool wait_warm(size_t count, Millis timeout) const;
+    // What this Sandbox's pool did so far; target 0 when there is no pool.
+    PoolStats pool_stats() const;
 
     const SandboxConfig& config() const;
     const Layers& layers() const;
@@ -94,7 +122,10 @@ public:
     virtual Outcome wait(int cancel_fd = -1, const OutputObserver& observer = {},
                          const TickObserver& tick = {}) = 0;
     virtual pid_t pid() const = 0;  // host pid of the sandbox's pid 1
-    virtual const std::string& id() const = 0;  // run id, also the cgroup leaf name
+    // The run id (request.run_id or a new one). The cold path names the cgroup leaf after it;
+    // a warm sandbox's leaf was named when it was filled.
+    virtual const std::string& id() const = 0;
+    virtual bool warm() const = 0;  // the run used a warm sandbox from the pool
 };
 
 // A fresh run id, "run-<this process's pid>-<16 random hex digits>": unique across supervisors

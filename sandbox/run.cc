@@ -58,6 +58,7 @@ public:
 
     pid_t pid() const override { return p_.pid; }
     const std::string& id() const override { return p_.id; }
+    bool warm() const override { return p_.warm; }
 
     Outcome wait(int cancel_fd, const OutputObserver& observer, const TickObserver& tick) override {
         Outcome out;
@@ -230,9 +231,15 @@ private:
             out.oom_kills = st->oom_kills;
             out.pids_limit_hits = st->pids_limit_hits;
         }
-        p_.leaf.kill_all();
-        if (auto removed = p_.leaf.remove(); !removed && out.error_message.empty())
-            out.error_message = removed.error().message();
+        // The Outcome needs only the stats; removing the leaf (rmdir per v1 controller) can
+        // happen after the caller has it, when a reaper is there to do it.
+        if (p_.reaper) {
+            p_.reaper->add(std::move(p_.leaf));
+        } else {
+            p_.leaf.kill_all();
+            if (auto removed = p_.leaf.remove(); !removed && out.error_message.empty())
+                out.error_message = removed.error().message();
+        }
 
         bool exited = status_code_ == CLD_EXITED;
         if (exited) out.exit_code = status_;

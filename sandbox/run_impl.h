@@ -8,6 +8,7 @@
 #include "sandbox/base/unique_fd.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/launcher.h"
+#include "sandbox/reaper.h"
 
 namespace sandbox {
 
@@ -23,6 +24,9 @@ struct RunParts {
     Limits limits;
     Millis wall_timeout{0};
     std::chrono::steady_clock::time_point started;
+    bool warm = false;  // came from the warm pool (sandbox/pool.h)
+    // When set, the leaf is killed and removed there after the stats are read; else in wait().
+    std::shared_ptr<Reaper> reaper;
 };
 
 std::unique_ptr<Run> make_run(RunParts parts);

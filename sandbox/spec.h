@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,10 +78,36 @@ struct SandboxConfig {
     LandlockConfig landlock;
 };
 
+// The warm pool (sandbox/pool.h): sandboxes prepared ahead of the calls, each used once.
+struct PoolOptions {
+    // Warm sandboxes kept ready for each prepared Sandbox; 0 = pool off (every launch cold).
+    size_t per_sandbox = 0;
+    // All Sandboxes of one Host together: bounds the memory idle warm sandboxes hold
+    // (docs/BENCHMARKS.md measures one).
+    size_t max_total = 16;
+    // Threads that fill warm sandboxes in the background.
+    size_t fill_threads = 1;
+    // Tests only: called on the fill thread before each fill; an error fails that fill.
+    std::function<std::optional<std::string>()> before_fill;
+};
+
+// What a Sandbox's pool did so far (Sandbox::pool_stats).
+struct PoolStats {
+    size_t target = 0;            // warm sandboxes kept ready; 0 = no pool for this Sandbox
+    size_t ready = 0;             // ready now
+    uint64_t fills = 0;           // warm sandboxes prepared
+    uint64_t fill_failures = 0;   // fills that failed (the launch went cold)
+    uint64_t warm_launches = 0;   // launches that used a warm sandbox
+    uint64_t cold_launches = 0;   // launches that took the cold path
+    uint64_t dead_discarded = 0;  // warm sandboxes found dead at take time
+    std::string last_fill_error;  // "" when the last fill succeeded
+};
+
 // Supervisor-wide settings that are not part of any policy.
 struct HostOptions {
     std::string runtime_dir;    // empty = /run/tooljail (root) or $XDG_RUNTIME_DIR/tooljail
     std::string cgroup_parent;  // empty = auto-detect; see cgroup.h
+    PoolOptions pool;           // off by default
 };
 
 struct RunRequest {

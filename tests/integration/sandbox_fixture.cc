@@ -38,9 +38,16 @@ TempDir::~TempDir() {
     fs::remove_all(path_, ec);  // best effort: a leftover temp dir must not fail a test
 }
 
+size_t pool_size() {
+    const char* env = std::getenv("TOOLJAIL_TEST_POOL");
+    return env ? std::strtoul(env, nullptr, 10) : 0;
+}
+
 std::shared_ptr<sandbox::Host> shared_host() {
     static std::shared_ptr<sandbox::Host> host = [] {
-        auto opened = sandbox::Host::open(sandbox::HostOptions{});
+        sandbox::HostOptions options;
+        options.pool.per_sandbox = pool_size();
+        auto opened = sandbox::Host::open(options);
         if (!opened) {
             const sandbox::Error& e = opened.error();
             if (e.code == sandbox::Errc::Unsupported) skip_test("Host::open: " + e.message());
@@ -120,6 +127,8 @@ SandboxFixture::SandboxFixture() : workspace_("tooljail-ws-", "/tmp", 0777) {
 std::shared_ptr<const sandbox::Sandbox> SandboxFixture::prepare() const {
     auto prepared = sandbox::Sandbox::prepare(config, shared_host());
     if (!prepared) FAIL("Sandbox::prepare failed: " << prepared.error().message());
+    // A fill that fails returns early; the launch then shows the same failure on the cold path.
+    if (pool_size() > 0) (void)(*prepared)->wait_warm(pool_size(), std::chrono::seconds(10));
     return *prepared;
 }
 
@@ -135,7 +144,13 @@ sandbox::Outcome run_probe(const sandbox::Sandbox& sb, std::vector<std::string> 
     request.argv.push_back(kProbe);
     for (auto& a : args) request.argv.push_back(std::move(a));
     request.stdin_data = std::move(stdin_data);
-    return sandbox::run_once(sb, request);
+    if (pool_size() == 0) return sandbox::run_once(sb, request);
+    (void)sb.wait_warm(1, std::chrono::seconds(10));
+    auto run = sb.launch(request);
+    if (!run) return sandbox::launch_failure(run.error());
+    INFO("pool: " << sb.pool_stats().last_fill_error);
+    CHECK((*run)->warm());
+    return (*run)->wait();
 }
 
 sandbox::Outcome probe(const sandbox::SandboxConfig& config, std::vector<std::string> args,

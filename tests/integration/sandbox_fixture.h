@@ -55,8 +55,13 @@ private:
     std::string path_;
 };
 
-// The process-wide Host (Host::open with default options), opened on first use. A host that
-// lacks a required mechanism (Errc::Unsupported) skips the test; any other error fails it.
+// The warm-pool size this test process runs with: TOOLJAIL_TEST_POOL (set by the "pool: "
+// registration of the containment tests in tests/CMakeLists.txt), 0 = pool off.
+size_t pool_size();
+
+// The process-wide Host (Host::open with default options, plus a warm pool of pool_size() per
+// Sandbox when that is not 0), opened on first use. A host that lacks a required mechanism
+// (Errc::Unsupported) skips the test; any other error fails it.
 std::shared_ptr<sandbox::Host> shared_host();
 
 // True when the host's cgroup hierarchy offers the controller ("memory", "pids", "cpu", ...).
@@ -81,7 +86,8 @@ public:
 
     sandbox::SandboxConfig config;  // tests tweak it before prepare()/probe()
 
-    // Sandbox::prepare(config); REQUIREs success and prints the error otherwise.
+    // Sandbox::prepare(config); REQUIREs success and prints the error otherwise. With a pool,
+    // waits (up to 10 s) until its warm sandboxes are ready, so the launches that follow are warm.
     std::shared_ptr<const sandbox::Sandbox> prepare() const;
     // prepare() + run the probe with args once.
     sandbox::Outcome probe(std::vector<std::string> args,
@@ -91,7 +97,8 @@ private:
     TempDir workspace_;
 };
 
-// Runs the probe with args (kProbe is prepended) in a prepared sandbox.
+// Runs the probe with args (kProbe is prepended) in a prepared sandbox. With a pool it first
+// waits for a warm sandbox and CHECKs that a successful launch used one.
 sandbox::Outcome run_probe(const sandbox::Sandbox& sb, std::vector<std::string> args,
                            std::optional<std::string> stdin_data = std::nullopt);
 // Prepares config (REQUIREs success) and runs the probe once.

@@ -1,0 +1,124 @@
+#include "sandbox/warm_child.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sandbox/base/sys.h"
+#include "sandbox/child.h"
+#include "sandbox/namespaces.h"
+#include "sandbox/warm_request.h"
+
+namespace sandbox::warm {
+
+Child::~Child() { kill_and_reap(pidfd_.get()); }
+
+bool Child::alive() const {
+    if (!pidfd_.valid()) return false;
+    // A pidfd polls readable once the process has exited.
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    int rc;
+    do {
+        rc = ::poll(&p, 1, 0);
+    } while (rc < 0 && errno == EINTR);
+    return rc == 0;
+}
+
+Result<Child> fill(const Prepared& prepared) {
+    Child c;
+    c.leaf_name_ = new_run_id();
+    auto leaf = cgroup::Leaf::create(prepared.cgroups, c.leaf_name_, prepared.cgroup_limits);
+    if (!leaf) return fail(std::move(leaf).error());
+    c.leaf_ = std::move(*leaf);
+
+    // A stdin pipe always: whether the call brings data is only known at the request.
+    UniqueFd go_read, report_write, in_read, out_write, err_write;
+    SBX_TRY(sys::make_pipe(go_read, c.request_write_));
+    SBX_TRY(sys::make_pipe(c.report_read_, report_write));
+    SBX_TRY(sys::make_pipe(in_read, c.stdin_write_));
+    SBX_TRY(sys::make_pipe(c.stdout_read_, out_write));
+    SBX_TRY(sys::make_pipe(c.stderr_read_, err_write));
+
+    child::Plan plan;
+    fill_child_plan(prepared, plan);
+    plan.go_fd = go_read.get();
+    plan.report_fd = report_write.get();
+    plan.stdin_fd = in_read.get();
+    plan.stdout_fd = out_write.get();
+    plan.stderr_fd = err_write.get();
+
+    auto cloned = namespaces::clone_child(c.leaf_.v2_dir_fd());
+    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
+    if (cloned->pid == 0) child::run_warm(plan);  // never returns
+    // From here on, leaving early destroys c: the child is killed and reaped, the leaf removed.
+    c.pid_ = cloned->pid;
+    c.pidfd_.reset(cloned->pidfd);
+    go_read.reset();
+    report_write.reset();
+    in_read.reset();
+    out_write.reset();
+    err_write.reset();
+
+    SBX_TRY(namespaces::write_id_maps(c.pid_, prepared.ids));
+    // cgroup v1: the attach (a cgroup.procs write, which can wait for an RCU grace period after
+    // an idle spell; docs/CGROUPS.md) happens here, on the fill thread, not during a call.
+    if (c.leaf_.v2_dir_fd() < 0) SBX_TRY(c.leaf_.attach(c.pid_));
+    if (::write(c.request_write_.get(), "g", 1) != 1) return fail(sys_error("warm sandbox: go byte"));
+
+    auto report = read_report(c.report_read_.get(), kSetupTimeoutMs);
+    if (!report) return fail(std::move(report).error());
+    if (!*report)
+        return fail(make_error(Errc::Internal, "warm sandbox: the child ended before it was ready"));
+    if ((*report)->step != child::kReadyStep)
+        return fail(child_failure_error(prepared, **report, "(warm sandbox)"));
+    // The preparation's CPU and memory high-water mark are not the program's.
+    SBX_TRY(c.leaf_.reset_accounting());
+    return c;
+}
+
+Result<RunParts> start(Child child, const Prepared& prepared, const std::string& request,
+                       bool has_stdin, const std::string& run_id, bool* fall_back) {
+    *fall_back = true;
+    if (!child.alive()) return fail(make_error(Errc::Internal, "warm sandbox: died while waiting"));
+    // v1: the leaf takes the run's name, as on the cold path, so operators (and the records)
+    // find a run's cgroup by its id. v2 cannot rename; the leaf keeps its fill-time name there.
+    if (prepared.cgroups.version() == cgroup::Version::V1 && run_id != child.leaf_name_) {
+        *fall_back = false;
+        SBX_TRY(child.leaf_.rename(run_id));
+        child.leaf_name_ = run_id;
+        *fall_back = true;
+    }
+    // One write of at most warm_request::kMaxBytes (one pipe buffer) into the empty pipe: it
+    // does not block. EPIPE (SIGPIPE is ignored, Host::open) means the child is gone.
+    if (auto sent = sys::write_all(child.request_write_.get(), request); !sent)
+        return fail(std::move(sent).error().with_prefix("warm sandbox: request: "));
+    *fall_back = false;
+    if (!has_stdin) child.stdin_write_.reset();  // the child uses /dev/null
+
+    auto report = read_report(child.report_read_.get(), kSetupTimeoutMs);
+    if (!report) return fail(std::move(report).error());
+    if (*report) {
+        // The request is NUL-free and non-empty (encode checked), so argv0 is its first string.
+        const char* argv0 = request.c_str() + sizeof(warm_request::Header);
+        return fail(child_failure_error(prepared, **report, argv0));
+    }
+
+    RunParts parts;
+    for (UniqueFd* fd : {&child.stdin_write_, &child.stdout_read_, &child.stderr_read_}) {
+        if (fd->valid() && ::fcntl(fd->get(), F_SETFL, O_NONBLOCK) != 0)
+            return fail(sys_error("launch: fcntl(O_NONBLOCK)"));
+    }
+    parts.started = std::chrono::steady_clock::now();
+    parts.pid = child.pid_;
+    parts.pidfd = std::move(child.pidfd_);
+    parts.stdin_write = std::move(child.stdin_write_);
+    parts.stdout_read = std::move(child.stdout_read_);
+    parts.stderr_read = std::move(child.stderr_read_);
+    parts.leaf = std::move(child.leaf_);
+    parts.warm = true;
+    return parts;
+}
+
+}  // namespace sandbox::warm

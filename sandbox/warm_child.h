@@ -1,0 +1,77 @@
+// One warm sandbox, parent side: a child cloned into all of its namespaces, its id maps written,
+// its cgroup leaf created, limited and holding it, its root built and every restriction up to
+// seccomp applied, blocked on its request pipe (child::run_warm). Used for exactly one run.
+//
+//   auto warm = warm::fill(prepared);                    // pool's fill thread, off the call path
+//   auto parts = warm::start(std::move(*warm), ...);     // the call: request -> exec seen
+//
+// Thread rule: fill() clones from the calling thread, and the child's parent-death signal is
+// tied to that thread (prctl(2) PR_SET_PDEATHSIG), so fill must run on a thread that lives as
+// long as the warm sandbox may: the pool's fill thread, which runs until the pool is destroyed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "sandbox/base/result.h"
+#include "sandbox/base/unique_fd.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/prepared.h"
+#include "sandbox/run_impl.h"
+
+namespace sandbox::warm {
+
+class Child {
+public:
+    Child() = default;
+    Child(Child&&) noexcept = default;
+    Child& operator=(Child&&) = delete;  // would drop a live child without reaping it
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    // An unused warm sandbox is killed and reaped; its leaf's destructor kills what is left in
+    // it and removes it. Blocks until the child is reaped (SIGKILL: promptly).
+    ~Child();
+
+    pid_t pid() const { return pid_; }
+    const std::string& leaf_name() const { return leaf_name_; }
+    // False once the child has exited (its pidfd is readable): it must not be used.
+    bool alive() const;
+
+private:
+    friend Result<Child> fill(const Prepared& prepared);
+    friend Result<RunParts> start(Child child, const Prepared& prepared, const std::string& request,
+                                  bool has_stdin, const std::string& run_id, bool* fall_back);
+
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    UniqueFd request_write_;  // the go byte went first; the request follows
+    UniqueFd report_read_;    // O_CLOEXEC in the child: EOF after the request = exec'd
+    UniqueFd stdin_write_;
+    UniqueFd stdout_read_;
+    UniqueFd stderr_read_;
+    cgroup::Leaf leaf_;
+    std::string leaf_name_;
+};
+
+// Parent, on the pool's fill thread. Creates the leaf "run-<pid>-<hex>" (new_run_id(), so
+// cgroup::remove_stale_leaves cleans it up after a supervisor crash), the pipes, clones, writes
+// the id maps, attaches the child to the leaf on v1 (v2: born in it, CLONE_INTO_CGROUP), sends
+// the go byte and waits for the ready record; then resets the leaf's accounting so the run's
+// stats start at the request. Any failure kills and reaps the child and removes the leaf: a
+// warm sandbox that could not be prepared with every layer is never used. The error names the
+// step like a cold launch's ("mounts: /usr").
+Result<Child> fill(const Prepared& prepared);
+
+// Parent, on the launching thread. request is warm_request::encode(argv, has_stdin). On
+// cgroup v1 renames the leaf to run_id (as the cold path names it; EEXIST like a cold launch's
+// Leaf::create); v2 cannot rename. Sends the request and waits until the child has exec'd, then hands the pid, pidfd, pipes (nonblocking) and
+// leaf over as RunParts; the caller fills in id, limits, deadline and stdin data.
+// On error *fall_back says whether the warm sandbox was unusable before the request reached it
+// (it had died, or the request could not be written): the caller should then run the call on
+// the cold path. Otherwise the error is the run's own, exactly as the cold path reports it
+// (e.g. "execve: /bin/nope", NotFound).
+Result<RunParts> start(Child child, const Prepared& prepared, const std::string& request,
+                       bool has_stdin, const std::string& run_id, bool* fall_back);
+
+}  // namespace sandbox::warm
