@@ -1,7 +1,6 @@
 // Tokens: generation, the Authorization header, constant-time verification and the scope check.
 // The token file itself is in auth_tokens.cc.
 #include <openssl/crypto.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +8,7 @@
 #include <cstdint>
 
 #include "runtime/auth_tokens.h"
+#include "sandbox/base/sys.h"
 #include "sandbox/base/sha256.h"
 
 namespace runtime::auth {
@@ -50,13 +50,7 @@ sandbox::Result<std::string> generate_token() {
     // 256 bits from the kernel CSPRNG: nothing to guess, and no need to slow down guessing (the
     // hashes can be a fast sha256 rather than a password hash because the input has full entropy).
     unsigned char bytes[32];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sandbox::fail(sandbox::sys_error("getrandom"));
-        got += static_cast<size_t>(n);
-    }
+    if (auto r = sandbox::sys::random_bytes(bytes, sizeof bytes); !r) return sandbox::fail(std::move(r).error());
     // base64url without padding (RFC 4648 section 5): safe in headers, URLs and JSON as is.
     static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out = kTokenPrefix;

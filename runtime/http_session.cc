@@ -1,7 +1,8 @@
 // Internal to the Streamable HTTP transport: see http_session.h.
 #include "runtime/http_session.h"
 
-#include <sys/random.h>
+#include "sandbox/base/sys.h"
+
 
 #include <httplib.h>
 
@@ -133,21 +134,7 @@ ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEn
 sandbox::Result<std::string> new_session_id() {
     // 128 bits from the kernel CSPRNG, hex-encoded: visible ASCII as the spec requires, and
     // unguessable, since the id is all that ties a request to its session.
-    unsigned char bytes[16];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sandbox::fail(sandbox::sys_error("getrandom"));
-        got += static_cast<size_t>(n);
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id;
-    for (unsigned char b : bytes) {
-        id += kHex[b >> 4];
-        id += kHex[b & 0xf];
-    }
-    return id;
+    return sandbox::sys::random_hex(16);
 }
 
 // The CallPool is shared by all sessions (one concurrency cap for the process), so its keys

@@ -1,12 +1,13 @@
 #include "runtime/record_schema.h"
 
 #include <pwd.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+
+#include <fmt/format.h>
 
 #include "sandbox/base/sys.h"
 
@@ -173,21 +174,10 @@ std::optional<TraceParent> parse_traceparent(std::string_view h) {
 }
 
 std::string new_trace_id() {
-    unsigned char bytes[16] = {};
-    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
-        // Never expected; the run id still identifies the run. Keep the id valid (not all zero).
-        auto now =
-            static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-        for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(now >> (8 * i));
-        bytes[15] = 1;
-    }
-    static const char kHex[] = "0123456789abcdef";
-    std::string hex(32, '0');
-    for (size_t i = 0; i < 16; ++i) {
-        hex[2 * i] = kHex[bytes[i] >> 4];
-        hex[2 * i + 1] = kHex[bytes[i] & 0xf];
-    }
-    return hex;
+    if (auto hex = sandbox::sys::random_hex(16)) return *hex;
+    // Never expected; the run id still identifies the run. Keep the id valid (not all zero).
+    auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return fmt::format("{:016x}{:016x}", now, uint64_t{1});
 }
 
 std::string format_time(Time t) {

@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "sandbox/base/sys.h"
@@ -72,16 +72,18 @@ std::atomic<uint64_t> g_run_counter{0};
 }  // namespace
 
 std::string new_run_id() {
-    uint64_t random = 0;
     // getrandom(2) of 8 bytes never blocks after boot and never returns short. If it fails
     // anyway, a per-process counter mixed with the clock keeps ids unique within this process.
-    if (::getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+    std::string hex;
+    if (auto random = sys::random_hex(8)) {
+        hex = std::move(*random);
+    } else {
         auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-        random = (static_cast<uint64_t>(now) << 16) ^ g_run_counter.fetch_add(1);
+        uint64_t mixed = (static_cast<uint64_t>(now) << 16) ^ g_run_counter.fetch_add(1);
+        char buf[17];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(mixed));
+        hex = buf;
     }
-    static const char kHex[] = "0123456789abcdef";
-    std::string hex(16, '0');
-    for (int i = 0; i < 16; ++i) hex[static_cast<size_t>(i)] = kHex[(random >> (4 * i)) & 0xf];
     return "run-" + std::to_string(::getpid()) + "-" + hex;
 }
 

@@ -1,6 +1,7 @@
 #include "sandbox/base/sys.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -109,6 +110,31 @@ const char* errno_name(int err) {
 #undef SBX_ERRNO_CASE
         default: return "E?";
     }
+}
+
+Result<void> random_bytes(void* buf, size_t size) {
+    auto* p = static_cast<unsigned char*>(buf);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = ::getrandom(p + got, size - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(sys_error("getrandom"));
+        got += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+Result<std::string> random_hex(size_t size) {
+    std::string bytes(size, '\0');
+    if (auto r = random_bytes(bytes.data(), size); !r) return fail(std::move(r).error());
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(2 * size);
+    for (unsigned char b : bytes) {
+        hex += kHex[b >> 4];
+        hex += kHex[b & 0xf];
+    }
+    return hex;
 }
 
 }  // namespace sys

@@ -21,6 +21,11 @@ Result<void> write_file(const std::string& path, std::string_view data, bool cre
 // Writes all bytes to fd, retrying on EINTR and short writes.
 Result<void> write_all(int fd, std::string_view data);
 // pipe2(O_CLOEXEC | extra_flags): [0] read end, [1] write end.
+// Fills buf from the kernel CSPRNG (getrandom(2), retried on EINTR and short reads).
+Result<void> random_bytes(void* buf, size_t size);
+// size random bytes as 2*size lowercase hex digits.
+Result<std::string> random_hex(size_t size);
+
 Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, int extra_flags = 0);
 // pidfd_send_signal(2) via syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C" guards, so its
 // declaration does not link from C++. Async-signal-safe; usable in any context. 0 or -1/errno.
