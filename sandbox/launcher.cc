@@ -276,8 +276,11 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         if (auto encoded = warm_request::encode(request.argv, request.stdin_data.has_value())) {
             while (auto child = warm->take()) {
                 bool fall_back = false;
-                auto started = warm::start(std::move(*child), s, *encoded,
-                                           request.stdin_data.has_value(), id, &fall_back);
+                auto started = warm::start(*child, s, *encoded, request.stdin_data.has_value(), id,
+                                           &fall_back);
+                // Killing, reaping and removing the leaf of a failed warm sandbox can wait for
+                // the kernel; the reaper does it (the pool implies one).
+                if (!started) child->retire(*impl_->host->reaper());
                 if (!started && fall_back) {
                     dead = true;
                     continue;

@@ -1,5 +1,7 @@
 #include "sandbox/reaper.h"
 
+#include "sandbox/prepared.h"
+
 namespace sandbox {
 
 Reaper::Reaper() : thread_([this] { loop(); }) {}
@@ -13,10 +15,12 @@ Reaper::~Reaper() {
     thread_.join();
 }
 
-void Reaper::add(cgroup::Leaf leaf) {
+void Reaper::add(cgroup::Leaf leaf) { add(UniqueFd(), std::move(leaf)); }
+
+void Reaper::add(UniqueFd pidfd, cgroup::Leaf leaf) {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        queue_.push_back(std::move(leaf));
+        queue_.push_back(Item{std::move(pidfd), std::move(leaf)});
     }
     cv_.notify_one();
 }
@@ -26,11 +30,12 @@ void Reaper::loop() {
     for (;;) {
         cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stop_ and drained
-        cgroup::Leaf leaf = std::move(queue_.front());
+        Item item = std::move(queue_.front());
         queue_.pop_front();
         lock.unlock();
-        leaf.kill_all();
-        (void)leaf.remove();  // errors: the next start's remove_stale_leaves retries
+        if (item.pidfd.valid()) kill_and_reap(item.pidfd.get());
+        item.leaf.kill_all();
+        (void)item.leaf.remove();  // errors: the next start's remove_stale_leaves retries
         lock.lock();
     }
 }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "sandbox/base/unique_fd.h"
 #include "sandbox/cgroup.h"
 
 namespace sandbox {
@@ -25,13 +26,21 @@ public:
     // namespace is already gone) and removed soon; a leaf that cannot be removed (it stays
     // busy for 2 s) is left to the stale-leaf sweep of the next start.
     void add(cgroup::Leaf leaf);
+    // Takes a process that must not be used (a warm sandbox found dead, or whose launch failed)
+    // with its leaf: the process is killed and reaped through its pidfd, then the leaf goes as
+    // above. Keeps the kill, the reap and the rmdirs off the caller's path.
+    void add(UniqueFd pidfd, cgroup::Leaf leaf);
 
 private:
+    struct Item {
+        UniqueFd pidfd;  // invalid: only the leaf
+        cgroup::Leaf leaf;
+    };
     void loop();
 
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<cgroup::Leaf> queue_;
+    std::deque<Item> queue_;
     bool stop_ = false;
     std::thread thread_;
 };

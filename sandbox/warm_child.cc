@@ -26,6 +26,11 @@ bool Child::alive() const {
     return rc == 0;
 }
 
+void Child::retire(Reaper& reaper) {
+    reaper.add(std::move(pidfd_), std::move(leaf_));
+    pid_ = -1;
+}
+
 Result<Child> fill(const Prepared& prepared) {
     Child c;
     c.leaf_name_ = new_run_id();
@@ -78,7 +83,7 @@ Result<Child> fill(const Prepared& prepared) {
     return c;
 }
 
-Result<RunParts> start(Child child, const Prepared& prepared, const std::string& request,
+Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
                        bool has_stdin, const std::string& run_id, bool* fall_back) {
     *fall_back = true;
     if (!child.alive()) return fail(make_error(Errc::Internal, "warm sandbox: died while waiting"));

@@ -18,6 +18,7 @@
 #include "sandbox/base/unique_fd.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/prepared.h"
+#include "sandbox/reaper.h"
 #include "sandbox/run_impl.h"
 
 namespace sandbox::warm {
@@ -37,10 +38,13 @@ public:
     const std::string& leaf_name() const { return leaf_name_; }
     // False once the child has exited (its pidfd is readable): it must not be used.
     bool alive() const;
+    // Hands an unusable warm sandbox (found dead, or its start failed) to the reaper, which
+    // kills and reaps it and removes its leaf off the caller's path. Leaves this Child empty.
+    void retire(Reaper& reaper);
 
 private:
     friend Result<Child> fill(const Prepared& prepared);
-    friend Result<RunParts> start(Child child, const Prepared& prepared, const std::string& request,
+    friend Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
                                   bool has_stdin, const std::string& run_id, bool* fall_back);
 
     pid_t pid_ = -1;
@@ -71,7 +75,7 @@ Result<Child> fill(const Prepared& prepared);
 // (it had died, or the request could not be written): the caller should then run the call on
 // the cold path. Otherwise the error is the run's own, exactly as the cold path reports it
 // (e.g. "execve: /bin/nope", NotFound).
-Result<RunParts> start(Child child, const Prepared& prepared, const std::string& request,
+Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
                        bool has_stdin, const std::string& run_id, bool* fall_back);
 
 }  // namespace sandbox::warm
