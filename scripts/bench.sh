@@ -6,8 +6,12 @@
 # Usage: scripts/bench.sh [RESULTS_JSON] [extra benchmark flags...]
 # Default RESULTS_JSON is build-bench/bench-results.json (every repetition and the aggregates);
 # the console table goes to stdout and to the same path with .txt instead of .json. The run takes
-# about 50 s on 2 cores, plus the build. Needs root or unprivileged user namespaces (as tooljail
-# itself does). Results are only comparable on an otherwise idle machine. See docs/BENCHMARKS.md.
+# about 50 s on 2 cores, plus the build. Then the stdio MCP tools/call round trip
+# (bench/mcp/roundtrip.mjs, about 40 s): `tooljail serve` against the unsandboxed Node.js server
+# mcp-server-commands 0.5.0, both driven by the official SDK client; its tables go to
+# <RESULTS>-mcp.txt/.json. TOOLJAIL_BENCH_MCP=0 skips it. Needs root or unprivileged user
+# namespaces (as tooljail itself does). Results are only comparable on an otherwise idle
+# machine. See docs/BENCHMARKS.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build-bench"
@@ -20,7 +24,7 @@ if [[ -f "$ROOT/scripts/install-deps.sh" ]]; then
 fi
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOOLJAIL_BENCH=ON >/dev/null
-ninja -C "$BUILD" tooljail_bench >&2
+ninja -C "$BUILD" tooljail_bench tooljail >&2
 
 mkdir -p "$(dirname "$OUT")"
 # Run from the source tree so default_policy_dir() finds policies/ even without an install.
@@ -32,3 +36,11 @@ TOOLJAIL_POLICY_DIR="${TOOLJAIL_POLICY_DIR:-$ROOT/policies}" \
   --benchmark_out="$OUT" --benchmark_out_format=json \
   --benchmark_counters_tabular=true "$@" | tee "${OUT%.json}.txt"
 echo "bench: results in $OUT" >&2
+
+if [[ "${TOOLJAIL_BENCH_MCP:-1}" != 0 ]]; then
+  # Pinned by bench/mcp/package-lock.json: the SDK client and mcp-server-commands 0.5.0.
+  (cd "$ROOT/bench/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+  node "$ROOT/bench/mcp/roundtrip.mjs" --tooljail "$BUILD/tooljail" --json "${OUT%.json}-mcp.json" \
+    | tee "${OUT%.json}-mcp.txt"
+  echo "bench: MCP round trip in ${OUT%.json}-mcp.json" >&2
+fi

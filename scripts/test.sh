@@ -6,10 +6,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
 
-# The official MCP SDK client (tests/mcp) and conformance suite with its Node 22
-# (tests/conformance), pinned by their package-lock.json files.
+# The official MCP SDK client (tests/mcp), the conformance suite with its Node 22
+# (tests/conformance) and the round-trip benchmark's packages (bench/mcp), pinned by their
+# package-lock.json files.
 (cd "$ROOT/tests/mcp" && npm ci --no-audit --no-fund --loglevel=error)
 (cd "$ROOT/tests/conformance" && npm ci --no-audit --no-fund --loglevel=error)
+# The MCP round-trip benchmark's client and baseline server (a ctest smoke test runs it).
+(cd "$ROOT/bench/mcp" && npm ci --no-audit --no-fund --loglevel=error)
 
 "$ROOT/scripts/build.sh" "$ROOT/build"
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
