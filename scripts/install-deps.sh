@@ -13,6 +13,7 @@ PACKAGES=(
   catch2                                     # tests (v2, catch2/catch.hpp)
   json-schema-test-suite                     # official JSON Schema cases the unit tests run
   libbenchmark-dev bubblewrap                # bench/: Google Benchmark, the bwrap baseline
+  clang libclang-rt-14-dev                   # fuzz/: libFuzzer comes with clang (scripts/fuzz)
   python3                                    # tests run interpreters inside the sandbox
 )
 

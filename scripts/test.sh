@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs dependencies, builds with -Werror, runs every test (unit and
 # integration, which launch real sandboxes), then builds the unit tests with ASan+UBSan and runs
-# them again.
+# them again, then a short fuzzing pass (clang, libFuzzer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
@@ -20,3 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/build.sh" "$ROOT/build-asan" -DTOOLJAIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j2 -L unit --timeout 300)
+
+# A short fuzzing pass: every fuzz target replays its regression inputs and seeds, then fuzzes
+# for 30 s (docs/FUZZING.md).
+"$ROOT/scripts/fuzz" 30

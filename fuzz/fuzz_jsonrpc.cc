@@ -1,0 +1,71 @@
+// The stdio message reader and JSON-RPC envelope validation: the bytes a client sends are cut
+// into lines by LineReader (with a small line cap, so the oversized path is reached), each line
+// is parsed and validated by jsonrpc::parse, and whatever reply the server would send for it is
+// serialised. Also the HTTP header helpers that read client-controlled header values.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "fuzz/fuzz_util.h"
+#include "runtime/http_headers.h"
+#include "runtime/jsonrpc.h"
+#include "runtime/record_schema.h"
+#include "runtime/transport.h"
+
+namespace {
+
+void check(bool ok) {
+    if (!ok) std::abort();
+}
+
+void envelope(std::string_view line) {
+    using runtime::jsonrpc::Kind;
+    runtime::jsonrpc::Message m = runtime::jsonrpc::parse(line);
+    switch (m.kind) {
+        case Kind::Request:
+            check(m.id.is_string() || m.id.is_number_integer());
+            check(m.params.is_object() || m.params.is_null());
+            (void)runtime::jsonrpc::serialize(runtime::jsonrpc::result(m.id, m.params));
+            break;
+        case Kind::Notification:
+            check(m.id.is_null());
+            break;
+        case Kind::Response:
+            break;
+        case Kind::Invalid:
+            if (!m.error_reply.is_null()) {
+                std::string out = runtime::jsonrpc::serialize(m.error_reply);
+                check(out.find('\n') == std::string::npos);  // one line on the wire
+            }
+            break;
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string_view in = fuzz::as_text(data, size);
+
+    // Header helpers: each line of the input as a header value.
+    std::string_view first = fuzz::split_line(in).first;
+    (void)runtime::http_headers::media_type(first);
+    (void)runtime::http_headers::host_name(first);
+    (void)runtime::http_headers::loopback_host(first);
+    (void)runtime::records::parse_traceparent(first);
+
+    // The stdio framing over a real descriptor, as serve reads it.
+    int fd = ::memfd_create("fuzz-stdin", MFD_CLOEXEC);
+    check(fd >= 0);
+    check(::write(fd, data, size) == static_cast<ssize_t>(size) || size == 0);
+    check(::lseek(fd, 0, SEEK_SET) == 0);
+    runtime::LineReader reader(fd, 4096);
+    while (auto line = reader.next()) {
+        check(line->text.size() <= 4096);
+        check(!line->oversized || line->text.empty());
+        check(line->text.find('\n') == std::string::npos);
+        if (!line->oversized) envelope(line->text);
+    }
+    ::close(fd);
+    return 0;
+}
