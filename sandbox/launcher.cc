@@ -326,30 +326,15 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     plan.parent_fds[4] = parts.stdin_write.get();
     plan.argv = argv.data();
 
-    auto cloned = namespaces::clone_child(parts.leaf.v2_dir_fd());
-    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
-    if (cloned->pid == 0) child::run(plan);  // never returns
-
-    parts.pid = cloned->pid;
-    parts.pidfd.reset(cloned->pidfd);
-    // From here on an early return destroys `parts`' pidfd... kill and reap explicitly instead.
+    auto spawned = spawn_child(s, parts.leaf, plan, child::run, go_write.get(),
+                               {&go_read, &report_write, &in_read, &out_write, &err_write});
+    if (!spawned) return fail(std::move(spawned).error());
+    parts.pid = spawned->pid;
+    parts.pidfd = std::move(spawned->pidfd);
     auto abort_child = [&](Error e) {
         kill_and_reap(parts.pidfd.get());
         return fail(std::move(e));
     };
-    go_read.reset();
-    report_write.reset();
-    in_read.reset();
-    out_write.reset();
-    err_write.reset();
-
-    if (auto maps = namespaces::write_id_maps(parts.pid, s.ids); !maps)
-        return abort_child(std::move(maps).error());
-    if (parts.leaf.v2_dir_fd() < 0) {
-        if (auto attached = parts.leaf.attach(parts.pid); !attached)
-            return abort_child(std::move(attached).error());
-    }
-    if (::write(go_write.get(), "g", 1) != 1) return abort_child(sys_error("launch: go byte"));
 
     // EOF on the report pipe = the child exec'd (the pipe is O_CLOEXEC); a record = it failed.
     auto report = read_report(report_read.get(), kSetupTimeoutMs);

@@ -77,4 +77,26 @@ void kill_and_reap(int pidfd) {
     }
 }
 
+Result<Spawned> spawn_child(const Prepared& p, cgroup::Leaf& leaf, const child::Plan& plan,
+                            void (*entry)(const child::Plan&), int go_write,
+                            std::initializer_list<UniqueFd*> child_ends) {
+    auto cloned = namespaces::clone_child(leaf.v2_dir_fd());
+    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
+    if (cloned->pid == 0) entry(plan);  // never returns
+    Spawned s{cloned->pid, UniqueFd(cloned->pidfd)};
+    for (UniqueFd* fd : child_ends) fd->reset();
+    auto abort_child = [&](Error e) {
+        kill_and_reap(s.pidfd.get());
+        return fail(std::move(e));
+    };
+    if (auto maps = namespaces::write_id_maps(s.pid, p.ids); !maps) return abort_child(std::move(maps).error());
+    // cgroup v1: a cgroup.procs write, which can wait for an RCU grace period after an idle
+    // spell (docs/CGROUPS.md); v2 children are born in the leaf (CLONE_INTO_CGROUP).
+    if (leaf.v2_dir_fd() < 0) {
+        if (auto attached = leaf.attach(s.pid); !attached) return abort_child(std::move(attached).error());
+    }
+    if (::write(go_write, "g", 1) != 1) return abort_child(sys_error("launch: go byte"));
+    return s;
+}
+
 }  // namespace sandbox

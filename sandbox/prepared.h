@@ -5,12 +5,14 @@
 
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sandbox/base/result.h"
+#include "sandbox/base/unique_fd.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/child.h"
@@ -62,5 +64,18 @@ Error child_failure_error(const Prepared& p, const child::Failure& failure, cons
 
 // Parent: SIGKILL through the pidfd and reap. For a child that must not run on.
 void kill_and_reap(int pidfd);
+
+// Parent: the start every child shares, cold or warm. Clones into the sandbox's namespaces
+// (born in `leaf` on cgroup v2) running entry(plan), closes the parent's copies of the child's
+// pipe ends (child_ends), writes the id maps, attaches the child to `leaf` on cgroup v1 and
+// writes the go byte to go_write. On any error after the clone the child is killed and reaped.
+// The caller then reads the report pipe.
+struct Spawned {
+    pid_t pid = -1;
+    UniqueFd pidfd;
+};
+Result<Spawned> spawn_child(const Prepared& p, cgroup::Leaf& leaf, const child::Plan& plan,
+                            void (*entry)(const child::Plan&), int go_write,
+                            std::initializer_list<UniqueFd*> child_ends);
 
 }  // namespace sandbox

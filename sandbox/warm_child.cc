@@ -54,23 +54,13 @@ Result<Child> fill(const Prepared& prepared) {
     plan.stdout_fd = out_write.get();
     plan.stderr_fd = err_write.get();
 
-    auto cloned = namespaces::clone_child(c.leaf_.v2_dir_fd());
-    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
-    if (cloned->pid == 0) child::run_warm(plan);  // never returns
+    // The attach (v1) happens here, on the fill thread, not during a call.
+    auto spawned = spawn_child(prepared, c.leaf_, plan, child::run_warm, c.request_write_.get(),
+                               {&go_read, &report_write, &in_read, &out_write, &err_write});
+    if (!spawned) return fail(std::move(spawned).error());
     // From here on, leaving early destroys c: the child is killed and reaped, the leaf removed.
-    c.pid_ = cloned->pid;
-    c.pidfd_.reset(cloned->pidfd);
-    go_read.reset();
-    report_write.reset();
-    in_read.reset();
-    out_write.reset();
-    err_write.reset();
-
-    SBX_TRY(namespaces::write_id_maps(c.pid_, prepared.ids));
-    // cgroup v1: the attach (a cgroup.procs write, which can wait for an RCU grace period after
-    // an idle spell; docs/CGROUPS.md) happens here, on the fill thread, not during a call.
-    if (c.leaf_.v2_dir_fd() < 0) SBX_TRY(c.leaf_.attach(c.pid_));
-    if (::write(c.request_write_.get(), "g", 1) != 1) return fail(sys_error("warm sandbox: go byte"));
+    c.pid_ = spawned->pid;
+    c.pidfd_ = std::move(spawned->pidfd);
 
     auto report = read_report(c.report_read_.get(), kSetupTimeoutMs);
     if (!report) return fail(std::move(report).error());
