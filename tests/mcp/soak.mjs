@@ -6,7 +6,7 @@
 // cgroup leaves, RSS within a stated bound; and the record store must hold exactly one record
 // per call, each with the outcome the call reported. Exits 1 on any failed check.
 //
-//   node tests/mcp/soak.mjs [--calls 20000] [--parallel 4] [--rss-growth-mib 24]
+//   node tests/mcp/soak.mjs [--calls 20000] [--parallel 4] [--rss-growth-mib 8]
 //        [--binary build/tooljail] [--json OUT]
 //
 // docs/SOAK.md has the results and what each bound means.
@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const opts = { calls: 20000, parallel: 4, rssGrowthMib: 24, binary: process.env.TOOLJAIL_BINARY, json: null };
+const opts = { calls: 20000, parallel: 4, rssGrowthMib: 8, binary: process.env.TOOLJAIL_BINARY, json: null };
 for (let i = 2; i < process.argv.length; i += 2) {
   const [k, v] = [process.argv[i], process.argv[i + 1]];
   if (v === undefined) usage(`${k} needs a value`);
