@@ -59,6 +59,8 @@ public:
     }
     // Why reads were refused, for the log; null when they were not.
     const char* cut() const { return cut_; }
+    // Bytes already read from the socket and not yet handed out: a pipelined next request.
+    bool buffered() const { return begin_ < end_; }
 
     bool is_readable() const override { return begin_ < end_ || wait_for(sock_, POLLIN, read_timeout_ms_) > 0; }
 
@@ -312,9 +314,9 @@ bool LimitedServer::process_and_close_socket(socket_t sock) {
     bool ok = false;
     for (size_t left = keep_alive_max_count_; left > 0; --left) {
         int waited = 0;
-        int ready = 0;
+        int ready = stream.buffered() ? 1 : 0;
         int idle_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-        while (svr_sock_ != INVALID_SOCKET && waited < idle_ms &&
+        while (ready == 0 && svr_sock_ != INVALID_SOCKET && waited < idle_ms &&
                (ready = wait_for(sock, POLLIN, std::min(kIdleTickMs, idle_ms - waited))) == 0)
             waited += kIdleTickMs;
         if (ready <= 0 || svr_sock_ == INVALID_SOCKET) break;

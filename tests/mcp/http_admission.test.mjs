@@ -153,6 +153,15 @@ test('a body over --max-body is 413, whether Content-Length announces it or it c
   assert.equal(statusOf(ok.response), 200, ok.response.slice(0, 300));
 });
 
+test('pipelined requests on one connection are each answered', async () => {
+  const server = servers.find((s) => s.records.endsWith('records-limits'));
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+                                params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+  const length = `Content-Length: ${Buffer.byteLength(init)}\r\n`;
+  const r = await rawExchange(server, `${rawHead(server, `${length}\r\n`)}${init}${rawHead(server, `${length}Connection: close\r\n\r\n`)}${init}`);
+  assert.equal((r.response.match(/HTTP\/1\.1 200 /g) || []).length, 2, r.response.slice(0, 400));
+});
+
 test('slow clients are cut off at --request-timeout: trickled headers, trickled body', async () => {
   const server = servers.find((s) => s.records.endsWith('records-limits'));
   assert.ok(server, 'the limits server runs');
