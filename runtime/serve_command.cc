@@ -40,6 +40,9 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     std::string tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
     auto tools = ToolRegistry::load_dir(tools_dir, *policies);
     if (!tools) return sandbox::fail(std::move(tools).error());
+    for (const auto& [tool, rate] : options.admission.tool_rates)
+        if (!tools->find_any(tool))
+            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
     sandbox::HostOptions host_options;
     host_options.pool.per_sandbox = options.pool_size;
     host_options.pool.max_total = options.pool_max;
@@ -68,9 +71,6 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     if (!runner) return sandbox::fail(std::move(runner).error());
     context->runner = std::move(*runner);
     context->instructions = instructions(context->runner->workspace());
-    for (const auto& [tool, rate] : options.admission.tool_rates)
-        if (!context->tools.find_any(tool))
-            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
     if (options.admission.any()) context->admission = std::make_unique<Admission>(options.admission);
     return context;
 }

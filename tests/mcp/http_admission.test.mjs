@@ -331,6 +331,19 @@ test('over stdio the same --client-rate gives a RATE_LIMITED tool result', async
   assert.deepEqual(runsList(records).map((r) => [r.tool, r.reason]), [['noop', 'exit'], ['noop', 'rate_limited']]);
 });
 
+test('a malformed rate or an unknown tool in --tool-rate refuses to start, naming it', () => {
+  for (const [flag, value, message] of [
+    ['--client-rate', 'fast', /--client-rate: rate 'fast': expected RATE or RATE\/BURST/],
+    ['--tool-rate', 'noop=5/0', /--tool-rate: rate '5\/0': expected RATE or RATE\/BURST/],
+    ['--tool-rate', 'nope=5', /--tool-rate: unknown tool 'nope'/],
+  ]) {
+    const r = spawnSync(binary, ['serve', '--workspace', repo, '--tools-dir', tools, '--records', join(scratch, 'records-bad'),
+                                 flag, value], { encoding: 'utf8', input: '' });
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
 // ---- load ----
 
 // The server's descendants (sandboxed runs and their helpers), by walking /proc.
