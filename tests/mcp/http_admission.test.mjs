@@ -69,13 +69,15 @@ function runsList(records) {
 }
 
 let nextId = 1;
-function statelessPost(server, method, params = {}, extra = {}) {
+// extra: fetch options, and `authorization` (a bearer token) to send.
+function statelessPost(server, method, params = {}, { authorization, ...extra } = {}) {
   const body = { jsonrpc: '2.0', id: nextId++, method,
                  params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': STATELESS,
                                                'io.modelcontextprotocol/clientCapabilities': {} } } };
   const headers = { 'content-type': 'application/json', accept: ACCEPT,
                     'mcp-protocol-version': STATELESS, 'mcp-method': method };
   if (method === 'tools/call') headers['mcp-name'] = params.name;
+  if (authorization) headers.authorization = `Bearer ${authorization}`;
   return fetch(server.url, { method: 'POST', headers, body: JSON.stringify(body), ...extra });
 }
 const callTool = (server, name, extra) => statelessPost(server, 'tools/call', { name, arguments: {} }, extra);
@@ -227,6 +229,30 @@ test('over --tool-rate a call is a RATE_LIMITED tool result with retry_after, re
   const all = runsList(server.records).filter((r) => r.tool === 'noop');
   assert.deepEqual(all.map((r) => [r.status, r.reason]),
                    [['success', 'exit'], ['success', 'exit'], ['refused', 'rate_limited']]);
+});
+
+test('with --auth each token client has its own --client-rate bucket', async () => {
+  const tokens = join(scratch, 'tokens.json');
+  const token = {};
+  for (const client of ['alice', 'bob']) {
+    const created = spawnSync(binary, ['token', 'create', '--client', client, '--tools', '*', '--auth', tokens,
+                                       '--tools-dir', tools], { encoding: 'utf8' });
+    assert.equal(created.status, 0, created.stderr);
+    token[client] = created.stdout.trim();
+  }
+  const server = await start('clients', ['--auth', tokens, '--client-rate', '0.01/1', '--pool-size', '0']);
+  const call = async (client) => {
+    const res = await callTool(server, 'noop', { authorization: token[client] });
+    return (await streamedResponse(res)).result;
+  };
+  assert.equal((await call('alice')).isError, false);
+  const limited = await call('alice');
+  assert.equal(limited.structuredContent.error.code, 'RATE_LIMITED');
+  assert.equal(limited.structuredContent.error.limit, 'client');
+  assert.equal((await call('bob')).isError, false, 'bob has a bucket of his own');
+  const records = runsList(server.records);
+  assert.deepEqual(records.map((r) => [r.client.token_client, r.reason]),
+                   [['alice', 'exit'], ['alice', 'rate_limited'], ['bob', 'exit']]);
 });
 
 test('over --request-rate a request is 429 with Retry-After, before any JSON-RPC handling', async () => {
