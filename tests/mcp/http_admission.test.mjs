@@ -394,7 +394,7 @@ const leaves = (pid) => spawnSync('find', ['/sys/fs/cgroup', '-type', 'd', '-nam
 
 test('load: 64 clients x 50 calls hold the caps, end by themselves, leave nothing behind', async () => {
   const server = await start('load', ['--max-parallel', '2', '--max-queued', '8', '--pool-size', '0',
-                                      '--tool-rate', 'noop=200/50', '--request-rate', '1000/200']);
+                                      '--tool-rate', 'noop=50/20', '--request-rate', '100/100']);
   const pid = server.proc.pid;
   const tally = { ok: 0, limited: 0, busy: 0, tooMany: 0 };
   const unexpected = [];
@@ -454,5 +454,14 @@ test('load: 64 clients x 50 calls hold the caps, end by themselves, leave nothin
   assert.equal(count('exit'), tally.ok, JSON.stringify(tally));
   assert.equal(count('rate_limited'), tally.limited + tally.busy, JSON.stringify(tally));
   assert.equal(records.length, tally.ok + tally.limited + tally.busy);
+  // The cap held: never more than --max-parallel runs between their records' start and end
+  // (at equal times an end counts first: a worker ends one call before it starts the next).
+  const edges = records.filter((r) => r.reason === 'exit')
+    .flatMap((r) => [[Date.parse(r.started_at), 1], [Date.parse(r.ended_at), -1]])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let most = 0;
+  for (const [, step] of edges) most = Math.max(most, running += step);
+  assert.ok(most >= 1 && most <= 2, `at most 2 runs at once, saw ${most}`);
   console.log(`load: ${JSON.stringify(tally)}`);
 });
