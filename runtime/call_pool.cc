@@ -29,7 +29,10 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Submit::Stopping;
     if (calls_.count(key)) return Submit::DuplicateId;
-    if (queue_.size() >= max_queued_) return Submit::Busy;
+    // Running and waiting calls together: with every worker busy and max_queued_ waiting, no
+    // more. (The queue alone would refuse everything when max_queued_ is 0, and would let a
+    // burst in before the workers take their calls off it.)
+    if (calls_.size() >= threads_.size() + max_queued_) return Submit::Busy;
     auto call = std::make_shared<Call>();
     call->key = key;
     call->work = std::move(work);

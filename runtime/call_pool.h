@@ -34,6 +34,8 @@ public:
     CallPool(size_t workers, size_t max_queued);
     ~CallPool();  // shutdown()
 
+    // Busy: `workers` calls are running and `max_queued` are waiting already (calls cancelled
+    // but not yet ended still count: their runs are being killed).
     enum class Submit { Ok, Busy, DuplicateId, Stopping };
     // key identifies the call for cancel() (the request id, serialised, plus any session
     // prefix). reply receives the response unless the call was cancelled; notify receives

@@ -67,6 +67,11 @@ void send_error(httplib::Response& res, int status, int code, std::string_view m
     send_message(res, status, jsonrpc::error(nullptr, code, message));
 }
 
+void send_retry_later(httplib::Response& res, int status, long retry_after, const nlohmann::json& message) {
+    res.set_header("Retry-After", std::to_string(retry_after));
+    send_message(res, status, message);
+}
+
 void allow_origin(httplib::Response& res, const std::string& origin) {
     res.set_header("Access-Control-Allow-Origin", origin);
     // The answer differs per Origin (a foreign one gets 403), so caches must key on it.

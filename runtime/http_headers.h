@@ -45,6 +45,9 @@ void send_message(httplib::Response& res, int status, const nlohmann::json& mess
 // shape); the status is what clients act on.
 void send_error(httplib::Response& res, int status, int code, std::string_view message);
 
+// A refusal to come back later (429 or 503): Retry-After in whole seconds, and `message`.
+void send_retry_later(httplib::Response& res, int status, long retry_after, const nlohmann::json& message);
+
 // CORS, for a request whose Origin the caller has already allowed. `origin` is the request's
 // Origin as sent: browsers compare Access-Control-Allow-Origin with it byte for byte.
 // Every response: Access-Control-Allow-Origin, Vary: Origin and Access-Control-Expose-Headers

@@ -116,11 +116,21 @@ json busy_error(const json& id) {
                           {{"code", "RATE_LIMITED"}, {"retry_after", 1}});
 }
 
+McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
+    try {
+        return server.handle(m);
+    } catch (const std::exception& e) {
+        LOG_ERROR("{} failed: {}", m.method, e.what());
+        return {jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"), {}};
+    }
+}
+
 // ---- sessions and their calls ----
 
 ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEntry* client,
                                     std::string anonymous_owner, std::string session) {
     ServerOptions o{100, ctx.instructions, std::move(anonymous_owner), "http", std::move(session)};
+    o.admission = ctx.admission.get();
     if (client) {
         // "token:" cannot collide with the anonymous owners ("http-session:", "http-stateless"),
         // though both never exist in one server: authentication is on or off for the process.

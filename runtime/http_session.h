@@ -70,8 +70,12 @@ private:
 };
 
 // The refusal when no stream slot or CallPool capacity is left: the same -32001 (RATE_LIMITED)
-// that CallPool's bounded queue gives on stdio.
+// that CallPool's bounded queue gives on stdio, sent with 503 and Retry-After.
 nlohmann::json busy_error(const nlohmann::json& id);
+
+// server.handle(m), with the last-resort guard of one request: an exception is logged and
+// answered -32603.
+McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m);
 
 // The McpServer options for an HTTP client. `client` is the authenticated token's entry (null
 // without authentication): its name becomes the owner ("token:NAME", so kept run output is

@@ -58,15 +58,6 @@ Refusal invalid_params(const jsonrpc::Message& m, std::string message) {
     return {400, jsonrpc::error(m.id, jsonrpc::kInvalidParams, message)};
 }
 
-McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
-    try {
-        return server.handle(m);
-    } catch (const std::exception& e) {
-        LOG_ERROR("stateless {} failed: {}", m.method, e.what());
-        return {jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"), {}};
-    }
-}
-
 }  // namespace
 
 MirrorHeaders mirror_headers(const httplib::Request& req) {
@@ -207,7 +198,7 @@ void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, cons
     {
         std::lock_guard<std::mutex> lock(mu_);
         server = &server_for(client);
-        reply = handle_guarded(*server, m);
+        reply = http_session::handle_guarded(*server, m);
     }
     if (reply.message) return http_headers::send_message(res, reply_status(*reply.message), *reply.message);
     if (reply.work) return start_call(*server, m, std::move(reply.work), res);
@@ -217,7 +208,7 @@ void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, cons
 void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork work, httplib::Response& res) {
     auto busy = [&] {
         server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
-        http_headers::send_message(res, 200, http_session::busy_error(m.id));
+        http_headers::send_retry_later(res, 503, 1, http_session::busy_error(m.id));
     };
     if (!slots_.try_acquire()) return busy();
     // The CallPool key only has to name this one call: no later message refers to it (there is

@@ -70,7 +70,7 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
 // The HTTP status of a JSON-RPC reply to a stateless request: 200 for a result; 404 for
 // -32601 (the spec's rule for an unknown method, which lets a client tell us from a server
 // without the endpoint); 400 for -32700, -32600, -32602, -32020..-32022; 500 for -32603; 200
-// for the rest (-32001 busy, as on the session path).
+// for the rest. (A busy server's -32001 is not a reply: it is refused with 503 before running.)
 int reply_status(const nlohmann::json& reply);
 
 // Serves the stateless POSTs with one McpServer per client (its stateless path keeps nothing

@@ -21,6 +21,7 @@
 #include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
 #include "runtime/http_headers.h"
+#include "runtime/http_limits.h"
 #include "runtime/http_session.h"
 #include "runtime/http_stateless.h"
 #include "runtime/jsonrpc.h"
@@ -36,27 +37,20 @@ using http_session::Session;
 using http_session::SseStream;
 
 constexpr const char* kEndpoint = "/mcp";
-// Same cap as a stdio line: one message, however large its arguments, stays under it.
-constexpr size_t kMaxBodyBytes = size_t{4} << 20;
 // An SSE stream occupies one server thread for the whole call, and a client must always find a
 // free thread for notifications/cancelled, ping and DELETE: the pool has this many threads
 // beyond the most streams that can be open at once.
 constexpr size_t kSpareThreads = 16;
 constexpr size_t kMaxStreams = 256;
+// Accepted connections waiting for a pool thread (a keep-alive connection holds one while it
+// idles, up to 2 s); more are answered 503.
+constexpr size_t kMaxWaitingConnections = 256;
 
 using http_headers::lower;
 using http_headers::send_error;
 using http_headers::send_message;
 using http_session::busy_error;
-
-McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {
-    try {
-        return server.handle(m);
-    } catch (const std::exception& e) {
-        LOG_ERROR("{} failed: {}", m.method, e.what());
-        return {jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"), {}};
-    }
-}
+using http_session::handle_guarded;
 
 // ---- the server ----
 
@@ -77,9 +71,13 @@ public:
           extra_origins_(options.allowed_origins),
           extra_hosts_(options.allowed_hosts),
           verifier_(verifier),
+          max_body_(options.max_body_bytes),
           streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
-          stateless_(ctx, pool_, streams_) {}
+          stateless_(ctx, pool_, streams_),
+          server_(http_limits::RequestLimits{
+              std::chrono::milliseconds(static_cast<int64_t>(options.request_timeout_seconds * 1000)),
+              options.max_body_bytes}) {}
 
     int run();
 
@@ -90,7 +88,7 @@ private:
     Caller authenticate(const httplib::Request& req, httplib::Response& res) const;
     void options(const httplib::Request& req, httplib::Response& res) const;
     bool version_ok(const httplib::Request& req, httplib::Response& res) const;
-    void post(const httplib::Request& req, httplib::Response& res);
+    void post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res);
     void remove(const httplib::Request& req, httplib::Response& res);
     void initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res);
     void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, httplib::Response& res);
@@ -102,6 +100,7 @@ private:
     const std::vector<std::string> extra_origins_;
     const std::vector<std::string> extra_hosts_;
     const auth::TokenVerifier* verifier_;
+    const size_t max_body_;
     std::set<std::string> origins_;  // lower case, filled in once the port is known
     std::set<std::string> hosts_;    // Host names accepted besides loopback ones (host_name form)
     std::atomic<bool> stopping_{false};
@@ -114,14 +113,14 @@ private:
     // cancel calls).
     CallPool pool_;
     http_stateless::Endpoint stateless_;  // 2026-07-28: no session, one shared McpServer
-    httplib::Server server_;
+    http_limits::LimitedServer server_;  // per-request deadline and header budget
 };
 
 void HttpTransport::configure() {
     size_t threads = streams_.max() + kSpareThreads;
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_.set_payload_max_length(kMaxBodyBytes);
-    server_.set_read_timeout(10, 0);
+    server_.new_task_queue = [threads] { return http_limits::new_bounded_pool(threads, kMaxWaitingConnections); };
+    server_.set_payload_max_length(max_body_);  // Content-Length; chunked bodies: read_body()
+    server_.set_read_timeout(10, 0);  // per read; the whole request has the LimitedServer deadline
     server_.set_write_timeout(10, 0);  // a client that stops reading fails the write, then the call
     // Short: an idle keep-alive connection holds a pool thread, and stopping waits for it.
     server_.set_keep_alive_timeout(2);
@@ -139,7 +138,10 @@ void HttpTransport::configure() {
         return allowed(req, res) ? httplib::Server::HandlerResponse::Unhandled
                                  : httplib::Server::HandlerResponse::Handled;
     });
-    server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
+    // With a content reader: the body is read only once the headers are accepted, and never
+    // beyond max_body_, chunked or not.
+    server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& reader) { post(req, reader, res); });
     server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { remove(req, res); });
     server_.Options(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { options(req, res); });
     server_.Get(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
@@ -148,18 +150,7 @@ void HttpTransport::configure() {
         send_error(res, 405, jsonrpc::kInvalidRequest,
                    "Method Not Allowed: this server opens no server-initiated stream");
     });
-    // Statuses httplib sets by itself (413 for a body over the cap, 404 for other paths, 400 for
-    // malformed HTTP) get the same JSON shape as ours; responses that have a body keep it.
-    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
-        std::string reason = "HTTP error " + std::to_string(res.status);
-        if (res.status == 400) reason = "Bad Request: malformed HTTP request";
-        if (res.status == 404) reason = "Not Found: the MCP endpoint is /mcp";
-        if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes POST, DELETE and OPTIONS";
-        if (res.status == 413) reason = "Payload Too Large: a message is at most 4 MiB";
-        send_error(res, res.status, jsonrpc::kInvalidRequest, reason);
-        return httplib::Server::HandlerResponse::Handled;
-    }));
+    http_limits::answer_own_errors(server_, max_body_);
     server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
             if (ep) std::rethrow_exception(ep);
@@ -241,16 +232,18 @@ bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& r
     return false;
 }
 
-void HttpTransport::post(const httplib::Request& req, httplib::Response& res) {
+void HttpTransport::post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok) return;
+    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
     if (!http_headers::accepts(req, "application/json") || !http_headers::accepts(req, "text/event-stream"))
         return send_error(res, 406, jsonrpc::kInvalidRequest,
                           "Not Acceptable: Accept must list application/json and text/event-stream");
     if (http_headers::media_type(req.get_header_value("Content-Type")) != "application/json")
         return send_error(res, 415, jsonrpc::kInvalidRequest, "Unsupported Media Type: send application/json");
+    std::string body;
+    if (!http_limits::read_body(reader, max_body_, body, res)) return;
 
-    jsonrpc::Message m = jsonrpc::parse(req.body);
+    jsonrpc::Message m = jsonrpc::parse(body);
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
     // and it has no session to find.
     if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, caller.client, res);
@@ -317,7 +310,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
                                httplib::Response& res) {
     auto busy = [&] {
         session->server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
-        send_message(res, 200, busy_error(m.id));
+        http_headers::send_retry_later(res, 503, 1, busy_error(m.id));
     };
     if (!streams_.try_acquire()) return busy();
     std::string key = http_session::call_key(session->id, m.id);
@@ -360,7 +353,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
 
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok) return;
+    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
     // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
     if (!req.has_header("Mcp-Session-Id")) {
         res.set_header("Allow", "POST, DELETE, OPTIONS");
@@ -407,6 +400,7 @@ int HttpTransport::run() {
                   << (saved ? std::strerror(saved) : "bind failed") << "\n";
         return kExitSandboxError;
     }
+    server_.widen_backlog();
     std::string authority = address_.authority(port);
     for (std::string host : {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")})
         origins_.insert("http://" + host + ":" + std::to_string(port));

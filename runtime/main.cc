@@ -102,6 +102,34 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1024))
         ->capture_default_str();
 
+    // Admission control (docs/ADMISSION.md); rates are parsed after the command line.
+    std::string client_rate;
+    std::string request_rate;
+    std::vector<std::string> tool_rates;
+    serve_cmd->add_option("--client-rate", client_rate,
+                          "tools/call per second by one client, RATE[/BURST] (e.g. 5/20; default off)");
+    serve_cmd->add_option("--tool-rate", tool_rates,
+                          "tools/call per second of each tool, all clients together: RATE[/BURST], or "
+                          "TOOL=RATE[/BURST] for one tool (repeatable; default off)");
+    serve_cmd
+        ->add_option("--request-rate", request_rate,
+                     "With --http: requests per second by one client, any method, RATE[/BURST]; "
+                     "beyond it 429 (default off)")
+        ->needs(http);
+    serve_cmd
+        ->add_option("--max-body", serve.max_body_bytes,
+                     "With --http: the largest request body in bytes; beyond it 413")
+        ->check(CLI::Range(size_t{1} << 10, size_t{64} << 20))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
+        ->add_option("--request-timeout", serve.request_timeout_seconds,
+                     "With --http: seconds a request's headers and body may take to arrive; then the "
+                     "connection is closed")
+        ->check(CLI::Range(1.0, 3600.0))
+        ->capture_default_str()
+        ->needs(http);
+
     runtime::RunsOptions runs;
     auto* runs_cmd =
         app.add_subcommand("runs", "Inspect and maintain the per-run records (docs/RECORDS.md)");
@@ -207,6 +235,23 @@ int main(int argc, char** argv) {
     }
     if (*runs_cmd) return runtime::runs_command(runs);
     if (*token_cmd) return runtime::token_command(token);
+    if (*serve_cmd) {
+        auto rate = [](const char* flag, const std::string& text, runtime::rate_limit::Rate& out) {
+            if (text.empty()) return true;
+            auto parsed = runtime::rate_limit::parse_rate(text);
+            if (!parsed) std::cerr << "tooljail serve: " << flag << ": " << parsed.error().context << "\n";
+            if (parsed) out = *parsed;
+            return parsed.has_value();
+        };
+        if (!rate("--client-rate", client_rate, serve.admission.client_rate) ||
+            !rate("--request-rate", request_rate, serve.admission.request_rate))
+            return runtime::kExitSandboxError;
+        for (const auto& text : tool_rates)
+            if (auto added = runtime::add_tool_rate(serve.admission, text); !added) {
+                std::cerr << "tooljail serve: " << added.error().context << "\n";
+                return runtime::kExitSandboxError;
+            }
+    }
     if (*serve_cmd)
         return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
     return runtime::kExitSandboxError;

@@ -1,6 +1,9 @@
 #include "runtime/mcp_server.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
 
 #include "runtime/call_result.h"
 #include "runtime/log.h"
@@ -204,18 +207,29 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
                                {{"code", "UNKNOWN_TOOL"}}),
                 {}};
     }
+    auto refusal = [&](nlohmann::json result) -> Reply {
+        if (stateless) {
+            result["resultType"] = "complete";
+            result["_meta"] = {{kServerInfoKey, server_info()}};
+        }
+        return {jsonrpc::result(m.id, std::move(result)), {}};
+    };
     if (!in_scope(name)) {
         // A tool result rather than a JSON-RPC error, like every refusal a model can act on; it
         // names the tool and never the scope, which is the operator's business.
         LOG_WARN("call tool={} refused: outside the scope of client {}", name, options_.token_client);
         std::string message = "tool '" + name + "' is not allowed for this client";
         runner_.record_refusal(origin, name, arguments, records::kPolicyDenied, message);
-        nlohmann::json result = refusal_result("POLICY_DENIED", message);
-        if (stateless) {
-            result["resultType"] = "complete";
-            result["_meta"] = {{kServerInfoKey, server_info()}};
-        }
-        return {jsonrpc::result(m.id, std::move(result)), {}};
+        return refusal(refusal_result("POLICY_DENIED", message));
+    }
+    // After the scope (a call the client may never make spends no tokens), before the pool.
+    if (auto refused = options_.admission ? options_.admission->admit_call(rate_client(), name) : std::nullopt) {
+        // Milliseconds, rounded up: a retry at that time passes.
+        double retry_after = std::ceil(refused->retry_after * 1000) / 1000;
+        std::string message = fmt::format("rate limit of this {} reached; retry in {:.3f} s", refused->limit, retry_after);
+        LOG_WARN("call tool={} refused: {} rate limit, retry_after={:.3f}", name, refused->limit, retry_after);
+        runner_.record_refusal(origin, name, arguments, records::kRateLimited, message);
+        return refusal(refusal_result("RATE_LIMITED", message, {{"retry_after", retry_after}, {"limit", refused->limit}}));
     }
     nlohmann::json id = m.id;
     const ToolRunner* runner = &runner_;
@@ -262,6 +276,12 @@ CallOrigin McpServer::call_origin(const Message& m, bool stateless) const {
     if (!stateless) origin.log_level = log_level_;
     origin.resource_links = stateless || version_ != "2025-03-26";
     return origin;
+}
+
+std::string McpServer::rate_client() const {
+    // Over stdio the client is the process at the other end; over HTTP the token's client, and
+    // without authentication (loopback only) every caller is one anonymous client.
+    return options_.token_client.empty() ? options_.transport : "token:" + options_.token_client;
 }
 
 bool McpServer::in_scope(const std::string& tool) const {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/admission.h"
 #include "runtime/call_pool.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/mcp_log_level.h"
@@ -40,6 +41,9 @@ struct ServerOptions {
     // missing from tools/list, and tools/call of it is a POLICY_DENIED result, recorded.
     std::string token_client;
     std::optional<std::vector<std::string>> tool_scope;
+    // Rate limits of tools/call (shared by every server of the process; null = none). A call
+    // over a limit is a RATE_LIMITED result with retry_after, recorded as rate_limited.
+    Admission* admission = nullptr;
 };
 
 class McpServer {
@@ -73,6 +77,8 @@ private:
     nlohmann::json server_info() const;
     CallOrigin call_origin(const jsonrpc::Message& m, bool stateless) const;
     bool in_scope(const std::string& tool) const;
+    // The key of this server's client in the per-client rate limit.
+    std::string rate_client() const;
 
     const ToolRegistry& tools_;
     const ToolRunner& runner_;

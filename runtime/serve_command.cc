@@ -40,6 +40,9 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     std::string tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
     auto tools = ToolRegistry::load_dir(tools_dir, *policies);
     if (!tools) return sandbox::fail(std::move(tools).error());
+    for (const auto& [tool, rate] : options.admission.tool_rates)
+        if (!tools->find_any(tool))
+            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
     sandbox::HostOptions host_options;
     host_options.pool.per_sandbox = options.pool_size;
     host_options.pool.max_total = options.pool_max;
@@ -68,6 +71,7 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     if (!runner) return sandbox::fail(std::move(runner).error());
     context->runner = std::move(*runner);
     context->instructions = instructions(context->runner->workspace());
+    if (options.admission.any()) context->admission = std::make_unique<Admission>(options.admission);
     return context;
 }
 
@@ -80,7 +84,9 @@ int serve_stdio(const ServeOptions& options) {
     const ServeContext& ctx = **context;
     LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools.enabled_tools().size(), ctx.runner->workspace());
 
-    McpServer server(ctx.tools, *ctx.runner, ServerOptions{100, ctx.instructions, "stdio"});
+    ServerOptions server_options{100, ctx.instructions, "stdio"};
+    server_options.admission = ctx.admission.get();
+    McpServer server(ctx.tools, *ctx.runner, std::move(server_options));
     LineReader in(STDIN_FILENO);
     LineWriter out(STDOUT_FILENO);
     CallPool pool(std::max<size_t>(1, options.max_parallel), options.max_queued);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/admission.h"
 #include "runtime/record_store.h"
 #include "runtime/tool_registry.h"
 #include "runtime/tool_runner.h"
@@ -41,6 +42,12 @@ struct ServeOptions {
     // one call. 0 = off. pool_max bounds all tools together (idle memory; docs/BENCHMARKS.md).
     size_t pool_size = 2;
     size_t pool_max = 32;
+    // Admission control (docs/ADMISSION.md): rate limits, all off by default.
+    AdmissionOptions admission;
+    // HTTP: the most bytes of one request body (413 beyond), and how long one request's headers
+    // and body may take to arrive (the connection is closed after that).
+    size_t max_body_bytes = size_t{4} << 20;
+    double request_timeout_seconds = 30;
 };
 
 // What every transport serves, loaded once at start-up and read-only afterwards (shared by
@@ -50,6 +57,8 @@ struct ServeContext {
     ToolRegistry tools;
     std::unique_ptr<ToolRunner> runner;  // one prepared Sandbox per enabled tool
     std::string instructions;            // the initialize result's "instructions"
+    // The rate limits, shared by every session (thread-safe; null when none is set).
+    std::unique_ptr<Admission> admission;
 };
 
 // Loads the policies and tool manifests, opens the Host and prepares every enabled tool's
