@@ -14,8 +14,7 @@
 #include "runtime/jsonrpc.h"
 #include "runtime/mcp_log_level.h"
 #include "runtime/resources.h"
-#include "runtime/tool_registry.h"
-#include "runtime/tool_runner.h"
+#include "runtime/tool_set.h"
 
 namespace runtime {
 
@@ -40,11 +39,15 @@ struct ServerOptions {
     // missing from tools/list, and tools/call of it is a POLICY_DENIED result, recorded.
     std::string token_client;
     std::optional<std::vector<std::string>> tool_scope;
+    // The transport delivers notifications/tools/list_changed to this client (a reload or the
+    // kill switch changed the list): the tools capability says listChanged: true.
+    bool list_changed = false;
 };
 
 class McpServer {
 public:
-    McpServer(const ToolRegistry& tools, const ToolRunner& runner, ServerOptions options);
+    // Each request reads live.current(); a call keeps that snapshot until its result is out.
+    McpServer(const LiveTools& live, ServerOptions options);
 
     struct Reply {
         std::optional<nlohmann::json> message;  // send now (a response or an error)
@@ -73,10 +76,12 @@ private:
     nlohmann::json server_info() const;
     CallOrigin call_origin(const jsonrpc::Message& m, bool stateless) const;
     bool in_scope(const std::string& tool) const;
+    // A refusal the model can act on: an isError tool result with this code (stateless: with
+    // resultType and serverInfo).
+    nlohmann::json refused(const std::string& code, const std::string& message, bool stateless,
+                           const nlohmann::json& extra = nlohmann::json::object()) const;
 
-    const ToolRegistry& tools_;
-    const ToolRunner& runner_;
-    ResourceCatalog resources_;
+    const LiveTools& live_;
     ServerOptions options_;
     bool initialized_ = false;
     std::string version_;
