@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { binary, makeRepo, sleep } from './fixture.mjs';
+import { binary, makeRepo, sleep, startHttpServer, stopHttpServer } from './fixture.mjs';
 
 const source = join(import.meta.dirname, '..', '..');
 let repo;
@@ -25,15 +26,28 @@ after(() => {
   for (const d of [repo, dir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-// A server on its own copy of tools.d and policies: { client, pid, log(), waitLog(re), changed(), tools, state }.
-async function startServer(name, extraArgs = []) {
+// A private copy of tools.d and policies, and a state directory, under dir/name.
+function configCopy(name) {
   const tools = join(dir, name, 'tools.d');
   const policies = join(dir, name, 'policies');
   const state = join(dir, name, 'state');
   cpSync(join(source, 'tools.d'), tools, { recursive: true });
   cpSync(join(source, 'policies'), policies, { recursive: true });
-  const args = ['serve', '--workspace', repo, '--tools-dir', tools, '--policy-dir', policies, '--state', state,
-                '--pool-size', '1', ...extraArgs];
+  return { tools, policies, state, args: ['--tools-dir', tools, '--policy-dir', policies, '--state', state] };
+}
+
+const waitFor = async (check, what, log) => {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting for ${what}; server log:\n${log()}`);
+};
+
+// A stdio server on its own config copy: { client, hangup(), log(), waitLog(re), seen(), waitChanged(n), ... }.
+async function startServer(name, extraArgs = []) {
+  const { tools, policies, state, args: config } = configCopy(name);
+  const args = ['serve', '--workspace', repo, ...config, '--pool-size', '1', ...extraArgs];
   const transport = new StdioClientTransport({ command: binary, args, env: process.env, stderr: 'pipe' });
   let log = '';
   transport.stderr.on('data', (d) => { log += d; });
@@ -41,21 +55,14 @@ async function startServer(name, extraArgs = []) {
   let notified = 0;
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => { notified++; });
   await client.connect(transport);
-  const waitFor = async (check, what) => {
-    for (let i = 0; i < 200; i++) {
-      if (check()) return;
-      await sleep(50);
-    }
-    assert.fail(`timed out waiting for ${what}; server log:\n${log}`);
-  };
   return {
     client, tools, policies, state,
     hangup: () => process.kill(transport.pid, 'SIGHUP'),
     log: () => log,
-    waitLog: (re) => waitFor(() => re.test(log), String(re)),
+    waitLog: (re) => waitFor(() => re.test(log), String(re), () => log),
     // Resolves on the next notifications/tools/list_changed after `since` (a count from seen()).
     seen: () => notified,
-    waitChanged: (since) => waitFor(() => notified > since, 'notifications/tools/list_changed'),
+    waitChanged: (since) => waitFor(() => notified > since, 'notifications/tools/list_changed', () => log),
   };
 }
 
@@ -157,5 +164,28 @@ test('lock: a changed tool is refused with TOOL_NOT_APPROVED until approved and 
     assert.equal((await call(s.client, 'read_file', { path: 'README.md' })).isError, false);
   } finally {
     await s.client.close();
+  }
+});
+
+test('http: SIGHUP reloads for sessions (no push: listChanged false), the kill switch refuses', async () => {
+  const config = configCopy('http');
+  const server = await startHttpServer(repo, config.args);
+  const client = new Client({ name: 'tooljail-reload-http', version: '1.0.0' });
+  try {
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+    assert.equal(client.getServerCapabilities().tools.listChanged, false);
+    editDescription(config.tools, 'git_log', 'Show the commit log (changed for the HTTP reload test).');
+    server.proc.kill('SIGHUP');
+    await waitFor(() => /reload: 9 tools served.*changed=git_log/.test(server.stderr()), 'the reload', server.stderr);
+    const listed = (await client.listTools()).tools.find((t) => t.name === 'git_log');
+    assert.match(listed.description, /changed for the HTTP reload test/);
+
+    tooljail('tools', 'disable', 'git_log', '--state', config.state);
+    const refused = await call(client, 'git_log');
+    assert.equal(errorCode(refused), 'TOOL_DISABLED');
+    assert.ok(!(await names(client)).includes('git_log'));
+  } finally {
+    await client.close();
+    await stopHttpServer(server);
   }
 });
