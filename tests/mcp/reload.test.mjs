@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -118,6 +118,33 @@ test('reload: a bad manifest keeps the old set, a changed description is announc
     assert.equal((await call(s.client, 'list_directory')).isError, false);
     await s.waitChanged(beforeEnable);
     assert.ok((await names(s.client)).includes('list_directory'));
+  } finally {
+    await s.client.close();
+  }
+});
+
+test('a call running across a reload finishes with the tool it started with', async () => {
+  const s = await startServer('running');
+  try {
+    // The run waits for a file in the (read-only, shared) workspace that the test creates only
+    // after the reload that removed the tool has been taken.
+    const flag = join(repo, 'reload-flag');
+    const running = call(s.client, 'run_python', {
+      code: "import os, time\nwhile not os.path.exists('reload-flag'): time.sleep(0.02)\nprint('finished')",
+    });
+    // The stdio loop handles messages in order: once a later request is answered, the call has
+    // been dispatched with its snapshot.
+    await s.client.listTools();
+    unlinkSync(join(s.tools, 'run_python.json'));
+    s.hangup();
+    await s.waitLog(/reload: 8 tools served, added=- removed=run_python/);
+    writeFileSync(flag, '');
+    chmodSync(flag, 0o644);
+    const result = await running;
+    unlinkSync(flag);
+    assert.equal(result.isError, false, JSON.stringify(result));
+    assert.match(result.structuredContent.stdout, /finished/);
+    await assert.rejects(call(s.client, 'run_python', { code: 'print(1)' }), /unknown tool: run_python/);
   } finally {
     await s.client.close();
   }
