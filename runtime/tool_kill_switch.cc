@@ -126,12 +126,11 @@ void KillSwitch::refresh_locked() const {
         broken_ = true;
         return;
     }
-    if (broken_ || *tools != disabled_)
-        LOG_WARN("kill switch: disabled tools now: {}", tools->empty() ? std::string("none") : [&] {
-            std::string s;
-            for (const auto& t : *tools) s += (s.empty() ? "" : ",") + t;
-            return s;
-        }());
+    if (broken_ || *tools != disabled_) {
+        std::string names;
+        for (const auto& t : *tools) names += (names.empty() ? "" : ",") + t;
+        LOG_WARN("kill switch: disabled tools now: {}", names.empty() ? "none" : names);
+    }
     broken_ = false;
     disabled_ = std::move(*tools);
 }
