@@ -88,7 +88,7 @@ struct Session {
     Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client)
         : id(std::move(session_id)),
           client(token_client ? token_client->client : ""),
-          server(ctx.tools, *ctx.runner, client_server_options(ctx, token_client, "http-session:" + id, id)) {}
+          server(*ctx.tools, client_server_options(ctx, token_client, "http-session:" + id, id)) {}
 
     const std::string id;
     // The token client that opened the session ("" without authentication). Only requests with

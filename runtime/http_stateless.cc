@@ -173,7 +173,7 @@ McpServer& Endpoint::server_for(const auth::TokenEntry* client) {
     auto& server = servers_[key];
     // Without authentication every stateless client is the same owner: kept runs are shared.
     if (!server)
-        server = std::make_unique<McpServer>(ctx_.tools, *ctx_.runner,
+        server = std::make_unique<McpServer>(*ctx_.tools,
                                              http_session::client_server_options(ctx_, client, "http-stateless", ""));
     return *server;
 }

@@ -417,8 +417,8 @@ int HttpTransport::run() {
     if (!address_.loopback)
         LOG_WARN("listening beyond loopback on {}: put a TLS-terminating reverse proxy in front (docs/AUTH.md)",
                  authority);
-    LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools.enabled_tools().size(),
-             ctx_.runner->workspace(), streams_.max());
+    LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools->current()->visible().size(),
+             ctx_.workspace, streams_.max());
 
     // SIGTERM/SIGINT are blocked in every thread (serve_http); this one waits for them. The
     // short timeout only lets it notice that the server ended on its own.
@@ -496,7 +496,7 @@ int serve_http(const ServeOptions& options) {
         return kExitSandboxError;
     }
     if (verifier) {
-        const ToolRegistry& tools = (*context)->tools;
+        const ToolRegistry& tools = (*context)->tools->current()->tools;
         auto known = auth::check_known_tools(options.auth_file, verifier->file(),
                                              [&tools](const std::string& name) { return tools.find_any(name) != nullptr; });
         if (!known) {

@@ -9,6 +9,7 @@
 #include "runtime/runs_command.h"
 #include "runtime/serve_command.h"
 #include "runtime/token_command.h"
+#include "runtime/tools_command.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"tooljail: run tools inside a locked-down Linux sandbox"};
@@ -101,6 +102,12 @@ int main(int argc, char** argv) {
                      "Warm sandboxes kept ready for all tools together (bounds their idle memory)")
         ->check(CLI::Range(1, 1024))
         ->capture_default_str();
+    serve_cmd->add_option("--tools-lock", serve.tools_lock,
+                          "Serve only tools whose hash this lock file approves (`tooljail tools approve`; "
+                          "re-read on SIGHUP)");
+    serve_cmd->add_option("--state", serve.state_dir,
+                          "Kill-switch directory (`tooljail tools disable`; default: $TOOLJAIL_STATE, "
+                          "/var/lib/tooljail as root, else ~/.local/state/tooljail)");
 
     // Admission control (docs/ADMISSION.md); rates are parsed after the command line.
     std::string client_rate;
@@ -211,6 +218,37 @@ int main(int argc, char** argv) {
         ->add_option("--client", token.client, "Client name")
         ->required();
 
+    runtime::ToolsOptions tools;
+    auto* tools_cmd = app.add_subcommand(
+        "tools", "Tool hashes, the approval lock file and the kill switch (docs/TOOLS.md)");
+    tools_cmd->require_subcommand(1);
+    auto tools_sub = [&](const char* name, const char* help, bool loads) {
+        auto* sub = tools_cmd->add_subcommand(name, help);
+        if (loads) {
+            sub->add_option("--tools-dir", tools.tools_dir, "Directory of tool manifests");
+            sub->add_option("--policy-dir", tools.policy_dir, "Directory of policy files");
+        }
+        sub->callback([&tools, name] { tools.action = name; });
+        return sub;
+    };
+    auto state_opt = [&](CLI::App* sub) {
+        sub->add_option("--state", tools.state_dir, "Kill-switch directory (default as for serve)");
+    };
+    auto* tools_list = tools_sub("list", "Each tool's sha256 and whether it is served", true);
+    tools_list->add_option("--lock", tools.lock_file, "Also show approval against this lock file");
+    tools_list->add_flag("--json", tools.json, "A JSON array instead of a table");
+    state_opt(tools_list);
+    auto* tools_approve = tools_sub("approve", "Write tools' current hashes into the lock file", true);
+    tools_approve->add_option("--lock", tools.lock_file, "The lock file (serve --tools-lock)")->required();
+    tools_approve->add_flag("--all", tools.all, "Approve exactly the current tool set");
+    tools_approve->add_option("names", tools.names, "Tools to approve");
+    for (auto [name, help] : {std::pair{"disable", "Kill switch: refuse these tools from the next call on"},
+                              std::pair{"enable", "Undo disable"}}) {
+        auto* sub = tools_sub(name, help, false);
+        sub->add_option("names", tools.names, "Tool names")->required();
+        state_opt(sub);
+    }
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -252,6 +290,7 @@ int main(int argc, char** argv) {
                 return runtime::kExitSandboxError;
             }
     }
+    if (*tools_cmd) return runtime::tools_command(tools);
     if (*serve_cmd)
         return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
     return runtime::kExitSandboxError;

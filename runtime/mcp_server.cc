@@ -21,8 +21,9 @@ namespace {
 constexpr const char* kVersionKey = "io.modelcontextprotocol/protocolVersion";
 constexpr const char* kCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities";
 constexpr const char* kServerInfoKey = "io.modelcontextprotocol/serverInfo";
-// How long a client may cache tools/list and server/discover (they change only on restart
-// today; reload in a later issue will announce changes).
+// How long a client may cache tools/list and server/discover. A reload or the kill switch can
+// change the list sooner; stateless clients have no list_changed push, so this bounds how long
+// they may keep a stale list (calls are checked against the current set whatever they cached).
 constexpr int64_t kListTtlMs = 60'000;
 // resources/read of an unknown URI before 2026-07-28; from it on, -32602 (SEP-2164).
 constexpr int kResourceNotFound = -32002;
@@ -34,8 +35,7 @@ const std::vector<std::string>& supported_protocol_versions() {
     return versions;
 }
 
-McpServer::McpServer(const ToolRegistry& tools, const ToolRunner& runner, ServerOptions options)
-    : tools_(tools), runner_(runner), resources_(tools, runner), options_(std::move(options)) {}
+McpServer::McpServer(const LiveTools& live, ServerOptions options) : live_(live), options_(std::move(options)) {}
 
 McpServer::Reply McpServer::handle(const Message& m) {
     if (m.kind == jsonrpc::Kind::Invalid) return {m.error_reply.is_null() ? std::nullopt : std::optional(m.error_reply), {}};
@@ -62,9 +62,13 @@ McpServer::Reply McpServer::handle(const Message& m) {
                 {}};
     if (m.method == "tools/list") return {list_tools(m), {}};
     if (m.method == "tools/call") return call_tool(m);
-    if (m.method == "resources/list") return {resources_.list(m, options_.owner, options_.page_size), {}};
-    if (m.method == "resources/templates/list") return {resources_.templates(m), {}};
-    if (m.method == "resources/read") return {resources_.read(m, options_.owner, kResourceNotFound), {}};
+    if (m.method.starts_with("resources/")) {
+        auto set = live_.current();
+        ResourceCatalog resources(set->tools, *set->runner);
+        if (m.method == "resources/list") return {resources.list(m, options_.owner, options_.page_size), {}};
+        if (m.method == "resources/templates/list") return {resources.templates(m), {}};
+        if (m.method == "resources/read") return {resources.read(m, options_.owner, kResourceNotFound), {}};
+    }
     if (m.method == "logging/setLevel") return {set_log_level(m), {}};
     return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
 }
@@ -81,7 +85,7 @@ nlohmann::json McpServer::set_log_level(const Message& m) {
 }
 
 nlohmann::json McpServer::capabilities(bool stateless) const {
-    nlohmann::json caps = {{"tools", {{"listChanged", false}}},
+    nlohmann::json caps = {{"tools", {{"listChanged", options_.list_changed && !stateless}}},
                            {"resources", {{"listChanged", false}, {"subscribe", false}}}};
     // logging/setLevel does not exist in the stateless revision.
     if (!stateless) caps["logging"] = nlohmann::json::object();
@@ -133,12 +137,14 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
     // Scoped by the client's token, the list is that client's alone: no shared cache may keep it.
     if (m.method == "tools/list") return completed(list_tools(m), options_.tool_scope ? "private" : "public");
     if (m.method == "tools/call") return call_tool(m, true);
+    auto set = live_.current();
+    ResourceCatalog resources(set->tools, *set->runner);
     // Runs come and go with every call: the list is private and changes at once; a run's
     // output never changes while it is kept.
-    if (m.method == "resources/list") return completed(resources_.list(m, options_.owner, options_.page_size), "private", 0);
-    if (m.method == "resources/templates/list") return completed(resources_.templates(m), "public");
+    if (m.method == "resources/list") return completed(resources.list(m, options_.owner, options_.page_size), "private", 0);
+    if (m.method == "resources/templates/list") return completed(resources.templates(m), "public");
     if (m.method == "resources/read")
-        return completed(resources_.read(m, options_.owner, jsonrpc::kInvalidParams), "private");
+        return completed(resources.read(m, options_.owner, jsonrpc::kInvalidParams), "private");
     // initialize, ping and logging/setLevel do not exist in the stateless revision.
     return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
 }
@@ -170,9 +176,13 @@ McpServer::Reply McpServer::initialize(const Message& m) {
 }
 
 nlohmann::json McpServer::list_tools(const Message& m) const {
-    std::vector<const ToolDef*> all = tools_.enabled_tools();
-    // MCP lets tools/list vary by authorization: a client sees only what it may call.
-    std::erase_if(all, [this](const ToolDef* t) { return !in_scope(t->name); });
+    auto set = live_.current();
+    std::vector<const ToolDef*> all = set->tools.enabled_tools();
+    // MCP lets tools/list vary by authorization: a client sees only what it may call. Tools
+    // switched off or not approved under the lock are not callable, so not listed either.
+    std::erase_if(all, [&](const ToolDef* t) {
+        return !in_scope(t->name) || !set->approved(t->name) || live_.kill_switch().disabled(t->name);
+    });
     auto cursor = parse_cursor(m.params, all.size());
     if (!cursor) return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "invalid cursor");
     size_t start = *cursor;
@@ -198,45 +208,60 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
             return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "params.arguments must be an object"), {}};
         arguments = m.params["arguments"];
     }
-    const ToolDef* tool = tools_.find(name);
+    // The snapshot this call runs with to its end, whatever a reload swaps in meanwhile.
+    std::shared_ptr<const ToolSet> set = live_.current();
+    const ToolRunner& runner = *set->runner;
+    const ToolDef* tool = set->tools.find(name);
     CallOrigin origin = call_origin(m, stateless);
     if (!tool || !tool->enabled) {
         std::string shown = name.size() > 128 ? name.substr(0, 128) + "..." : name;
-        runner_.record_refusal(origin, shown, arguments, records::kValidationError, "unknown tool");
+        runner.record_refusal(origin, shown, arguments, records::kValidationError, "unknown tool");
         return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "unknown tool: " + shown,
                                {{"code", "UNKNOWN_TOOL"}}),
                 {}};
     }
-    auto refusal = [&](nlohmann::json result) -> Reply {
-        if (stateless) {
-            result["resultType"] = "complete";
-            result["_meta"] = {{kServerInfoKey, server_info()}};
-        }
-        return {jsonrpc::result(m.id, std::move(result)), {}};
-    };
     if (!in_scope(name)) {
         // A tool result rather than a JSON-RPC error, like every refusal a model can act on; it
         // names the tool and never the scope, which is the operator's business.
         LOG_WARN("call tool={} refused: outside the scope of client {}", name, options_.token_client);
         std::string message = "tool '" + name + "' is not allowed for this client";
-        runner_.record_refusal(origin, name, arguments, records::kPolicyDenied, message);
-        return refusal(refusal_result("POLICY_DENIED", message));
+        runner.record_refusal(origin, name, arguments, records::kPolicyDenied, message);
+        return {jsonrpc::result(m.id, refused("POLICY_DENIED", message, stateless)), {}};
     }
-    // After the scope (a call the client may never make spends no tokens), before the pool.
-    if (auto refused = options_.admission ? options_.admission->admit_call(rate_client(), name) : std::nullopt) {
+    if (live_.kill_switch().disabled(name)) {
+        LOG_WARN("call tool={} refused: disabled by the kill switch", name);
+        std::string message = "tool '" + name + "' is disabled by the server's operator";
+        runner.record_refusal(origin, name, arguments, records::kToolDisabled, message);
+        return {jsonrpc::result(m.id, refused("TOOL_DISABLED", message, stateless)), {}};
+    }
+    if (!set->approved(name)) {
+        std::string approved = set->approved_hash(name);
+        const std::string& current = set->hashes.find(name)->second;
+        LOG_WARN("call tool={} refused: not approved (approved={} current={})", name, approved.empty() ? "none" : approved,
+                 current);
+        std::string message = "tool '" + name + "' changed since it was approved (or was never approved); the "
+                              "server's operator must review and approve it";
+        runner.record_refusal(origin, name, arguments, records::kToolNotApproved, message);
+        nlohmann::json extra = {{"current_sha256", current}, {"approved_sha256", approved.empty() ? nlohmann::json(nullptr) : nlohmann::json(approved)}};
+        return {jsonrpc::result(m.id, refused("TOOL_NOT_APPROVED", message, stateless, extra)), {}};
+    }
+    // After the scope, the kill switch and approval (a call that could never run spends no
+    // tokens), before the pool.
+    if (auto limited = options_.admission ? options_.admission->admit_call(rate_client(), name) : std::nullopt) {
         // Milliseconds, rounded up: a retry at that time passes.
-        double retry_after = std::ceil(refused->retry_after * 1000) / 1000;
-        std::string message = fmt::format("rate limit of this {} reached; retry in {:.3f} s", refused->limit, retry_after);
-        LOG_WARN("call tool={} refused: {} rate limit, retry_after={:.3f}", name, refused->limit, retry_after);
-        runner_.record_refusal(origin, name, arguments, records::kRateLimited, message);
-        return refusal(refusal_result("RATE_LIMITED", message, {{"retry_after", retry_after}, {"limit", refused->limit}}));
+        double retry_after = std::ceil(limited->retry_after * 1000) / 1000;
+        std::string message = fmt::format("rate limit of this {} reached; retry in {:.3f} s", limited->limit, retry_after);
+        LOG_WARN("call tool={} refused: {} rate limit, retry_after={:.3f}", name, limited->limit, retry_after);
+        runner.record_refusal(origin, name, arguments, records::kRateLimited, message);
+        return {jsonrpc::result(m.id, refused("RATE_LIMITED", message, stateless,
+                                              {{"retry_after", retry_after}, {"limit", limited->limit}})),
+                {}};
     }
     nlohmann::json id = m.id;
-    const ToolRunner* runner = &runner_;
     nlohmann::json info = server_info();
-    return {std::nullopt, [runner, tool, arguments, id, origin, stateless, info](const CallContext& ctx) {
+    return {std::nullopt, [set, tool, arguments, id, origin, stateless, info](const CallContext& ctx) {
                 try {
-                    nlohmann::json result = runner->call(*tool, arguments, ctx, origin);
+                    nlohmann::json result = set->runner->call(*tool, arguments, ctx, origin);
                     if (stateless) {
                         result["resultType"] = "complete";
                         result["_meta"] = {{kServerInfoKey, info}};
@@ -247,6 +272,16 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
                     return jsonrpc::error(id, jsonrpc::kInternalError, "internal error");
                 }
             }};
+}
+
+nlohmann::json McpServer::refused(const std::string& code, const std::string& message, bool stateless,
+                                  const nlohmann::json& extra) const {
+    nlohmann::json result = refusal_result(code, message, extra);
+    if (stateless) {
+        result["resultType"] = "complete";
+        result["_meta"] = {{kServerInfoKey, server_info()}};
+    }
+    return result;
 }
 
 }  // namespace runtime
@@ -296,7 +331,7 @@ void McpServer::record_refused_call(const Message& m, const char* reason, const 
     if (name.size() > 128) name = name.substr(0, 128) + "...";
     nlohmann::json arguments = m.params.contains("arguments") ? m.params["arguments"] : nlohmann::json(nullptr);
     bool stateless = m.params.contains("_meta") && m.params["_meta"].is_object() && m.params["_meta"].contains(kVersionKey);
-    runner_.record_refusal(call_origin(m, stateless), name, arguments, reason, message);
+    live_.current()->runner->record_refusal(call_origin(m, stateless), name, arguments, reason, message);
 }
 
 }  // namespace runtime

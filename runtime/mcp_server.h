@@ -15,8 +15,7 @@
 #include "runtime/jsonrpc.h"
 #include "runtime/mcp_log_level.h"
 #include "runtime/resources.h"
-#include "runtime/tool_registry.h"
-#include "runtime/tool_runner.h"
+#include "runtime/tool_set.h"
 
 namespace runtime {
 
@@ -44,11 +43,15 @@ struct ServerOptions {
     // Rate limits of tools/call (shared by every server of the process; null = none). A call
     // over a limit is a RATE_LIMITED result with retry_after, recorded as rate_limited.
     Admission* admission = nullptr;
+    // The transport delivers notifications/tools/list_changed to this client (a reload or the
+    // kill switch changed the list): the tools capability says listChanged: true.
+    bool list_changed = false;
 };
 
 class McpServer {
 public:
-    McpServer(const ToolRegistry& tools, const ToolRunner& runner, ServerOptions options);
+    // Each request reads live.current(); a call keeps that snapshot until its result is out.
+    McpServer(const LiveTools& live, ServerOptions options);
 
     struct Reply {
         std::optional<nlohmann::json> message;  // send now (a response or an error)
@@ -79,10 +82,12 @@ private:
     bool in_scope(const std::string& tool) const;
     // The key of this server's client in the per-client rate limit.
     std::string rate_client() const;
+    // A refusal the model can act on: an isError tool result with this code (stateless: with
+    // resultType and serverInfo).
+    nlohmann::json refused(const std::string& code, const std::string& message, bool stateless,
+                           const nlohmann::json& extra = nlohmann::json::object()) const;
 
-    const ToolRegistry& tools_;
-    const ToolRunner& runner_;
-    ResourceCatalog resources_;
+    const LiveTools& live_;
     ServerOptions options_;
     bool initialized_ = false;
     std::string version_;

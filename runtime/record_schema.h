@@ -41,6 +41,9 @@ inline constexpr const char* kRateLimited = "rate_limited";    // queue full / t
 inline constexpr const char* kUnauthorized = "unauthorized";   // HTTP auth failed
 inline constexpr const char* kSandboxError = "sandbox_error";  // host or sandbox preparation failed
 inline constexpr const char* kCancelled = "cancelled";         // cancelled before it launched
+inline constexpr const char* kToolDisabled = "tool_disabled";  // the kill switch (tools disable)
+inline constexpr const char* kToolNotApproved =
+    "tool_not_approved";  // drift: its hash is not the one in serve --tools-lock
 
 struct OsUser {
     uint32_t uid = 0;

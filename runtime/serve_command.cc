@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <iostream>
 
@@ -9,9 +10,8 @@
 #include "runtime/log.h"
 #include "runtime/mcp_server.h"
 #include "runtime/policy.h"
+#include "runtime/reload_signal.h"
 #include "runtime/run_command.h"
-#include "runtime/tool_registry.h"
-#include "runtime/tool_runner.h"
 #include "runtime/transport.h"
 #include "sandbox/base/unique_fd.h"
 
@@ -28,31 +28,29 @@ std::string instructions(const std::string& workspace) {
 }  // namespace
 
 sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options) {
+    block_reload_signal();  // before the Host's threads start: all of them inherit the mask
     std::string workspace = options.workspace;
     if (workspace.empty()) {
         char cwd[PATH_MAX];
         if (!::getcwd(cwd, sizeof cwd)) return sandbox::fail(sandbox::sys_error("cannot determine the current directory"));
         workspace = cwd;
     }
-    std::string policy_dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
-    auto policies = load_policy_dir(policy_dir, process_env());
-    if (!policies) return sandbox::fail(std::move(policies).error());
-    std::string tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
-    auto tools = ToolRegistry::load_dir(tools_dir, *policies);
-    if (!tools) return sandbox::fail(std::move(tools).error());
-    for (const auto& [tool, rate] : options.admission.tool_rates)
-        if (!tools->find_any(tool))
-            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
+    ToolSetSource source;
+    source.policy_dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
+    source.tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
+    source.workspace = workspace;
+    source.lock_file = options.tools_lock;
     sandbox::HostOptions host_options;
     host_options.pool.per_sandbox = options.pool_size;
     host_options.pool.max_total = options.pool_max;
     auto host = sandbox::Host::open(host_options);
     if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
+    source.host = std::move(*host);
     if (options.pool_size > 0)
         LOG_INFO("warm pool: {} per tool, at most {} in total", options.pool_size, options.pool_max);
     else
         LOG_INFO("warm pool: off; every call builds its sandbox");
-    auto context = std::make_unique<ServeContext>(ServeContext{nullptr, std::move(*tools), nullptr, {}});
+    auto context = std::make_unique<ServeContext>();
     RecordOptions record_options;
     record_options.dir = options.records_dir.empty() ? default_records_dir() : options.records_dir;
     record_options.syslog = options.syslog;
@@ -64,31 +62,45 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     } else {
         LOG_WARN("serving without run records (--records-fail-open): {}", store.error().message());
     }
-    RunnerOptions runner_options;
-    runner_options.records = context->records.get();
-    runner_options.records_fail_open = options.records_fail_open;
-    auto runner = ToolRunner::create(context->tools, *policies, workspace, *host, runner_options);
-    if (!runner) return sandbox::fail(std::move(runner).error());
-    context->runner = std::move(*runner);
-    context->instructions = instructions(context->runner->workspace());
+    source.runner.records = context->records.get();
+    source.runner.records_fail_open = options.records_fail_open;
+    source.runner.shared_archive = std::make_shared<RunArchive>(source.runner.archive);
+    auto first = load_tool_set(source);
+    if (!first) return sandbox::fail(std::move(first).error());
+    for (const auto& [tool, rate] : options.admission.tool_rates)
+        if (!(*first)->tools.find_any(tool))
+            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
     if (options.admission.any()) context->admission = std::make_unique<Admission>(options.admission);
+    context->workspace = (*first)->runner->workspace();
+    context->instructions = instructions(context->workspace);
+    std::string state_dir = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+    context->tools = std::make_unique<LiveTools>(std::move(source), std::move(*first), disabled_tools_file(state_dir));
+    context->reloader = std::make_unique<HangupReloader>(*context->tools);
     return context;
 }
 
 int serve_stdio(const ServeOptions& options) {
+    // Before the context: the list_changed listener writes here until the context is gone.
+    LineWriter out(STDOUT_FILENO);
+    std::atomic<bool> initialized{false};
     auto context = load_serve_context(options);
     if (!context) {
         std::cerr << "tooljail serve: " << context.error().message() << "\n";
         return kExitSandboxError;
     }
-    const ServeContext& ctx = **context;
-    LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools.enabled_tools().size(), ctx.runner->workspace());
+    ServeContext& ctx = **context;
+    LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools->current()->visible().size(), ctx.workspace);
 
     ServerOptions server_options{100, ctx.instructions, "stdio"};
     server_options.admission = ctx.admission.get();
-    McpServer server(ctx.tools, *ctx.runner, std::move(server_options));
+    server_options.list_changed = true;
+    McpServer server(*ctx.tools, server_options);
+    // Not before the client finished initialize: a notification may not precede its result.
+    ctx.tools->on_list_changed([&out, &initialized] {
+        if (initialized.load())
+            out.write_line(jsonrpc::serialize({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}}));
+    });
     LineReader in(STDIN_FILENO);
-    LineWriter out(STDOUT_FILENO);
     CallPool pool(std::max<size_t>(1, options.max_parallel), options.max_queued);
     auto write = [&out](const nlohmann::json& message) { out.write_line(jsonrpc::serialize(message)); };
 
@@ -112,6 +124,7 @@ int serve_stdio(const ServeOptions& options) {
             reply.message = jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error");
         }
         if (reply.message) out.write_line(jsonrpc::serialize(*reply.message));
+        if (!server.protocol_version().empty()) initialized = true;
         if (reply.work) {
             auto submitted = pool.submit(m.id.dump(), std::move(reply.work), write, write);
             if (submitted == CallPool::Submit::Busy) {

@@ -10,8 +10,8 @@
 
 #include "runtime/admission.h"
 #include "runtime/record_store.h"
-#include "runtime/tool_registry.h"
-#include "runtime/tool_runner.h"
+#include "runtime/reload_signal.h"
+#include "runtime/tool_set.h"
 #include "sandbox/base/result.h"
 
 namespace runtime {
@@ -48,26 +48,32 @@ struct ServeOptions {
     // and body may take to arrive (the connection is closed after that).
     size_t max_body_bytes = size_t{4} << 20;
     double request_timeout_seconds = 30;
+    // The approved tool hashes (runtime/tools_lock.h); "" = no lock, every valid tool is served.
+    std::string tools_lock;
+    // The kill switch's directory (runtime/tool_kill_switch.h): "" = default_state_dir().
+    std::string state_dir;
 };
 
-// What every transport serves, loaded once at start-up and read-only afterwards (shared by
-// all sessions and worker threads).
+// What every transport serves (shared by all sessions and worker threads). The tools are a
+// snapshot that SIGHUP replaces (LiveTools::reload); the rest is fixed at start-up.
 struct ServeContext {
     std::unique_ptr<RecordStore> records;  // null only with records_fail_open and no store
-    ToolRegistry tools;
-    std::unique_ptr<ToolRunner> runner;  // one prepared Sandbox per enabled tool
-    std::string instructions;            // the initialize result's "instructions"
+    std::unique_ptr<LiveTools> tools;      // the current ToolSet, the kill switch
+    std::string workspace;                 // resolved
+    std::string instructions;              // the initialize result's "instructions"
     // The rate limits, shared by every session (thread-safe; null when none is set).
     std::unique_ptr<Admission> admission;
+    std::unique_ptr<HangupReloader> reloader;  // last: stops before the tools go
 };
 
-// Loads the policies and tool manifests, opens the Host and prepares every enabled tool's
-// sandbox. Any invalid file or unpreparable sandbox is an error naming it (fail closed: the
-// caller refuses to serve). The workspace defaults to the current directory.
+// Loads the policies, tool manifests and lock file, opens the Host and prepares every enabled
+// tool's sandbox. Any invalid file or unpreparable sandbox is an error naming it (fail closed:
+// the caller refuses to serve). The workspace defaults to the current directory. Blocks SIGHUP
+// in the calling thread before any thread starts; from then on SIGHUP reloads the tools.
 sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options);
 
 // Loads everything (refusing to start on any invalid file), then serves stdin/stdout until
-// stdin closes. Returns the process exit status.
+// stdin closes; SIGHUP reloads the tools. Returns the process exit status.
 int serve_stdio(const ServeOptions& options);
 
 }  // namespace runtime

@@ -43,7 +43,7 @@ sandbox::Result<std::unique_ptr<ToolRunner>> ToolRunner::create(const ToolRegist
     runner->workspace_ = resolved;
     runner->options_ = options;
     runner->policies_ = policies;
-    runner->archive_ = std::make_unique<RunArchive>(options.archive);
+    runner->archive_ = options.shared_archive ? options.shared_archive : std::make_shared<RunArchive>(options.archive);
     for (const ToolDef* tool : tools.enabled_tools()) {
         const Policy* policy = policies.find(tool->policy);
         if (!policy)

@@ -27,6 +27,9 @@ namespace runtime {
 struct RunnerOptions {
     size_t shown_bytes = 64 * 1024;  // per stream in a tool result; the rest via resources
     ArchiveLimits archive;           // captured output kept for resources
+    // The archive to keep it in, shared by the runners of successive tool sets (a reload keeps
+    // the runs' output readable); null = a new one with the limits above.
+    std::shared_ptr<RunArchive> shared_archive;
     // Every call gets a record here (refusals too); null = none. A run whose record cannot be
     // started is refused (RECORD_ERROR) unless records_fail_open.
     RecordStore* records = nullptr;
@@ -90,7 +93,7 @@ private:
     RunnerOptions options_;
     PolicySet policies_;
     std::map<std::string, Prepared, std::less<>> tools_;
-    std::unique_ptr<RunArchive> archive_;
+    std::shared_ptr<RunArchive> archive_;
 };
 
 }  // namespace runtime
