@@ -5,6 +5,7 @@
 
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 
 namespace runtime {
 
@@ -38,6 +39,7 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
     call->cancel.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     calls_[key] = call;
     queue_.push_back(call);
+    metrics::global().queue_add(1);
     cv_.notify_one();
     return Submit::Ok;
 }
@@ -75,6 +77,8 @@ void CallPool::loop() {
             if (queue_.empty()) return;  // stopping and drained
             call = queue_.front();
             queue_.pop_front();
+            metrics::global().queue_add(-1);
+            metrics::global().in_flight_add(1);
             // A call cancelled while queued still runs, with its cancel fd already readable: the
             // work sees that before launching anything and records the cancellation. Its reply
             // is dropped below like any cancelled call's.
@@ -97,6 +101,7 @@ void CallPool::loop() {
             cancelled = call->cancelled;
             calls_.erase(call->key);
         }
+        metrics::global().in_flight_add(-1);
         if (!cancelled && call->reply) call->reply(response);
     }
 }
