@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", TOOLJAIL_VERSION);
     std::string log_level = "warn";
     app.add_option("--log-level", log_level, "debug, info, warn, error or off (logs go to stderr)");
+    std::string log_format = "text";
+    app.add_option("--log-format", log_format,
+                   "text, or json: one JSON object per line (ts, level, src, msg, key=value fields)");
 
     runtime::RunOptions run;
     std::string workspace;
@@ -196,6 +199,12 @@ int main(int argc, char** argv) {
         return runtime::kExitSandboxError;
     }
     runtime::log::set_level(level);
+    runtime::log::Format format;
+    if (!runtime::log::parse_format(log_format, format)) {
+        std::cerr << "tooljail: unknown --log-format '" << log_format << "' (text or json)\n";
+        return runtime::kExitSandboxError;
+    }
+    runtime::log::set_format(format);
 
     if (*run_cmd) {
         if (no_workspace)
