@@ -28,7 +28,7 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
                                   std::function<void(const nlohmann::json&)> reply,
                                   std::function<void(const nlohmann::json&)> notify) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return Submit::Stopping;
+    if (stopping_ || !accepting_) return Submit::Stopping;
     if (calls_.count(key)) return Submit::DuplicateId;
     if (queue_.size() >= max_queued_) return Submit::Busy;
     auto call = std::make_shared<Call>();
@@ -48,6 +48,16 @@ void CallPool::cancel(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = calls_.find(key);
     if (it != calls_.end()) signal(*it->second);
+}
+
+void CallPool::stop_accepting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    accepting_ = false;
+}
+
+size_t CallPool::in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_.size();
 }
 
 void CallPool::shutdown() {

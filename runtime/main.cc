@@ -104,6 +104,16 @@ int main(int argc, char** argv) {
                      "Warm sandboxes kept ready for all tools together (bounds their idle memory)")
         ->check(CLI::Range(1, 1024))
         ->capture_default_str();
+    serve_cmd
+        ->add_option("--drain-timeout", serve.drain_timeout_seconds,
+                     "On SIGTERM: seconds running calls may take to finish before they are "
+                     "cancelled (a second SIGTERM or SIGINT cancels at once)")
+        ->check(CLI::Range(0, 3600))
+        ->capture_default_str();
+    serve_cmd->add_option(
+        "--metrics-listen", serve.metrics_listen,
+        "Serve GET /metrics (Prometheus) and /healthz on this loopback ADDR:PORT (e.g. "
+        "127.0.0.1:9464), with stdio or --http");
 
     runtime::RunsOptions runs;
     auto* runs_cmd =

@@ -41,6 +41,7 @@ inline constexpr const char* kRateLimited = "rate_limited";    // queue full / t
 inline constexpr const char* kUnauthorized = "unauthorized";   // HTTP auth failed
 inline constexpr const char* kSandboxError = "sandbox_error";  // host or sandbox preparation failed
 inline constexpr const char* kCancelled = "cancelled";         // cancelled before it launched
+inline constexpr const char* kShuttingDown = "shutting_down";  // arrived while serve drained (SIGTERM)
 
 struct OsUser {
     uint32_t uid = 0;

@@ -41,6 +41,10 @@ struct ServeOptions {
     // one call. 0 = off. pool_max bounds all tools together (idle memory; docs/BENCHMARKS.md).
     size_t pool_size = 2;
     size_t pool_max = 32;
+    // SIGTERM drain (runtime/drain.h): how long accepted calls may run before they are cancelled.
+    unsigned drain_timeout_seconds = 30;
+    // "ADDR:PORT" of a loopback-only listener for GET /metrics and /healthz; "" = none.
+    std::string metrics_listen;
 };
 
 // What every transport serves, loaded once at start-up and read-only afterwards (shared by
