@@ -169,9 +169,10 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
     return out;
 }
 
-Registry& global() {
-    static Registry registry;
-    return registry;
-}
+// A namespace-scope object rather than a function-local static: constructed before main, so
+// process_start_time_seconds and /healthz's uptime count from the start, not the first scrape.
+Registry g_registry;
+
+Registry& global() { return g_registry; }
 
 }  // namespace runtime::metrics
