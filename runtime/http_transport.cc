@@ -453,7 +453,7 @@ int HttpTransport::run() {
 
 int serve_http(const ServeOptions& options) {
     // Before any thread exists, so that every thread inherits the mask and the signals stay
-    // pending for the waiter in run(). Sandboxed children reset their mask (sandbox/child.cc).
+    // pending for the Drainer in run(). Sandboxed children reset their mask (sandbox/child.cc).
     block_stop_signals();
 
     // Before the address: whether it may be beyond loopback depends on it.

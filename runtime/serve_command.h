@@ -62,7 +62,8 @@ struct ServeContext {
 sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options);
 
 // Loads everything (refusing to start on any invalid file), then serves stdin/stdout until
-// stdin closes. Returns the process exit status.
+// stdin closes (running calls are cancelled) or a SIGTERM/SIGINT drain ends (runtime/drain.h).
+// Must be called before the process has started any thread. Returns the process exit status.
 int serve_stdio(const ServeOptions& options);
 
 }  // namespace runtime
