@@ -5,6 +5,7 @@
 
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 
 namespace runtime {
 
@@ -27,7 +28,7 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
                                   std::function<void(const nlohmann::json&)> reply,
                                   std::function<void(const nlohmann::json&)> notify) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return Submit::Stopping;
+    if (stopping_ || !accepting_) return Submit::Stopping;
     if (calls_.count(key)) return Submit::DuplicateId;
     // Running and waiting calls together: with every worker busy and max_queued_ waiting, no
     // more. (The queue alone would refuse everything when max_queued_ is 0, and would let a
@@ -41,6 +42,7 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
     call->cancel.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     calls_[key] = call;
     queue_.push_back(call);
+    metrics::global().queue_add(1);
     cv_.notify_one();
     return Submit::Ok;
 }
@@ -49,6 +51,16 @@ void CallPool::cancel(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = calls_.find(key);
     if (it != calls_.end()) signal(*it->second);
+}
+
+void CallPool::stop_accepting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    accepting_ = false;
+}
+
+size_t CallPool::in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_.size();
 }
 
 void CallPool::shutdown() {
@@ -78,6 +90,8 @@ void CallPool::loop() {
             if (queue_.empty()) return;  // stopping and drained
             call = queue_.front();
             queue_.pop_front();
+            metrics::global().queue_add(-1);
+            metrics::global().in_flight_add(1);
             // A call cancelled while queued still runs, with its cancel fd already readable: the
             // work sees that before launching anything and records the cancellation. Its reply
             // is dropped below like any cancelled call's.
@@ -100,6 +114,7 @@ void CallPool::loop() {
             cancelled = call->cancelled;
             calls_.erase(call->key);
         }
+        metrics::global().in_flight_add(-1);
         if (!cancelled && call->reply) call->reply(response);
     }
 }

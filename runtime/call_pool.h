@@ -48,6 +48,11 @@ public:
     // may have finished already).
     void cancel(const std::string& key);
 
+    // Drain (SIGTERM): from now on submit() answers Stopping; what was accepted still runs.
+    void stop_accepting();
+    // Calls accepted and not yet finished (queued or running).
+    size_t in_flight();
+
     // Stops taking work, cancels everything in flight, joins the workers. Idempotent.
     void shutdown();
 
@@ -63,6 +68,7 @@ private:
     std::map<std::string, std::shared_ptr<Call>> calls_;
     std::vector<std::thread> threads_;
     bool stopping_ = false;
+    bool accepting_ = true;
 };
 
 }  // namespace runtime

@@ -63,6 +63,7 @@ public:
     bool try_acquire();
     void release();
     size_t max() const { return max_; }
+    size_t in_use() const { return used_.load(); }
 
 private:
     const size_t max_;

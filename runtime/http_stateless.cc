@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "runtime/http_headers.h"
+#include "runtime/http_ops.h"
 #include "runtime/log.h"
 
 namespace runtime::http_stateless {
@@ -222,8 +223,10 @@ void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork
     if (submitted != CallPool::Submit::Ok) {
         slots_.release();
         if (submitted == CallPool::Submit::Busy) return busy();
-        if (submitted == CallPool::Submit::Stopping)
-            return http_headers::send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: shutting down");
+        if (submitted == CallPool::Submit::Stopping) {
+            server.record_refused_call(m, records::kShuttingDown, "the server is shutting down");
+            return http_ops::refuse_draining(res, m.id);
+        }
         LOG_ERROR("stateless call key {} is already in the pool", key);
         return http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
     }

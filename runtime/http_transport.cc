@@ -20,13 +20,16 @@
 
 #include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
+#include "runtime/drain.h"
 #include "runtime/http_headers.h"
 #include "runtime/http_limits.h"
+#include "runtime/http_ops.h"
 #include "runtime/http_session.h"
 #include "runtime/http_stateless.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
 #include "runtime/mcp_server.h"
+#include "runtime/metrics.h"
 #include "runtime/run_command.h"
 
 namespace runtime {
@@ -67,6 +70,7 @@ public:
     HttpTransport(const ServeContext& ctx, const ServeOptions& options, ListenAddress address,
                   const auth::TokenVerifier* verifier)
         : ctx_(ctx),
+          drain_timeout_(options.drain_timeout_seconds),
           address_(std::move(address)),
           extra_origins_(options.allowed_origins),
           extra_hosts_(options.allowed_hosts),
@@ -96,6 +100,7 @@ private:
                     httplib::Response& res);
 
     const ServeContext& ctx_;
+    const std::chrono::seconds drain_timeout_;
     const ListenAddress address_;
     const std::vector<std::string> extra_origins_;
     const std::vector<std::string> extra_hosts_;
@@ -104,6 +109,7 @@ private:
     std::set<std::string> origins_;  // lower case, filled in once the port is known
     std::set<std::string> hosts_;    // Host names accepted besides loopback ones (host_name form)
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> listen_done_{false};  // listen_after_bind returned
     http_session::StreamSlots streams_;
 
     // Lock order: the table's, then a Session::mu, then the CallPool's and SseStream's own.
@@ -135,9 +141,11 @@ void HttpTransport::configure() {
     });
 
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        return allowed(req, res) ? httplib::Server::HandlerResponse::Unhandled
-                                 : httplib::Server::HandlerResponse::Handled;
+        if (allowed(req, res)) return httplib::Server::HandlerResponse::Unhandled;
+        metrics::global().on_refused("forbidden");
+        return httplib::Server::HandlerResponse::Handled;
     });
+    server_.Get(http_ops::kHealthPath, [](const httplib::Request&, httplib::Response& res) { http_ops::healthz(res); });
     // With a content reader: the body is read only once the headers are accepted, and never
     // beyond max_body_, chunked or not.
     server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res,
@@ -200,6 +208,7 @@ Caller HttpTransport::authenticate(const httplib::Request& req, httplib::Respons
     const auth::TokenEntry* client = form == auth::BearerHeader::Ok ? verifier_->verify(token) : nullptr;
     if (client) return {true, client};
     bool presented = form == auth::BearerHeader::Ok || form == auth::BearerHeader::Malformed;
+    metrics::global().on_refused(records::kUnauthorized);
     LOG_WARN("refused {} {} from {}: {}", req.method, req.path, req.remote_addr,
              form == auth::BearerHeader::Absent      ? "no Authorization header"
              : form == auth::BearerHeader::NotBearer ? "Authorization is not a Bearer token"
@@ -327,7 +336,8 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
         if (submitted == CallPool::Submit::DuplicateId)
             return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
                                                          "a request with this id is still in progress"));
-        return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: shutting down");
+        session->server.record_refused_call(m, records::kShuttingDown, "the server is shutting down");
+        return http_ops::refuse_draining(res, m.id);
     }
 
     res.status = 200;
@@ -376,17 +386,11 @@ void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) 
 
 void HttpTransport::stop() {
     if (stopping_.exchange(true)) return;
+    // Server::stop() is a no-op until listen has started.
+    while (!server_.is_running() && !listen_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     server_.stop();    // no new connections; open streams end at their next tick
     pool_.shutdown();  // cancels every queued and running call (runs are killed), joins workers
     sessions_.end_all(pool_);
-}
-
-sigset_t stop_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    return set;
 }
 
 int HttpTransport::run() {
@@ -420,25 +424,15 @@ int HttpTransport::run() {
     LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools->current()->visible().size(),
              ctx_.workspace, streams_.max());
 
-    // SIGTERM/SIGINT are blocked in every thread (serve_http); this one waits for them. The
-    // short timeout only lets it notice that the server ended on its own.
-    std::atomic<bool> done{false};
-    std::thread waiter([this, &done] {
-        sigset_t set = stop_signals();
-        const timespec tick{0, 200'000'000};
-        while (!done.load()) {
-            int sig = ::sigtimedwait(&set, nullptr, &tick);
-            if (sig != SIGTERM && sig != SIGINT) continue;
-            LOG_INFO("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            // Server::stop() is a no-op until listen has started.
-            while (!server_.is_running() && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            stop();
-            return;
-        }
-    });
-    server_.listen_after_bind();
-    done = true;
-    waiter.join();
+    // SIGTERM/SIGINT (blocked in every thread, serve_http) drain: the listener keeps serving
+    // while accepted calls finish and their streams deliver the results; then it stops.
+    {
+        Drainer drainer(drain_timeout_, {[this] { pool_.stop_accepting(); },
+                                         [this] { return pool_.in_flight() == 0 && streams_.in_use() == 0; },
+                                         [this] { stop(); }});
+        server_.listen_after_bind();
+        listen_done_ = true;
+    }
     bool clean = stopping_.load();
     stop();
     if (!clean) {
@@ -453,9 +447,8 @@ int HttpTransport::run() {
 
 int serve_http(const ServeOptions& options) {
     // Before any thread exists, so that every thread inherits the mask and the signals stay
-    // pending for the waiter in run(). Sandboxed children reset their mask (sandbox/child.cc).
-    sigset_t set = stop_signals();
-    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // pending for the Drainer in run(). Sandboxed children reset their mask (sandbox/child.cc).
+    block_stop_signals();
 
     // Before the address: whether it may be beyond loopback depends on it.
     std::unique_ptr<auth::TokenVerifier> verifier;
@@ -503,6 +496,11 @@ int serve_http(const ServeOptions& options) {
             std::cerr << "tooljail serve: --auth: " << known.error().message() << "\n";
             return kExitSandboxError;
         }
+    }
+    auto metrics_listener = http_ops::serve_metrics(options.metrics_listen, *(*context)->tools);
+    if (!metrics_listener) {
+        std::cerr << "tooljail serve: " << metrics_listener.error().message() << "\n";
+        return kExitSandboxError;
     }
     HttpTransport transport(**context, options, std::move(*address), verifier.get());
     return transport.run();

@@ -17,6 +17,7 @@
 //                method 404 with -32601; a notification 202. tools/call streams as above, and
 //                closing the stream is the only cancellation.
 //   DELETE /mcp  without Mcp-Session-Id is 405.
+// GET /healthz: 200, or 503 while draining, without authentication (runtime/http_ops.h).
 // Either era: GET /mcp is 405 (no server-initiated stream); OPTIONS /mcp answers a CORS
 // preflight (204); responses to an allowed Origin carry Access-Control-Allow-Origin.
 //
@@ -37,8 +38,9 @@ namespace runtime {
 
 // Loads everything like serve_stdio (refusing to start on any invalid file), binds the
 // listener, prints "tooljail: serving MCP over Streamable HTTP at http://ADDR:PORT/mcp" on
-// stderr (the bound port when 0 was asked), and serves until SIGTERM or SIGINT: then it stops
-// accepting, cancels every call in flight (their runs are killed) and returns 0. Returns
+// stderr (the bound port when 0 was asked), and serves until SIGTERM or SIGINT: then it drains
+// (runtime/drain.h: new calls 503, accepted ones finish or are cancelled at --drain-timeout),
+// stops and returns 0. /healthz and --metrics-listen: runtime/http_ops.h. Returns
 // kExitSandboxError when loading or binding fails. Must be called before the process has
 // started any thread: it blocks SIGTERM/SIGINT in every thread it creates and waits for them
 // on one.

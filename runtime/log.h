@@ -1,19 +1,28 @@
-// Operator logs: one event per line on stderr ("2026-11-21T18:30:00.123Z INFO file.cc:42 msg").
+// Operator logs: one event per line on stderr, as text ("2026-11-21T18:30:00.123Z INFO
+// file.cc:42 msg") or, with Format::Json, one JSON object a line: ts, level, src, msg, and each
+// key=value word of the message (the house style's event form: "call tool=x run_id=y") as a
+// string field of its own, so that a collector can filter on run_id, tool, client, ...
 // stdout belongs to the MCP stream and to `tooljail run --json`; nothing here writes to it.
 // Tool arguments and output may hold secrets: log sizes and hashes, never content.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <string>
 #include <string_view>
 
 namespace runtime::log {
 
 enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3, Off = 4 };
+enum class Format { Text, Json };
 
 void set_level(Level level);
 Level level();
 bool parse_level(std::string_view name, Level& out);
+void set_format(Format format);
+bool parse_format(std::string_view name, Format& out);  // "text" or "json"
+// One event as a JSON line (Format::Json); exposed for tests.
+std::string json_line(std::string_view ts, Level level, std::string_view src, std::string_view message);
 void write(Level level, const char* file, int line, std::string_view message);
 
 }  // namespace runtime::log

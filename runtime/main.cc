@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", TOOLJAIL_VERSION);
     std::string log_level = "warn";
     app.add_option("--log-level", log_level, "debug, info, warn, error or off (logs go to stderr)");
+    std::string log_format = "text";
+    app.add_option("--log-format", log_format,
+                   "text, or json: one JSON object per line (ts, level, src, msg, key=value fields)");
 
     runtime::RunOptions run;
     std::string workspace;
@@ -136,6 +139,16 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1.0, 3600.0))
         ->capture_default_str()
         ->needs(http);
+    serve_cmd
+        ->add_option("--drain-timeout", serve.drain_timeout_seconds,
+                     "On SIGTERM: seconds running calls may take to finish before they are "
+                     "cancelled (a second SIGTERM or SIGINT cancels at once)")
+        ->check(CLI::Range(0, 3600))
+        ->capture_default_str();
+    serve_cmd->add_option(
+        "--metrics-listen", serve.metrics_listen,
+        "Serve GET /metrics (Prometheus) and /healthz on this loopback ADDR:PORT (e.g. "
+        "127.0.0.1:9464), with stdio or --http");
 
     runtime::RunsOptions runs;
     auto* runs_cmd =
@@ -262,6 +275,12 @@ int main(int argc, char** argv) {
         return runtime::kExitSandboxError;
     }
     runtime::log::set_level(level);
+    runtime::log::Format format;
+    if (!runtime::log::parse_format(log_format, format)) {
+        std::cerr << "tooljail: unknown --log-format '" << log_format << "' (text or json)\n";
+        return runtime::kExitSandboxError;
+    }
+    runtime::log::set_format(format);
 
     if (*run_cmd) {
         if (no_workspace)

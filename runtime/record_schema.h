@@ -44,6 +44,7 @@ inline constexpr const char* kCancelled = "cancelled";         // cancelled befo
 inline constexpr const char* kToolDisabled = "tool_disabled";  // the kill switch (tools disable)
 inline constexpr const char* kToolNotApproved =
     "tool_not_approved";  // drift: its hash is not the one in serve --tools-lock
+inline constexpr const char* kShuttingDown = "shutting_down";  // arrived while serve drained (SIGTERM)
 
 struct OsUser {
     uint32_t uid = 0;

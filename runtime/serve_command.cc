@@ -1,12 +1,17 @@
 #include "runtime/serve_command.h"
 
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <iostream>
 
 #include "runtime/call_pool.h"
+#include "runtime/drain.h"
+#include "runtime/http_ops.h"
 #include "runtime/log.h"
 #include "runtime/mcp_server.h"
 #include "runtime/policy.h"
@@ -80,6 +85,7 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
 }
 
 int serve_stdio(const ServeOptions& options) {
+    block_stop_signals();  // before the warm pool's threads: the Drainer below takes the signals
     // Before the context: the list_changed listener writes here until the context is gone.
     LineWriter out(STDOUT_FILENO);
     std::atomic<bool> initialized{false};
@@ -89,6 +95,16 @@ int serve_stdio(const ServeOptions& options) {
         return kExitSandboxError;
     }
     ServeContext& ctx = **context;
+    auto metrics_listener = http_ops::serve_metrics(options.metrics_listen, *ctx.tools);
+    if (!metrics_listener) {
+        std::cerr << "tooljail serve: " << metrics_listener.error().message() << "\n";
+        return kExitSandboxError;
+    }
+    sandbox::UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop) {
+        std::cerr << "tooljail serve: eventfd: " << std::strerror(errno) << "\n";
+        return kExitSandboxError;
+    }
     LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools->current()->visible().size(), ctx.workspace);
 
     ServerOptions server_options{100, ctx.instructions, "stdio"};
@@ -101,7 +117,18 @@ int serve_stdio(const ServeOptions& options) {
             out.write_line(jsonrpc::serialize({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}}));
     });
     LineReader in(STDIN_FILENO);
+    in.stop_on(stop.get());
     CallPool pool(std::max<size_t>(1, options.max_parallel), options.max_queued);
+    // SIGTERM: refuse new calls, let the accepted ones finish (their replies go out), then end
+    // the read loop. Declared after the pool: destroyed (joined) first.
+    Drainer drainer(std::chrono::seconds(options.drain_timeout_seconds),
+                    {[&pool] { pool.stop_accepting(); }, [&pool] { return pool.in_flight() == 0; },
+                     [&pool, &stop] {
+                         pool.shutdown();
+                         uint64_t one = 1;
+                         if (::write(stop.get(), &one, sizeof one) != sizeof one)
+                             LOG_ERROR("cannot end the stdio loop: {}", std::strerror(errno));
+                     }});
     auto write = [&out](const nlohmann::json& message) { out.write_line(jsonrpc::serialize(message)); };
 
     while (auto line = in.next()) {
@@ -132,14 +159,20 @@ int serve_stdio(const ServeOptions& options) {
                 out.write_line(jsonrpc::serialize(jsonrpc::error(
                     m.id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
                     {{"code", "RATE_LIMITED"}, {"retry_after", 1}})));
+            } else if (submitted == CallPool::Submit::Stopping) {
+                server.record_refused_call(m, records::kShuttingDown, "the server is shutting down");
+                out.write_line(jsonrpc::serialize(jsonrpc::error(m.id, jsonrpc::kServerBusy,
+                                                                 "the server is shutting down; no new calls",
+                                                                 {{"code", "SHUTTING_DOWN"}})));
             } else if (submitted != CallPool::Submit::Ok)
                 out.write_line(jsonrpc::serialize(
                     jsonrpc::error(m.id, jsonrpc::kInvalidRequest, "a request with this id is still in progress")));
         }
     }
-    // stdin closed: the client is gone. Cancel what runs; nothing of it may outlive us.
+    // stdin closed (the client is gone) or the drain ended: cancel what runs; nothing of it may
+    // outlive us.
     pool.shutdown();
-    LOG_INFO("stdin closed; shut down");
+    LOG_INFO("{}; shut down", drainer.stopped() ? "drained" : "stdin closed");
     return 0;
 }
 

@@ -52,6 +52,10 @@ struct ServeOptions {
     std::string tools_lock;
     // The kill switch's directory (runtime/tool_kill_switch.h): "" = default_state_dir().
     std::string state_dir;
+    // SIGTERM drain (runtime/drain.h): how long accepted calls may run before they are cancelled.
+    unsigned drain_timeout_seconds = 30;
+    // "ADDR:PORT" of a loopback-only listener for GET /metrics and /healthz; "" = none.
+    std::string metrics_listen;
 };
 
 // What every transport serves (shared by all sessions and worker threads). The tools are a
@@ -73,7 +77,9 @@ struct ServeContext {
 sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options);
 
 // Loads everything (refusing to start on any invalid file), then serves stdin/stdout until
-// stdin closes; SIGHUP reloads the tools. Returns the process exit status.
+// stdin closes (running calls are cancelled) or a SIGTERM/SIGINT drain ends (runtime/drain.h);
+// SIGHUP reloads the tools. Must be called before the process has started any thread. Returns
+// the process exit status.
 int serve_stdio(const ServeOptions& options);
 
 }  // namespace runtime

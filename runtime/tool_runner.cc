@@ -8,6 +8,7 @@
 
 #include "runtime/arguments.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "runtime/progress_reporter.h"
 #include "sandbox/base/sha256.h"
 
@@ -21,6 +22,15 @@ void client_log(const CallContext& ctx, const CallOrigin& origin, McpLogLevel le
     ctx.notify({{"jsonrpc", "2.0"},
                 {"method", "notifications/message"},
                 {"params", {{"level", mcp_log_level_name(level)}, {"logger", "tooljail"}, {"data", std::move(data)}}}});
+}
+
+// Who the metrics count a call for: the authenticated token's client (the operator named it),
+// else the name the MCP client gave itself, else the transport.
+std::string metrics_client(const CallOrigin& origin) {
+    if (!origin.client.token_client.empty()) return origin.client.token_client;
+    const nlohmann::json& info = origin.client.client_info;
+    if (info.is_object() && info.contains("name") && info["name"].is_string()) return info["name"].get<std::string>();
+    return origin.client.transport;
 }
 
 bool already_cancelled(int cancel_fd) {
@@ -72,6 +82,12 @@ const Policy* ToolRunner::effective_policy(std::string_view tool) const {
     return it == tools_.end() ? nullptr : &it->second.effective;
 }
 
+std::vector<metrics::PoolSample> ToolRunner::pool_stats() const {
+    std::vector<metrics::PoolSample> samples;
+    for (const auto& [name, prepared] : tools_) samples.push_back({name, prepared.sandbox->pool_stats()});
+    return samples;
+}
+
 records::RunStart ToolRunner::initial_record(const CallOrigin& origin, const std::string& tool,
                                              const nlohmann::json& arguments) const {
     records::RunStart rs;
@@ -95,6 +111,7 @@ records::RunStart ToolRunner::initial_record(const CallOrigin& origin, const std
 }
 
 void ToolRunner::refuse(const records::RunStart& record, const char* reason, const std::string& message) const {
+    metrics::global().on_refused(reason);
     if (!options_.records) return;
     if (auto r = options_.records->refuse({record, reason, message}); !r)
         LOG_ERROR("records: could not record a refused call of {}: {}", record.tool, r.error().message());
@@ -155,6 +172,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
             // Fail closed: no run without its record. The details (paths, errno) are for the
             // operator's log, not the client.
             LOG_ERROR("call tool={} refused: cannot record the start of the run: {}", tool.name, s.error().message());
+            metrics::global().on_refused("record_error");
             return refusal_result("RECORD_ERROR",
                                   "the run was refused because its audit record could not be written; the "
                                   "server's operator has the details");
@@ -162,7 +180,9 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
             LOG_WARN("call tool={} runs without a record (--records-fail-open): {}", tool.name, s.error().message());
         }
     }
-    auto finish = [&](const sandbox::Outcome& outcome) {
+    auto finish = [&](const sandbox::Outcome& outcome, bool launched) {
+        metrics::global().on_finished(tool.name, metrics_client(origin),
+                                      metrics::outcome_label(outcome, tool.success_exit_codes, launched), outcome);
         if (!started) return;
         if (auto f = options_.records->finish(started->run_id, outcome); !f)
             LOG_ERROR("records: could not complete the record of run {}: {} (it will be marked interrupted)",
@@ -172,7 +192,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     auto run = sb.launch(request);
     if (!run) {
         LOG_WARN("call tool={} launch failed: {}", tool.name, run.error().message());
-        finish(sandbox::launch_failure(run.error()));
+        finish(sandbox::launch_failure(run.error()), false);
         client_log(ctx, origin, McpLogLevel::Error,
                    {{"event", "launch_failed"}, {"tool", tool.name}, {"code", "SANDBOX_ERROR"}});
         return refusal_result("SANDBOX_ERROR", "the sandbox could not run the tool: " + run.error().message());
@@ -194,7 +214,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     LOG_INFO("call tool={} run_id={} warm={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}",
              tool.name, run_id, warm, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total,
              o.err.total);
-    finish(o);
+    finish(o, true);
 
     RunView view{o, sb.config().limits, run_id, tool.success_exit_codes, options_.shown_bytes, {}, {}, origin.resource_links};
     // Keep the captured output when the result cannot show all of it and the archive can hold it.

@@ -15,6 +15,7 @@
 #include "runtime/call_pool.h"
 #include "runtime/call_result.h"
 #include "runtime/mcp_log_level.h"
+#include "runtime/metrics.h"
 #include "runtime/policy.h"
 #include "runtime/record_store.h"
 #include "runtime/run_archive.h"
@@ -70,6 +71,8 @@ public:
     // nullptr for an unknown or disabled tool.
     const Policy* effective_policy(std::string_view tool) const;
     const RunArchive& archive() const { return *archive_; }
+    // The warm-pool state of every prepared tool, for /metrics.
+    std::vector<metrics::PoolSample> pool_stats() const;
 
     // Records a call refused before it reached a tool (unknown tool, server busy): reason is one
     // of the records::k* refusal reasons. No-op without a store.

@@ -1,5 +1,6 @@
 #include "runtime/transport.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,6 +42,12 @@ std::optional<Line> LineReader::next() {
             discarding_ = true;
             buf_.clear();
             scan_ = 0;
+        }
+        if (stop_fd_ >= 0) {
+            pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+            int ready = ::poll(fds, 2, -1);
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready < 0 || (fds[1].revents & POLLIN)) return std::nullopt;
         }
         char chunk[65536];
         ssize_t n = ::read(fd_, chunk, sizeof chunk);

@@ -20,9 +20,13 @@ public:
     explicit LineReader(int fd, size_t max_line = kMaxLineBytes) : fd_(fd), max_(max_line) {}
     // Blocks for the next line; nullopt at EOF (or a read error). Empty lines are skipped.
     std::optional<Line> next();
+    // From now on next() also returns nullopt once `stop_fd` (not owned; e.g. an eventfd) is
+    // readable, discarding any partial line: how the SIGTERM drain ends a stdio session.
+    void stop_on(int stop_fd) { stop_fd_ = stop_fd; }
 
 private:
     int fd_;
+    int stop_fd_ = -1;
     size_t max_;
     std::string buf_;
     size_t scan_ = 0;

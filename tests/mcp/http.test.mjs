@@ -387,8 +387,8 @@ test('sessions are capped at 256: one more is 503 until one ends', async () => {
   assert.deepEqual(await stopServer(s), { code: 0, signal: null });
 });
 
-test('SIGTERM stops the server with status 0 and kills in-flight runs; stdout stays empty', async () => {
-  const s = await startServer();
+test('SIGTERM with --drain-timeout 0 stops the server with status 0 and kills in-flight runs; stdout stays empty', async () => {
+  const s = await startServer(['--drain-timeout', '0']);
   const c = new Client({ name: 'sigterm', version: '1.0.0' });
   await c.connect(new StreamableHTTPClientTransport(new URL(s.url)));
   const pending = c.callTool({ name: 'run_python', arguments: { code: 'import time\ntime.sleep(60)' } });

@@ -312,8 +312,8 @@ test('two calls with the same id at once both complete', async () => {
   assert.deepEqual(order, ['quick', 'slow']);
 });
 
-test('SIGTERM with a stateless call in flight exits 0 and kills the run', async () => {
-  const own = await startServer();
+test('SIGTERM with a stateless call in flight and --drain-timeout 0 exits 0 and kills the run', async () => {
+  const own = await startHttpServer(repo, ['--drain-timeout', '0']);
   const body = request('tools/call', { name: 'run_python', arguments: { code: 'import time\ntime.sleep(60)' } }, 62);
   const res = await fetch(own.url, {
     method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...mirrors(body) },
