@@ -427,6 +427,7 @@ TEST_CASE("faults: a stdio client that disconnects mid-call gets its run killed 
     auto records = records_of(store);
     REQUIRE(records.size() == 1);
     CHECK(records[0]["tool"] == "run_python");
+    CHECK(records[0]["status"] == "failure");    // the run's end, not a refusal before it
     CHECK(records[0]["reason"] == "cancelled");  // killed by the cancel, then completed
     CHECK(records[0].contains("ended_at"));
     CHECK(fs::is_empty(store + "/open"));
