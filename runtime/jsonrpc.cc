@@ -3,10 +3,13 @@
 namespace runtime::jsonrpc {
 namespace {
 
-// Counts nesting before nlohmann builds the tree: its parser recurses per level, so a line of a
-// million '[' would otherwise exhaust the stack.
-bool too_deep(std::string_view text) {
+// Checks nesting and size before nlohmann builds the tree. Its parser recurses per level, so a
+// line of a million '[' would otherwise exhaust the stack; and a tree costs far more than its
+// text (a 4 MiB line of "{}," parses into ~160 MiB of nodes), which a call holds while it waits
+// in the queue, so the value count is what bounds the supervisor's memory (docs/BOUNDS.md).
+const char* too_complex(std::string_view text) {
     int depth = 0;
+    size_t values = 1;
     bool in_string = false, escaped = false;
     for (char ch : text) {
         if (in_string) {
@@ -17,10 +20,14 @@ bool too_deep(std::string_view text) {
         }
         if (ch == '"') in_string = true;
         else if (ch == '[' || ch == '{') {
-            if (++depth > kMaxDepth) return true;
+            if (++depth > kMaxDepth) return "message nested deeper than 64 levels";
         } else if (ch == ']' || ch == '}') --depth;
+        // Every value but the message itself and an object's first member follows one of these,
+        // so the tree has at most twice this many values.
+        if ((ch == '[' || ch == '{' || ch == ',') && ++values > kMaxValues)
+            return "message holds more than 10000 JSON values";
     }
-    return false;
+    return nullptr;
 }
 
 Message invalid(nlohmann::json reply) {
@@ -38,8 +45,7 @@ bool valid_id(const nlohmann::json& id) {
 }  // namespace
 
 Message parse(std::string_view line) {
-    if (too_deep(line))
-        return invalid(error(nullptr, kParseError, "message nested deeper than 64 levels"));
+    if (const char* why = too_complex(line)) return invalid(error(nullptr, kParseError, why));
     nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (doc.is_discarded()) return invalid(error(nullptr, kParseError, "invalid JSON"));
     if (doc.is_array())

@@ -22,6 +22,9 @@ inline constexpr int kUnsupportedVersion = -32022;
 
 // Deepest nesting accepted in a message; deeper input is a parse error, never a stack overflow.
 inline constexpr int kMaxDepth = 64;
+// Most JSON values (arrays, objects, members, elements) accepted in a message: MCP requests hold
+// tens; the cap bounds the parsed tree a queued call keeps (more is a parse error).
+inline constexpr size_t kMaxValues = 10000;
 
 enum class Kind { Request, Notification, Response, Invalid };
 

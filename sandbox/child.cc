@@ -276,11 +276,14 @@ constexpr Step kSteps[] = {
     {"hostname", step_hostname},
     {"loopback", step_loopback},
     {"stdio", step_stdio},
-    {"rlimits", step_rlimits},
     {"fds", step_fds},
     {"capabilities", step_caps},
     {"no_new_privs", step_no_new_privs},
     {"landlock", step_landlock},
+    // After Landlock: a cold child still holds the supervisor's descriptors (close-on-exec, not
+    // closed), so with a policy's low open_files limit the ruleset and path fds Landlock opens
+    // would fail with EMFILE whenever the supervisor has more fds than that limit.
+    {"rlimits", step_rlimits},
     {"seccomp", step_seccomp},
     {"execve", step_execve},
 };
@@ -304,11 +307,14 @@ constexpr Step kWarmSteps[] = {
     {"loopback", step_loopback},
     {"stdio", step_warm_stdio},
     {"request buffer", step_request_buffer},
-    {"rlimits", step_rlimits},
     {"fds", step_fds},
     {"capabilities", step_caps},
     {"no_new_privs", step_no_new_privs},
     {"landlock", step_landlock},
+    // After Landlock: a cold child still holds the supervisor's descriptors (close-on-exec, not
+    // closed), so with a policy's low open_files limit the ruleset and path fds Landlock opens
+    // would fail with EMFILE whenever the supervisor has more fds than that limit.
+    {"rlimits", step_rlimits},
     {"seccomp", step_seccomp},
     {"ready", step_ready},
     {"request", step_request},

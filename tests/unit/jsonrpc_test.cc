@@ -63,6 +63,25 @@ TEST_CASE("jsonrpc: deep nesting is refused without recursion", "[jsonrpc][unit]
     CHECK(jsonrpc::parse(in_string).kind == Kind::Request);
 }
 
+TEST_CASE("jsonrpc: a message of more than kMaxValues values is refused before parsing",
+          "[jsonrpc][unit]") {
+    // n empty objects in params: n '{' plus n-1 ',' plus the envelope's own few.
+    auto with_objects = [](size_t n) {
+        std::string items;
+        for (size_t i = 0; i < n; ++i) items += i ? ",{}" : "{}";
+        return R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":[)" + items + "]}}";
+    };
+    auto refused = jsonrpc::parse(with_objects(jsonrpc::kMaxValues));
+    REQUIRE(refused.kind == Kind::Invalid);
+    CHECK(refused.error_reply["error"]["code"] == jsonrpc::kParseError);
+    CHECK(refused.error_reply["error"]["message"] == "message holds more than 10000 JSON values");
+    CHECK(jsonrpc::parse(with_objects(jsonrpc::kMaxValues / 2 - 10)).kind == Kind::Request);
+    // Commas and brackets inside strings are text, not values.
+    std::string text = R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":")" +
+                       std::string(100000, ',') + std::string(100000, '{') + R"("}})";
+    CHECK(jsonrpc::parse(text).kind == Kind::Request);
+}
+
 TEST_CASE("jsonrpc: serialisation survives invalid UTF-8 in program output", "[jsonrpc][unit]") {
     nlohmann::json msg = jsonrpc::result(1, {{"text", std::string("ok \xff\xfe end")}});
     std::string line = jsonrpc::serialize(msg);
