@@ -141,10 +141,13 @@ ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEn
     return o;
 }
 
-sandbox::Result<std::string> new_session_id() {
+sandbox::Result<std::string> new_session_id(const std::string& instance) {
     // 128 bits from the kernel CSPRNG, hex-encoded: visible ASCII as the spec requires, and
-    // unguessable, since the id is all that ties a request to its session.
-    return sandbox::sys::random_hex(16);
+    // unguessable, since the id is all that ties a request to its session. The instance prefix
+    // is public routing information, not part of the secret.
+    auto random = sandbox::sys::random_hex(16);
+    if (!random || instance.empty()) return random;
+    return instance + "-" + *random;
 }
 
 // The CallPool is shared by all sessions (one concurrency cap for the process), so its keys

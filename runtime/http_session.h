@@ -103,7 +103,9 @@ struct Session {
 };
 
 // A fresh, unguessable session id (visible ASCII).
-sandbox::Result<std::string> new_session_id();
+// instance = serve --instance-id ("" = none): the id then starts with "<instance>-", so a load
+// balancer can route a session's requests back to the instance that holds it (docs/OPERATIONS.md).
+sandbox::Result<std::string> new_session_id(const std::string& instance);
 
 // The CallPool key of a request of this session.
 std::string call_key(const std::string& session_id, const nlohmann::json& request_id);

@@ -71,6 +71,7 @@ public:
                   const auth::TokenVerifier* verifier)
         : ctx_(ctx),
           drain_timeout_(options.drain_timeout_seconds),
+          instance_id_(options.instance_id),
           address_(std::move(address)),
           extra_origins_(options.allowed_origins),
           extra_hosts_(options.allowed_hosts),
@@ -101,6 +102,7 @@ private:
 
     const ServeContext& ctx_;
     const std::chrono::seconds drain_timeout_;
+    const std::string instance_id_;  // session id prefix (--instance-id)
     const ListenAddress address_;
     const std::vector<std::string> extra_origins_;
     const std::vector<std::string> extra_hosts_;
@@ -272,7 +274,7 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
 }
 
 void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res) {
-    auto id = http_session::new_session_id();
+    auto id = http_session::new_session_id(instance_id_);
     if (!id) {
         LOG_ERROR("initialize: {}", id.error().message());
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");

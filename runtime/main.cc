@@ -145,6 +145,16 @@ int main(int argc, char** argv) {
                      "cancelled (a second SIGTERM or SIGINT cancels at once)")
         ->check(CLI::Range(0, 3600))
         ->capture_default_str();
+    serve_cmd
+        ->add_option("--instance-id", serve.instance_id,
+                     "With --http: prefix session ids with NAME- so a load balancer can pin each "
+                     "session to this instance (docs/OPERATIONS.md, scale-out)")
+        ->check([](const std::string& v) {
+            bool ok = !v.empty() && v.size() <= 16;
+            for (char c : v) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+            return ok ? std::string() : std::string("--instance-id: 1..16 of [a-z0-9]");
+        })
+        ->needs(http);
     serve_cmd->add_option(
         "--metrics-listen", serve.metrics_listen,
         "Serve GET /metrics (Prometheus) and /healthz on this loopback ADDR:PORT (e.g. "

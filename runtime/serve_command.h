@@ -56,6 +56,9 @@ struct ServeOptions {
     unsigned drain_timeout_seconds = 30;
     // "ADDR:PORT" of a loopback-only listener for GET /metrics and /healthz; "" = none.
     std::string metrics_listen;
+    // HTTP: this instance's name, the prefix of its session ids ("<name>-<hex>"), so that a load
+    // balancer in front of several instances can pin a session to the one that holds it.
+    std::string instance_id;
 };
 
 // What every transport serves (shared by all sessions and worker threads). The tools are a

@@ -15,6 +15,7 @@ PACKAGES=(
   libbenchmark-dev bubblewrap                # bench/: Google Benchmark, the bwrap baseline
   clang libclang-rt-14-dev                   # fuzz/: libFuzzer comes with clang (scripts/fuzz)
   python3                                    # tests run interpreters inside the sandbox
+  nginx                                      # the scale-out test: instances behind a real load balancer
 )
 
 missing=()
