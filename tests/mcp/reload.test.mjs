@@ -216,3 +216,44 @@ test('http: SIGHUP reloads for sessions (no push: listChanged false), the kill s
     await stopHttpServer(server);
   }
 });
+
+// Fault (issue 7): SIGHUP during heavy load. 8 clients' worth of calls in flight while the tools
+// are reloaded ten times (each reload changes a description): every call gets its normal
+// result, the server keeps answering, each reload is announced, and the store holds exactly one
+// record per call.
+test('stdio: SIGHUP during heavy load loses no call and no record', async () => {
+  const store = mkdtempSync(join(tmpdir(), 'tooljail-reload-load-records-'));
+  const s = await startServer('load', ['--records', store, '--max-parallel', '4', '--max-queued', '64']);
+  const calls = 240;
+  let next = 0;
+  let ok = 0;
+  const failures = [];
+  const workers = Array.from({ length: 8 }, async () => {
+    while (next < calls) {
+      const i = next++;
+      const r = await call(s.client, i % 2 ? 'git_status' : 'list_directory', i % 2 ? {} : { path: '.' });
+      if (r.isError) failures.push(JSON.stringify(r.structuredContent ?? r).slice(0, 300));
+      else ok++;
+    }
+  });
+  const reloads = (async () => {
+    for (let i = 0; i < 10; i++) {
+      await sleep(150);
+      const since = s.seen();
+      editDescription(s.tools, 'git_status', `Git status, revision ${i} of the description under load.`);
+      s.hangup();
+      await s.waitChanged(since);
+    }
+  })();
+  await Promise.all([...workers, reloads]);
+  assert.deepEqual(failures, []);
+  assert.equal(ok, calls);
+  await s.client.ping();
+  const listed = JSON.parse(tooljail('runs', 'list', '--json', '--limit', '0', '--records', store));
+  assert.equal(listed.length, calls);
+  assert.ok(listed.every((r) => r.status === 'success'), 'a run did not succeed');
+  assert.match(s.log(), /reload: /);
+  assert.doesNotMatch(s.log(), /reload failed/);
+  await s.client.close();
+  rmSync(store, { recursive: true, force: true });
+});
