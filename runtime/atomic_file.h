@@ -1,6 +1,7 @@
 // Replacing a small state file so that a reader sees the old content or the new, never a mix:
 // write a temporary file next to it, fsync, rename over, fsync the directory. Used for the
-// tools lock file and the kill switch's disabled list (runtime/tools_lock.h, tool_kill_switch.h).
+// token file, the tools lock file and the kill switch's disabled list (runtime/auth_tokens.h,
+// tools_lock.h, tool_kill_switch.h).
 #pragma once
 
 #include <string>

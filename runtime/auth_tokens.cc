@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "runtime/atomic_file.h"
 #include "runtime/json_reader.h"
 #include "runtime/record_schema.h"
 #include "sandbox/base/sys.h"
@@ -198,34 +199,8 @@ Result<TokenFile> load_token_file(const std::string& path) {
 }
 
 Result<void> save_token_file(const std::string& path, const TokenFile& file) {
-    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    if (dir.empty()) dir = "/";
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        // O_EXCL: never write through a file (or symlink) someone else put there.
-        auto out = sandbox::sys::open_file(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-        if (!out) return fail(std::move(out).error().with_prefix("token file: "));
-        auto written = sandbox::sys::write_all(out->get(), serialize_token_file(file));
-        if (!written) {
-            ::unlink(tmp.c_str());
-            return fail(std::move(written).error().with_prefix("token file: write " + tmp + ": "));
-        }
-        if (::fsync(out->get()) != 0) {
-            auto err = sandbox::sys_error("token file: fsync " + tmp);
-            ::unlink(tmp.c_str());
-            return fail(std::move(err));
-        }
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        auto err = sandbox::sys_error("token file: rename " + tmp + " -> " + path);
-        ::unlink(tmp.c_str());
-        return fail(std::move(err));
-    }
-    // The rename is durable only once the directory is.
-    auto d = sandbox::sys::open_file(dir, O_RDONLY | O_DIRECTORY);
-    if (!d) return fail(std::move(d).error().with_prefix("token file: "));
-    if (::fsync(d->get()) != 0) return fail(sandbox::sys_error("token file: fsync " + dir));
-    return {};
+    // Hashes only, but still the service's access list: owner-only, never half-written.
+    return replace_file(path, serialize_token_file(file), 0600, "token file");
 }
 
 }  // namespace runtime::auth

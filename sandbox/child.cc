@@ -311,9 +311,7 @@ constexpr Step kWarmSteps[] = {
     {"capabilities", step_caps},
     {"no_new_privs", step_no_new_privs},
     {"landlock", step_landlock},
-    // After Landlock: a cold child still holds the supervisor's descriptors (close-on-exec, not
-    // closed), so with a policy's low open_files limit the ruleset and path fds Landlock opens
-    // would fail with EMFILE whenever the supervisor has more fds than that limit.
+    // After Landlock, as in kSteps.
     {"rlimits", step_rlimits},
     {"seccomp", step_seccomp},
     {"ready", step_ready},
