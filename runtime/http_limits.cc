@@ -27,15 +27,17 @@ constexpr int kIdleTickMs = 100;
 
 int to_ms(time_t sec, time_t usec) { return static_cast<int>(sec * 1000 + usec / 1000); }
 
-// poll(2) on one socket, EINTR retried with the time left: > 0 ready, 0 timed out, < 0 error.
+// poll(2) on one socket until `timeout_ms` has really passed: > 0 ready, 0 timed out, < 0 error.
+// EINTR and a poll that wakes early (its timeout is whole milliseconds) wait again for the rest,
+// so a 0 means the time is up and callers may rely on that (the request deadline does).
 int wait_for(int fd, short events, int timeout_ms) {
     auto until = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
         pollfd p{fd, events, 0};
-        int left = static_cast<int>(
-            std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count()));
-        int n = ::poll(&p, 1, left);
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+        int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left)));
         if (n < 0 && errno == EINTR) continue;
+        if (n == 0 && Clock::now() < until) continue;
         if (n > 0 && (p.revents & (POLLERR | POLLNVAL))) return -1;
         return n;
     }

@@ -180,7 +180,7 @@ test('slow clients are cut off at --request-timeout: trickled headers, trickled 
     assert.notEqual(statusOf(r.response), 200, `${what}: not served`);
   }
   const logged = /closed the connection from 127\.0\.0\.1:\d+: the request did not arrive in time/;
-  for (let i = 0; i < 20 && !logged.test(server.stderr()); i++) await sleep(100);  // stderr is a pipe
+  for (let i = 0; i < 50 && !logged.test(server.stderr()); i++) await sleep(100);  // stderr is a pipe
   assert.match(server.stderr(), logged);
   // And the server goes on.
   const res = await statelessPost(server, 'tools/list');
