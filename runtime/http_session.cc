@@ -19,7 +19,7 @@ namespace {
 using nlohmann::json;
 
 // Each session is an McpServer plus a table entry; an abandoned one (the SDK's close() sends no
-// DELETE) is dropped after an hour without requests or calls, and beyond the cap a new
+// DELETE) is dropped after an hour without requests, calls or a GET stream, and beyond the cap a new
 // initialize is refused with 503 rather than evicting a live session.
 constexpr size_t kMaxSessions = 256;
 constexpr auto kSessionIdle = std::chrono::hours(1);
@@ -141,6 +141,13 @@ ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEn
     return o;
 }
 
+ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client, const std::string& id,
+                              bool may_push) {
+    ServerOptions o = client_server_options(ctx, client, "http-session:" + id, id);
+    o.list_changed = may_push;
+    return o;
+}
+
 sandbox::Result<std::string> new_session_id(const std::string& instance) {
     // 128 bits from the kernel CSPRNG, hex-encoded: visible ASCII as the spec requires, and
     // unguessable, since the id is all that ties a request to its session. The instance prefix
@@ -196,6 +203,7 @@ void end_session(Session& session, CallPool& pool) {
         pool.cancel(key);
     }
     session.calls.clear();
+    if (session.push) session.push->abandon();
 }
 
 // ---- the session table ----
@@ -205,7 +213,7 @@ bool SessionTable::add(const std::shared_ptr<Session>& session) {
     auto now = Clock::now();
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         std::lock_guard<std::mutex> session_lock(it->second->mu);
-        bool idle = it->second->calls.empty() && now - it->second->last_used > kSessionIdle;
+        bool idle = it->second->calls.empty() && !it->second->push && now - it->second->last_used > kSessionIdle;
         if (idle) {
             LOG_INFO("session expired after an hour without requests");
             it->second->closed = true;  // a request that already found it gets 404 too

@@ -85,11 +85,16 @@ McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m);
 ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEntry* client,
                                     std::string anonymous_owner, std::string session);
 
+// client_server_options for the session `id` (owner "http-session:ID"); list_changed = may_push.
+ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client, const std::string& id,
+                              bool may_push);
+
 struct Session {
-    Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client)
+    // may_push: the session may open a GET stream, so its tools capability offers listChanged.
+    Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client, bool may_push)
         : id(std::move(session_id)),
           client(token_client ? token_client->client : ""),
-          server(*ctx.tools, client_server_options(ctx, token_client, "http-session:" + id, id)) {}
+          server(*ctx.tools, session_options(ctx, token_client, id, may_push)) {}
 
     const std::string id;
     // The token client that opened the session ("" without authentication). Only requests with
@@ -98,6 +103,7 @@ struct Session {
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
     McpServer server;
     std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
+    std::shared_ptr<SseStream> push;  // the GET stream (runtime/http_push.h), null when none is open
     Clock::time_point last_used = Clock::now();
     bool closed = false;
 };
@@ -120,7 +126,7 @@ CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& po
 // ends; `only` limits the cancel to that stream's call (a reused id may be a newer call).
 void cancel_call(Session& session, CallPool& pool, const std::string& key, const SseStream* only = nullptr);
 
-// Marks the session closed and cancels all its calls.
+// Marks the session closed, cancels all its calls and ends its GET stream.
 void end_session(Session& session, CallPool& pool);
 
 // Makes `stream` the text/event-stream body of res: events as they come, keep-alive comments
@@ -131,7 +137,7 @@ void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std:
 // The open sessions by id, bounded in number and idle time.
 class SessionTable {
 public:
-    // Drops the sessions idle for too long, then adds `session`; false (and not added) when
+    // Drops the sessions idle for too long (no request, no call, no GET stream), then adds `session`; false (and not added) when
     // the table is full.
     bool add(const std::shared_ptr<Session>& session);
     std::shared_ptr<Session> find(const std::string& id);

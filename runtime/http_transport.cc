@@ -24,6 +24,7 @@
 #include "runtime/http_headers.h"
 #include "runtime/http_limits.h"
 #include "runtime/http_ops.h"
+#include "runtime/http_push.h"
 #include "runtime/http_session.h"
 #include "runtime/http_stateless.h"
 #include "runtime/jsonrpc.h"
@@ -40,9 +41,9 @@ using http_session::Session;
 using http_session::SseStream;
 
 constexpr const char* kEndpoint = "/mcp";
-// An SSE stream occupies one server thread for the whole call, and a client must always find a
-// free thread for notifications/cancelled, ping and DELETE: the pool has this many threads
-// beyond the most streams that can be open at once.
+// An SSE stream occupies one server thread for the whole call (a GET stream for as long as it
+// is open), and a client must always find a free thread for notifications/cancelled, ping and
+// DELETE: the pool has this many threads beyond the most streams that can be open at once.
 constexpr size_t kSpareThreads = 16;
 constexpr size_t kMaxStreams = 256;
 // Accepted connections waiting for a pool thread (a keep-alive connection holds one while it
@@ -80,6 +81,7 @@ public:
           streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
           stateless_(ctx, pool_, streams_),
+          push_(std::make_shared<http_session::PushStreams>(options.max_get_streams)),
           server_(http_limits::RequestLimits{
               std::chrono::milliseconds(static_cast<int64_t>(options.request_timeout_seconds * 1000)),
               options.max_body_bytes}) {}
@@ -95,6 +97,12 @@ private:
     bool version_ok(const httplib::Request& req, httplib::Response& res) const;
     void post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res);
     void remove(const httplib::Request& req, httplib::Response& res);
+    void get(const httplib::Request& req, httplib::Response& res);
+    std::shared_ptr<Session> find_session(const httplib::Request& req, const Caller& caller);
+    // What /mcp answers (the Allow header): GET only when sessions may open GET streams.
+    const char* allowed_methods() const {
+        return push_->max() > 0 ? "GET, POST, DELETE, OPTIONS" : "POST, DELETE, OPTIONS";
+    }
     void initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res);
     void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, httplib::Response& res);
     void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
@@ -121,11 +129,13 @@ private:
     // cancel calls).
     CallPool pool_;
     http_stateless::Endpoint stateless_;  // 2026-07-28: no session, one shared McpServer
+    // Shared with the list_changed listener, which LiveTools keeps beyond this object.
+    std::shared_ptr<http_session::PushStreams> push_;
     http_limits::LimitedServer server_;  // per-request deadline and header budget
 };
 
 void HttpTransport::configure() {
-    size_t threads = streams_.max() + kSpareThreads;
+    size_t threads = streams_.max() + push_->max() + kSpareThreads;
     server_.new_task_queue = [threads] { return http_limits::new_bounded_pool(threads, kMaxWaitingConnections); };
     server_.set_payload_max_length(max_body_);  // Content-Length; chunked bodies: read_body()
     server_.set_read_timeout(10, 0);  // per read; the whole request has the LimitedServer deadline
@@ -154,12 +164,7 @@ void HttpTransport::configure() {
                                    const httplib::ContentReader& reader) { post(req, reader, res); });
     server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { remove(req, res); });
     server_.Options(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { options(req, res); });
-    server_.Get(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
-        if (!authenticate(req, res).ok) return;
-        res.set_header("Allow", "POST, DELETE, OPTIONS");
-        send_error(res, 405, jsonrpc::kInvalidRequest,
-                   "Method Not Allowed: this server opens no server-initiated stream");
-    });
+    server_.Get(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { get(req, res); });
     http_limits::answer_own_errors(server_, max_body_);
     server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
@@ -227,7 +232,7 @@ Caller HttpTransport::authenticate(const httplib::Request& req, httplib::Respons
 // CORS preflight: a page on an allowed origin asks before its first POST with MCP's headers.
 // The Origin is allowed already (allowed() refused any other with 403).
 void HttpTransport::options(const httplib::Request& req, httplib::Response& res) const {
-    res.set_header("Allow", "POST, DELETE, OPTIONS");
+    res.set_header("Allow", allowed_methods());
     if (req.has_header("Origin") && req.has_header("Access-Control-Request-Method"))
         return http_headers::answer_preflight(res);
     res.status = 204;
@@ -265,12 +270,43 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
         return send_error(res, 400, jsonrpc::kInvalidRequest,
                           "Bad Request: Mcp-Session-Id header is required (initialize first)");
     }
-    auto session = sessions_.find(req.get_header_value("Mcp-Session-Id"));
-    // Another client's session answers exactly like an unknown one: a valid token learns
-    // nothing about the sessions of others.
-    if (!session || session->client != (caller.client ? caller.client->client : ""))
-        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    auto session = find_session(req, caller);
+    if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
     dispatch(session, m, res);
+}
+
+// The session named by Mcp-Session-Id, if it is the caller's. Another client's session is
+// reported exactly like an unknown one: a valid token learns nothing about the sessions of
+// others.
+std::shared_ptr<Session> HttpTransport::find_session(const httplib::Request& req, const Caller& caller) {
+    auto session = sessions_.find(req.get_header_value("Mcp-Session-Id"));
+    if (!session || session->client != (caller.client ? caller.client->client : "")) return nullptr;
+    return session;
+}
+
+// GET opens the session's server-to-client stream (http_push.h). The 2026-07-28 revision has
+// no sessions and no GET: without Mcp-Session-Id it is 405.
+void HttpTransport::get(const httplib::Request& req, httplib::Response& res) {
+    Caller caller = authenticate(req, res);
+    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
+    if (!req.has_header("Mcp-Session-Id") || push_->max() == 0) {
+        res.set_header("Allow", allowed_methods());
+        return send_error(res, 405, jsonrpc::kInvalidRequest,
+                          push_->max() == 0 ? "Method Not Allowed: this server opens no server-initiated stream"
+                                            : "Method Not Allowed: GET opens the stream of the session named by "
+                                              "Mcp-Session-Id; there is none without that header");
+    }
+    if (!version_ok(req, res)) return;
+    if (!http_headers::accepts(req, "text/event-stream"))
+        return send_error(res, 406, jsonrpc::kInvalidRequest, "Not Acceptable: Accept must list text/event-stream");
+    if (metrics::global().draining()) return http_ops::refuse_draining(res, nullptr);
+    auto session = find_session(req, caller);
+    if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    std::lock_guard<std::mutex> lock(session->mu);
+    if (session->closed)
+        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    session->last_used = http_session::Clock::now();
+    push_->open(session, res);
 }
 
 void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res) {
@@ -280,7 +316,7 @@ void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller, 
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");
     }
     // Not yet visible to other threads, so no lock: a failed initialize publishes nothing.
-    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client);
+    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client, push_->max() > 0);
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (!reply.message || !reply.message->contains("result"))
         return send_message(res, 200, reply.message.value_or(jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
@@ -368,7 +404,7 @@ void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) 
     if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
     // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
     if (!req.has_header("Mcp-Session-Id")) {
-        res.set_header("Allow", "POST, DELETE, OPTIONS");
+        res.set_header("Allow", allowed_methods());
         return send_error(res, 405, jsonrpc::kInvalidRequest,
                           "Method Not Allowed: DELETE ends the session named by Mcp-Session-Id; there is none "
                           "without that header (the 2026-07-28 revision has no sessions)");
@@ -376,9 +412,7 @@ void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) 
     if (!version_ok(req, res)) return;
     std::string id = req.get_header_value("Mcp-Session-Id");
     // Checked before removing: another client's DELETE must not end the session.
-    std::shared_ptr<Session> found = sessions_.find(id);
-    if (!found || found->client != (caller.client ? caller.client->client : ""))
-        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
+    if (!find_session(req, caller)) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
     std::shared_ptr<Session> session = sessions_.remove(id);
     if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
     http_session::end_session(*session, pool_);
@@ -423,8 +457,13 @@ int HttpTransport::run() {
     if (!address_.loopback)
         LOG_WARN("listening beyond loopback on {}: put a TLS-terminating reverse proxy in front (docs/AUTH.md)",
                  authority);
-    LOG_INFO("serving {} tools over http, workspace={} max_streams={}", ctx_.tools->current()->visible().size(),
-             ctx_.workspace, streams_.max());
+    LOG_INFO("serving {} tools over http, workspace={} max_streams={} max_get_streams={}",
+             ctx_.tools->current()->visible().size(), ctx_.workspace, streams_.max(), push_->max());
+    // Sessions hear of a changed tool list on their GET stream, if they keep one open.
+    if (push_->max() > 0)
+        ctx_.tools->on_list_changed([push = push_] {
+            push->broadcast({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}});
+        });
 
     // SIGTERM/SIGINT (blocked in every thread, serve_http) drain: the listener keeps serving
     // while accepted calls finish and their streams deliver the results; then it stops.

@@ -140,6 +140,13 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->needs(http);
     serve_cmd
+        ->add_option("--max-get-streams", serve.max_get_streams,
+                     "With --http: sessions that may keep a GET stream open at once, for notifications "
+                     "such as tools/list_changed (each holds a server thread; 0 = none, GET is 405)")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
         ->add_option("--drain-timeout", serve.drain_timeout_seconds,
                      "On SIGTERM: seconds running calls may take to finish before they are "
                      "cancelled (a second SIGTERM or SIGINT cancels at once)")

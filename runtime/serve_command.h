@@ -48,6 +48,9 @@ struct ServeOptions {
     // and body may take to arrive (the connection is closed after that).
     size_t max_body_bytes = size_t{4} << 20;
     double request_timeout_seconds = 30;
+    // HTTP: sessions that may hold a GET stream (server-initiated notifications) open at once;
+    // 0 = none (GET is 405 and sessions are not offered listChanged).
+    size_t max_get_streams = 16;
     // The approved tool hashes (runtime/tools_lock.h); "" = no lock, every valid tool is served.
     std::string tools_lock;
     // The kill switch's directory (runtime/tool_kill_switch.h): "" = default_state_dir().

@@ -232,12 +232,6 @@ test('a body over 4 MiB is 413 and the server keeps serving', async () => {
   assert.equal(ping.status, 200);
 });
 
-test('GET is 405: there is no server-initiated stream', async () => {
-  const sid = await rawSession();
-  const res = await fetch(server.url, { headers: { accept: 'text/event-stream', ...sessionHeaders(sid) } });
-  assert.equal(res.status, 405);
-});
-
 test('a notification or a response gets 202 with no body', async () => {
   const sid = await rawSession();
   const note = await post({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }, sessionHeaders(sid));

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { binary, makeRepo, startHttpServer, stopHttpServer, text } from './fixture.mjs';
+import { binary, makeRepo, sleep, startHttpServer, stopHttpServer, text } from './fixture.mjs';
 
 const ACCEPT = 'application/json, text/event-stream';
 const STATELESS = '2026-07-28';
@@ -190,9 +190,11 @@ test('another client\'s token on a session is 404, like an unknown session', asy
   const unknown = await post(list, { ...headers, 'mcp-session-id': 'f'.repeat(32), ...bearer('other') });
   assert.equal(unknown.status, 404);
   assert.deepEqual(await foreign.json(), await unknown.json());
-  // Nor can it end the session.
+  // Nor can it end the session, or listen on its GET stream.
   const del = await fetch(server.url, { method: 'DELETE', headers: { ...headers, ...bearer('other') } });
   assert.equal(del.status, 404);
+  const get = await fetch(server.url, { headers: { ...headers, accept: 'text/event-stream', ...bearer('other') } });
+  assert.equal(get.status, 404);
   const own = await post(list, { ...headers, ...bearer('reader') });
   assert.equal(own.status, 200);
   assert.equal((await client.listTools()).tools.length, 2);
@@ -307,7 +309,10 @@ test('0.0.0.0 is refused without --auth and served with it', async () => {
   const open = await serve(['--http', '0.0.0.0:0', '--auth', tokens]);
   assert.ok(open.proc, open.stderr);
   try {
-    assert.match(open.stderr(), /listening beyond loopback on 0\.0\.0\.0:\d+: put a TLS-terminating reverse proxy in front/);
+    // Logged just after the line that tells the port; stderr is a pipe.
+    const warning = /listening beyond loopback on 0\.0\.0\.0:\d+: put a TLS-terminating reverse proxy in front/;
+    for (let i = 0; i < 50 && !warning.test(open.stderr()); i++) await sleep(100);
+    assert.match(open.stderr(), warning);
     const url = `http://127.0.0.1:${open.port}/mcp`;
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT },
                                    body: JSON.stringify(initialize) });

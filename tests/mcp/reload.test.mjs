@@ -194,13 +194,14 @@ test('lock: a changed tool is refused with TOOL_NOT_APPROVED until approved and 
   }
 });
 
-test('http: SIGHUP reloads for sessions (no push: listChanged false), the kill switch refuses', async () => {
+// The list_changed push over HTTP (GET streams) is tested in http_push.test.mjs.
+test('http: SIGHUP reloads for sessions, the kill switch refuses', async () => {
   const config = configCopy('http');
   const server = await startHttpServer(repo, config.args);
   const client = new Client({ name: 'tooljail-reload-http', version: '1.0.0' });
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
-    assert.equal(client.getServerCapabilities().tools.listChanged, false);
+    assert.equal(client.getServerCapabilities().tools.listChanged, true);
     editDescription(config.tools, 'git_log', 'Show the commit log (changed for the HTTP reload test).');
     server.proc.kill('SIGHUP');
     await waitFor(() => /reload: 9 tools served.*changed=git_log/.test(server.stderr()), 'the reload', server.stderr);

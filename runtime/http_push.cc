@@ -1,0 +1,57 @@
+// Internal to the Streamable HTTP transport: see http_push.h.
+#include "runtime/http_push.h"
+
+#include <httplib.h>
+
+#include <utility>
+
+#include "runtime/http_headers.h"
+#include "runtime/jsonrpc.h"
+#include "runtime/log.h"
+
+namespace runtime::http_session {
+
+void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Response& res) {
+    if (session->push && !session->push->ended())
+        return http_headers::send_error(res, 409, jsonrpc::kInvalidRequest,
+                                        "Conflict: this session already has a GET stream open");
+    auto stream = std::make_shared<SseStream>();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (open_.size() >= max_) {
+            LOG_WARN("GET stream refused: {} open", open_.size());
+            return http_headers::send_retry_later(
+                res, 503, 5,
+                jsonrpc::error(nullptr, jsonrpc::kServerBusy,
+                               "Service Unavailable: too many GET streams open; the session works without one "
+                               "(tools/list shows changes)",
+                               {{"code", "RATE_LIMITED"}, {"retry_after", 5}}));
+        }
+        open_.insert(stream);
+        LOG_INFO("GET stream opened ({} open)", open_.size());
+    }
+    session->push = stream;
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
+    std::weak_ptr<Session> weak = session;
+    // Runs when the response is destroyed: the client closed the stream, a write failed, or the
+    // stream was ended (session deleted or expired, server stopping).
+    send_stream(res, stream, [self = shared_from_this(), stream, weak](bool) {
+        if (auto s = weak.lock()) {
+            std::lock_guard<std::mutex> lock(s->mu);
+            if (s->push == stream) s->push.reset();
+        }
+        stream->abandon();
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->open_.erase(stream);
+    });
+}
+
+void PushStreams::broadcast(const nlohmann::json& message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& stream : open_) stream->notify(message);
+    if (!open_.empty()) LOG_INFO("sent {} on {} GET streams", message.value("method", "a message"), open_.size());
+}
+
+}  // namespace runtime::http_session
