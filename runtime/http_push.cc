@@ -27,7 +27,7 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
                                "(tools/list shows changes)",
                                {{"code", "RATE_LIMITED"}, {"retry_after", 5}}));
         }
-        open_.insert(stream);
+        open_[stream] = {session, session->server.listed_fingerprint()};
         LOG_INFO("GET stream opened ({} open)", open_.size());
     }
     session->push = stream;
@@ -48,10 +48,20 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
     });
 }
 
-void PushStreams::broadcast(const nlohmann::json& message) {
+void PushStreams::announce_list_changed() {
+    static const nlohmann::json kListChanged = {{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}};
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& stream : open_) stream->notify(message);
-    if (!open_.empty()) LOG_INFO("sent {} on {} GET streams", message.value("method", "a message"), open_.size());
+    size_t told = 0;
+    for (auto& [stream, listener] : open_) {
+        auto session = listener.session.lock();
+        if (!session) continue;  // ended: its stream is going too
+        std::string listed = session->server.listed_fingerprint();
+        if (listed == listener.listed) continue;
+        listener.listed = std::move(listed);
+        stream->notify(kListChanged);
+        ++told;
+    }
+    if (!open_.empty()) LOG_INFO("tools/list_changed sent on {} of {} GET streams", told, open_.size());
 }
 
 }  // namespace runtime::http_session

@@ -2,6 +2,9 @@
 // sessions, on which the server sends what no request asked for (notifications/tools/list_changed
 // after a reload or a kill-switch change). Include it nowhere else.
 //
+// A session hears of a change only when its own tools/list changed (McpServer::
+// listed_fingerprint): a client scoped to some tools learns nothing of the others.
+//
 // Each stream holds an httplib thread for as long as the client keeps it open, so they are
 // bounded apart from the calls' streams: at most one per session (a second GET is 409, as the
 // spec forbids sending one message on two streams) and `max` at once (503 beyond); the
@@ -13,7 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
+#include <map>
+#include <string>
 
 #include "runtime/http_session.h"
 
@@ -35,13 +39,19 @@ public:
     // or answers 409 (the session has one open) or 503 with Retry-After (all are in use).
     void open(const std::shared_ptr<Session>& session, httplib::Response& res);
 
-    // Queues `message` once on every open stream. Any thread.
-    void broadcast(const nlohmann::json& message);
+    // Queues notifications/tools/list_changed on every open stream whose session's list
+    // differs from when it was last told (or opened). Any thread.
+    void announce_list_changed();
 
 private:
+    struct Listener {
+        std::weak_ptr<Session> session;
+        std::string listed;  // the session's listed_fingerprint() it was last told of
+    };
+
     const size_t max_;
     std::mutex mu_;  // after a Session::mu, before an SseStream's
-    std::set<std::shared_ptr<SseStream>> open_;
+    std::map<std::shared_ptr<SseStream>, Listener> open_;
 };
 
 }  // namespace runtime::http_session

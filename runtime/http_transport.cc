@@ -461,9 +461,7 @@ int HttpTransport::run() {
              ctx_.tools->current()->visible().size(), ctx_.workspace, streams_.max(), push_->max());
     // Sessions hear of a changed tool list on their GET stream, if they keep one open.
     if (push_->max() > 0)
-        ctx_.tools->on_list_changed([push = push_] {
-            push->broadcast({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}});
-        });
+        ctx_.tools->on_list_changed([push = push_] { push->announce_list_changed(); });
 
     // SIGTERM/SIGINT (blocked in every thread, serve_http) drain: the listener keeps serving
     // while accepted calls finish and their streams deliver the results; then it stops.

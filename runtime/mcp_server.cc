@@ -175,14 +175,29 @@ McpServer::Reply McpServer::initialize(const Message& m) {
     return {jsonrpc::result(m.id, result), {}};
 }
 
-nlohmann::json McpServer::list_tools(const Message& m) const {
-    auto set = live_.current();
-    std::vector<const ToolDef*> all = set->tools.enabled_tools();
+std::vector<const ToolDef*> McpServer::listed(const ToolSet& set) const {
+    std::vector<const ToolDef*> all = set.tools.enabled_tools();
     // MCP lets tools/list vary by authorization: a client sees only what it may call. Tools
     // switched off or not approved under the lock are not callable, so not listed either.
     std::erase_if(all, [&](const ToolDef* t) {
-        return !in_scope(t->name) || !set->approved(t->name) || live_.kill_switch().disabled(t->name);
+        return !in_scope(t->name) || !set.approved(t->name) || live_.kill_switch().disabled(t->name);
     });
+    return all;
+}
+
+std::string McpServer::listed_fingerprint() const {
+    auto set = live_.current();
+    std::string fingerprint;
+    for (const ToolDef* t : listed(*set)) {
+        auto hash = set->hashes.find(t->name);
+        fingerprint += t->name + "=" + (hash == set->hashes.end() ? "" : hash->second) + "\n";
+    }
+    return fingerprint;
+}
+
+nlohmann::json McpServer::list_tools(const Message& m) const {
+    auto set = live_.current();
+    std::vector<const ToolDef*> all = listed(*set);
     auto cursor = parse_cursor(m.params, all.size());
     if (!cursor) return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "invalid cursor");
     size_t start = *cursor;

@@ -66,6 +66,11 @@ public:
     // records::kRateLimited). Thread-safe like handle() is not: call it from the same thread.
     void record_refused_call(const jsonrpc::Message& m, const char* reason, const std::string& message) const;
 
+    // The names and drift hashes of what this client's tools/list shows now, as one string: a
+    // change in it is what list_changed announces to this client. Thread-safe, unlike handle():
+    // it reads only the live set, the kill switch and fixed options.
+    std::string listed_fingerprint() const;
+
     bool initialized() const { return initialized_; }
     const std::string& protocol_version() const { return version_; }
 
@@ -73,6 +78,8 @@ private:
     Reply stateless(const jsonrpc::Message& m, const std::string& version);
     Reply initialize(const jsonrpc::Message& m);
     nlohmann::json list_tools(const jsonrpc::Message& m) const;
+    // What tools/list shows this client of `set`: in its scope, approved, not switched off.
+    std::vector<const ToolDef*> listed(const ToolSet& set) const;
     // stateless: add resultType (and serverInfo) to the tool result.
     Reply call_tool(const jsonrpc::Message& m, bool stateless = false) const;
     nlohmann::json set_log_level(const jsonrpc::Message& m);

@@ -1,8 +1,8 @@
 // The GET stream of a 2025-11-25 session (runtime/http_push.h): what the server sends that no
 // request asked for. notifications/tools/list_changed reaches the official SDK client and a raw
 // GET stream after a SIGHUP reload and a kill-switch change; one stream per session (409), at
-// most --max-get-streams at once (503), the slot comes back when a stream closes, DELETE ends
-// it, an open stream does not hold up the SIGTERM drain, and --max-get-streams 0 turns it all
+// most --max-get-streams at once (503), the slot comes back when a stream closes, a scoped
+// client hears only of its own tools, DELETE ends it, an open stream does not hold up the SIGTERM drain, and --max-get-streams 0 turns it all
 // off (405, listChanged false). Run by ctest (tests/CMakeLists.txt) with TOOLJAIL_BINARY set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -161,6 +161,37 @@ test('the SDK client hears list_changed after a reload and the kill switch; so d
     await client.close();
     const exit = await stopHttpServer(server);
     assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
+  }
+});
+
+test('a client scoped to some tools is told only of changes to its own list', async () => {
+  const file = join(dir, 'tokens', 'tokens.json');
+  const token = {};
+  for (const [client, tools] of [['reader', 'read_file'], ['admin', '*']]) {
+    token[client] = tooljail('token', 'create', '--client', client, '--tools', tools, '--auth', file).trim();
+  }
+  const server = await start('scoped', ['--auth', file]);
+  try {
+    const streams = {};
+    for (const client of ['reader', 'admin']) {
+      const auth = { authorization: `Bearer ${token[client]}` };
+      const init = await post(server, { jsonrpc: '2.0', id: 1, method: 'initialize',
+                                        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: client, version: '1' } } }, auth);
+      assert.equal(init.status, 200);
+      streams[client] = await listen(server, init.headers.get('mcp-session-id'), auth);
+      assert.equal(streams[client].res.status, 200);
+    }
+    // git_log is outside the reader's scope.
+    editDescription(server.tools, 'git_log', 'Show the commit log (changed for the scope test).');
+    server.proc.kill('SIGHUP');
+    await waitFor(() => changes(streams.admin) === 1, 'list_changed to admin', server.stderr);
+    // read_file is in both.
+    tooljail('tools', 'disable', 'read_file', '--state', server.state);
+    await waitFor(() => changes(streams.admin) === 2 && changes(streams.reader) === 1, 'list_changed to both', server.stderr);
+    assert.equal(changes(streams.reader), 1, 'the reader heard nothing of git_log');
+    for (const s of Object.values(streams)) s.close();
+  } finally {
+    await stopHttpServer(server);
   }
 });
 
