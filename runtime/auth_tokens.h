@@ -19,7 +19,9 @@
 // runtime/http_transport.cc reads the Authorization header through bearer_token().
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,15 +98,18 @@ BearerHeader bearer_token(const std::optional<std::string>& header, std::string&
 // Checks presented tokens against a TokenFile's hashes. Each check hashes the token once and
 // compares it with every entry's hash by CRYPTO_memcmp, always visiting all entries: how long
 // it takes depends on the number of clients, never on how much of a hash matched.
+// The file is a snapshot that replace() swaps atomically (serve reloads it on SIGHUP): a check
+// sees the old file or the new one, and an entry it returned stays valid for its holder.
 class TokenVerifier {
 public:
-    explicit TokenVerifier(TokenFile file) : file_(std::move(file)) {}
-    // The entry whose hash matches, or nullptr (also for an empty token).
-    const TokenEntry* verify(std::string_view token) const;
-    const TokenFile& file() const { return file_; }
+    explicit TokenVerifier(TokenFile file) : file_(std::make_shared<const TokenFile>(std::move(file))) {}
+    // The entry whose hash matches, or null (also for an empty token).
+    std::shared_ptr<const TokenEntry> verify(std::string_view token) const;
+    std::shared_ptr<const TokenFile> file() const { return file_.load(); }
+    void replace(TokenFile file) { file_.store(std::make_shared<const TokenFile>(std::move(file))); }
 
 private:
-    TokenFile file_;
+    std::atomic<std::shared_ptr<const TokenFile>> file_;
 };
 
 }  // namespace runtime::auth

@@ -83,20 +83,22 @@ BearerHeader bearer_token(const std::optional<std::string>& header, std::string&
     return BearerHeader::Ok;
 }
 
-const TokenEntry* TokenVerifier::verify(std::string_view token) const {
+std::shared_ptr<const TokenEntry> TokenVerifier::verify(std::string_view token) const {
     if (token.empty()) return nullptr;
+    std::shared_ptr<const TokenFile> file = file_.load();
     // Compared as hashes, so the comparison never sees the secret itself, and every candidate
     // is 64 bytes long whatever was presented. CRYPTO_memcmp takes the same time whichever byte
     // differs; no early exit from the loop either, so a match at entry 0 costs what a miss does.
     std::string presented = sandbox::sha256_hex(token);
     if (presented.size() != 64) return nullptr;  // OpenSSL failed: fail closed
     const TokenEntry* match = nullptr;
-    for (const auto& entry : file_.clients) {
+    for (const auto& entry : file->clients) {
         bool same = entry.sha256.size() == presented.size() &&
                     CRYPTO_memcmp(entry.sha256.data(), presented.data(), presented.size()) == 0;
         if (same) match = &entry;
     }
-    return match;
+    // Shares ownership of the whole file: the entry outlives a replace().
+    return match ? std::shared_ptr<const TokenEntry>(file, match) : nullptr;
 }
 
 }  // namespace runtime::auth

@@ -244,6 +244,26 @@ std::shared_ptr<Session> SessionTable::remove(const std::string& id) {
     return session;
 }
 
+size_t SessionTable::end_if(const std::function<bool(const Session&)>& doomed, CallPool& pool) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t ended = 0;
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        bool end;
+        {
+            std::lock_guard<std::mutex> session_lock(it->second->mu);
+            end = doomed(*it->second);
+        }
+        if (!end) {
+            ++it;
+            continue;
+        }
+        end_session(*it->second, pool);
+        it = sessions_.erase(it);
+        ++ended;
+    }
+    return ended;
+}
+
 void SessionTable::end_all(CallPool& pool) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, session] : sessions_) end_session(*session, pool);

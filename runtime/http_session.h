@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
@@ -94,12 +95,16 @@ struct Session {
     Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client, bool may_push)
         : id(std::move(session_id)),
           client(token_client ? token_client->client : ""),
+          tools(token_client ? token_client->tools : std::vector<std::string>{}),
           server(*ctx.tools, session_options(ctx, token_client, id, may_push)) {}
 
     const std::string id;
     // The token client that opened the session ("" without authentication). Only requests with
     // that client's token may use it; any other gets the 404 of an unknown session.
     const std::string client;
+    // The client's scope when the session opened: a token reload that changes it ends the
+    // session (HttpTransport::reload_tokens), and requests must match it (find_session).
+    const std::vector<std::string> tools;
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
     McpServer server;
     std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
@@ -145,6 +150,9 @@ public:
     std::shared_ptr<Session> remove(const std::string& id);
     // Ends every session (end_session) and empties the table.
     void end_all(CallPool& pool);
+    // Ends and removes the sessions `doomed` picks (called with each one's mu held); returns
+    // how many.
+    size_t end_if(const std::function<bool(const Session&)>& doomed, CallPool& pool);
 
 private:
     std::mutex mu_;

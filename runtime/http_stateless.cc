@@ -170,7 +170,13 @@ Endpoint::Endpoint(const ServeContext& ctx, CallPool& pool, http_session::Stream
     : pool_(pool), slots_(slots), ctx_(ctx) {}
 
 McpServer& Endpoint::server_for(const auth::TokenEntry* client) {
-    std::string key = client ? client->client : "";
+    // The scope is part of the key: after a token reload changes it, the client gets a server
+    // with the new one (the old stays for calls that hold it; one per scope ever seen).
+    std::string key;
+    if (client) {
+        key = client->client;
+        for (const auto& tool : client->tools) key += "\n" + tool;
+    }
     auto& server = servers_[key];
     // Without authentication every stateless client is the same owner: kept runs are shared.
     if (!server)

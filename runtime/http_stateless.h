@@ -88,8 +88,8 @@ public:
     // under a key of its own, so requests that reuse a JSON-RPC id never meet; closing the
     // response stream cancels it (its run is killed), the only cancellation this revision has
     // on HTTP.
-    // `client` is the authenticated token's entry (null without authentication); it must
-    // outlive the Endpoint.
+    // `client` is the authenticated token's entry (null without authentication); it is read
+    // during the call only.
     void post(const httplib::Request& req, const jsonrpc::Message& m, const auth::TokenEntry* client,
               httplib::Response& res);
 
@@ -105,8 +105,8 @@ private:
     // McpServer::handle is documented as not thread-safe; held only for handle() itself, which
     // returns at once (a tools/call comes back as work for the pool), never for a run.
     std::mutex mu_;
-    // By token client ("" without authentication). Never erased: the servers live as long as
-    // the endpoint, so references handed out under mu_ stay valid.
+    // By token client and scope ("" without authentication). Never erased: the servers live as
+    // long as the endpoint, so references handed out under mu_ stay valid.
     std::map<std::string, std::unique_ptr<McpServer>> servers_;
 };
 

@@ -20,6 +20,7 @@
 
 #include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
+#include "runtime/http_auth.h"
 #include "runtime/drain.h"
 #include "runtime/http_headers.h"
 #include "runtime/http_limits.h"
@@ -58,18 +59,13 @@ using http_session::handle_guarded;
 
 // ---- the server ----
 
-// What authentication decided about a request. Without authentication everyone is `ok`, with
-// no client.
-struct Caller {
-    bool ok = false;
-    const auth::TokenEntry* client = nullptr;
-};
+using http_auth::Caller;
 
 class HttpTransport {
 public:
     // `verifier` null: no authentication (loopback only, checked by parse_listen_address).
     HttpTransport(const ServeContext& ctx, const ServeOptions& options, ListenAddress address,
-                  const auth::TokenVerifier* verifier)
+                  auth::TokenVerifier* verifier)
         : ctx_(ctx),
           drain_timeout_(options.drain_timeout_seconds),
           instance_id_(options.instance_id),
@@ -77,6 +73,7 @@ public:
           extra_origins_(options.allowed_origins),
           extra_hosts_(options.allowed_hosts),
           verifier_(verifier),
+          auth_file_(options.auth_file),
           max_body_(options.max_body_bytes),
           streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
@@ -92,7 +89,10 @@ private:
     void configure();
     void stop();
     bool allowed(const httplib::Request& req, httplib::Response& res) const;
-    Caller authenticate(const httplib::Request& req, httplib::Response& res) const;
+    Caller authenticate(const httplib::Request& req, httplib::Response& res) const {
+        return http_auth::authenticate(verifier_, req, res);
+    }
+    void reload_tokens();
     void options(const httplib::Request& req, httplib::Response& res) const;
     bool version_ok(const httplib::Request& req, httplib::Response& res) const;
     void post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res);
@@ -114,7 +114,8 @@ private:
     const ListenAddress address_;
     const std::vector<std::string> extra_origins_;
     const std::vector<std::string> extra_hosts_;
-    const auth::TokenVerifier* verifier_;
+    auth::TokenVerifier* verifier_;  // reloaded on SIGHUP (reload_tokens)
+    const std::string auth_file_;
     const size_t max_body_;
     std::set<std::string> origins_;  // lower case, filled in once the port is known
     std::set<std::string> hosts_;    // Host names accepted besides loopback ones (host_name form)
@@ -202,33 +203,6 @@ bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res)
     return true;
 }
 
-// Bearer tokens (RFC 6750), after allowed(): a request from a foreign page is refused 403 before
-// its credentials are looked at. A 401 carries WWW-Authenticate; with error="invalid_token" when
-// a token came and did not match, without an error when none came (section 3.1). The log line
-// names the peer and why, never any part of the token.
-Caller HttpTransport::authenticate(const httplib::Request& req, httplib::Response& res) const {
-    if (!verifier_) return {true, nullptr};
-    std::optional<std::string> header;
-    if (req.has_header("Authorization")) header = req.get_header_value("Authorization");
-    std::string token;
-    auth::BearerHeader form = auth::bearer_token(header, token);
-    const auth::TokenEntry* client = form == auth::BearerHeader::Ok ? verifier_->verify(token) : nullptr;
-    if (client) return {true, client};
-    bool presented = form == auth::BearerHeader::Ok || form == auth::BearerHeader::Malformed;
-    metrics::global().on_refused(records::kUnauthorized);
-    LOG_WARN("refused {} {} from {}: {}", req.method, req.path, req.remote_addr,
-             form == auth::BearerHeader::Absent      ? "no Authorization header"
-             : form == auth::BearerHeader::NotBearer ? "Authorization is not a Bearer token"
-             : form == auth::BearerHeader::Malformed ? "malformed bearer token"
-                                                     : "unknown bearer token");
-    res.set_header("WWW-Authenticate",
-                   presented ? "Bearer realm=\"tooljail\", error=\"invalid_token\"" : "Bearer realm=\"tooljail\"");
-    send_error(res, 401, jsonrpc::kInvalidRequest,
-               presented ? "Unauthorized: the bearer token is not valid"
-                         : "Unauthorized: send Authorization: Bearer <token> (tooljail token create)");
-    return {};
-}
-
 // CORS preflight: a page on an allowed origin asks before its first POST with MCP's headers.
 // The Origin is allowed already (allowed() refused any other with 403).
 void HttpTransport::options(const httplib::Request& req, httplib::Response& res) const {
@@ -250,7 +224,7 @@ bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& r
 
 void HttpTransport::post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
+    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res)) return;
     if (!http_headers::accepts(req, "application/json") || !http_headers::accepts(req, "text/event-stream"))
         return send_error(res, 406, jsonrpc::kInvalidRequest,
                           "Not Acceptable: Accept must list application/json and text/event-stream");
@@ -262,7 +236,7 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
     jsonrpc::Message m = jsonrpc::parse(body);
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
     // and it has no session to find.
-    if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, caller.client, res);
+    if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, caller.client.get(), res);
     if (!version_ok(req, res)) return;
     if (m.kind == jsonrpc::Kind::Invalid) return send_message(res, 400, m.error_reply);
     if (!req.has_header("Mcp-Session-Id")) {
@@ -275,20 +249,36 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
     dispatch(session, m, res);
 }
 
-// The session named by Mcp-Session-Id, if it is the caller's. Another client's session is
-// reported exactly like an unknown one: a valid token learns nothing about the sessions of
-// others.
+// The session named by Mcp-Session-Id, if it is the caller's, under the scope it was opened
+// with. Another client's session is reported exactly like an unknown one: a valid token learns
+// nothing about the sessions of others.
 std::shared_ptr<Session> HttpTransport::find_session(const httplib::Request& req, const Caller& caller) {
     auto session = sessions_.find(req.get_header_value("Mcp-Session-Id"));
     if (!session || session->client != (caller.client ? caller.client->client : "")) return nullptr;
+    if (caller.client && session->tools != caller.client->tools) return nullptr;
     return session;
+}
+
+// SIGHUP, after the tools: the token file again. A session belongs to its client and the scope
+// it opened with; when the client is gone or its tools changed, the session ends now (its calls
+// and GET stream with it) and the client must initialize again.
+void HttpTransport::reload_tokens() {
+    http_auth::reload_tokens(*verifier_, auth_file_, ctx_.tools->current()->tools);
+    std::shared_ptr<const auth::TokenFile> file = verifier_->file();
+    size_t ended = sessions_.end_if(
+        [&file](const Session& s) {
+            const auth::TokenEntry* entry = file->find(s.client);
+            return !entry || entry->tools != s.tools;
+        },
+        pool_);
+    if (ended > 0) LOG_WARN("token reload: ended {} sessions of removed or re-scoped clients", ended);
 }
 
 // GET opens the session's server-to-client stream (http_push.h). The 2026-07-28 revision has
 // no sessions and no GET: without Mcp-Session-Id it is 405.
 void HttpTransport::get(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
+    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res)) return;
     if (!req.has_header("Mcp-Session-Id") || push_->max() == 0) {
         res.set_header("Allow", allowed_methods());
         return send_error(res, 405, jsonrpc::kInvalidRequest,
@@ -316,7 +306,7 @@ void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller, 
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");
     }
     // Not yet visible to other threads, so no lock: a failed initialize publishes nothing.
-    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client, push_->max() > 0);
+    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client.get(), push_->max() > 0);
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (!reply.message || !reply.message->contains("result"))
         return send_message(res, 200, reply.message.value_or(jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
@@ -401,7 +391,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
 
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client, req, res)) return;
+    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res)) return;
     // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
     if (!req.has_header("Mcp-Session-Id")) {
         res.set_header("Allow", allowed_methods());
@@ -451,8 +441,10 @@ int HttpTransport::run() {
     if (!address_.loopback && !address_.wildcard) hosts_.insert(http_headers::host_name(authority));
     for (const auto& h : extra_hosts_) hosts_.insert(http_headers::host_name(h));
     std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint << std::endl;
-    if (verifier_)
-        LOG_INFO("bearer-token authentication on: {} clients", verifier_->file().clients.size());
+    if (verifier_) {
+        LOG_INFO("bearer-token authentication on: {} clients", verifier_->file()->clients.size());
+        ctx_.reloader->also([this] { reload_tokens(); });  // serve_http stops the reloader before `this` goes
+    }
     // Tokens and tool output cross the network in cleartext unless something adds TLS.
     if (!address_.loopback)
         LOG_WARN("listening beyond loopback on {}: put a TLS-terminating reverse proxy in front (docs/AUTH.md)",
@@ -489,23 +481,7 @@ int serve_http(const ServeOptions& options) {
     // pending for the Drainer in run(). Sandboxed children reset their mask (sandbox/child.cc).
     block_stop_signals();
 
-    // Before the address: whether it may be beyond loopback depends on it.
-    std::unique_ptr<auth::TokenVerifier> verifier;
-    if (!options.auth_file.empty()) {
-        auto file = auth::load_token_file(options.auth_file);
-        if (!file) {
-            std::cerr << "tooljail serve: --auth: " << file.error().message() << "\n";
-            return kExitSandboxError;
-        }
-        // Fail closed: an empty file would refuse everyone, which is never what was meant.
-        if (file->clients.empty()) {
-            std::cerr << "tooljail serve: --auth " << options.auth_file
-                      << ": no clients; create one with tooljail token create --client NAME --tools ...\n";
-            return kExitSandboxError;
-        }
-        verifier = std::make_unique<auth::TokenVerifier>(std::move(*file));
-    }
-    auto address = parse_listen_address(options.http_listen, verifier != nullptr);
+    auto address = parse_listen_address(options.http_listen, !options.auth_file.empty());
     if (!address) {
         std::cerr << "tooljail serve: " << address.error().context << "\n";
         return kExitSandboxError;
@@ -527,14 +503,14 @@ int serve_http(const ServeOptions& options) {
         std::cerr << "tooljail serve: " << context.error().message() << "\n";
         return kExitSandboxError;
     }
-    if (verifier) {
-        const ToolRegistry& tools = (*context)->tools->current()->tools;
-        auto known = auth::check_known_tools(options.auth_file, verifier->file(),
-                                             [&tools](const std::string& name) { return tools.find_any(name) != nullptr; });
-        if (!known) {
-            std::cerr << "tooljail serve: --auth: " << known.error().message() << "\n";
+    std::unique_ptr<auth::TokenVerifier> verifier;
+    if (!options.auth_file.empty()) {
+        auto loaded = http_auth::load_verifier(options.auth_file, (*context)->tools->current()->tools);
+        if (!loaded) {
+            std::cerr << "tooljail serve: --auth: " << loaded.error().message() << "\n";
             return kExitSandboxError;
         }
+        verifier = std::move(*loaded);
     }
     auto metrics_listener = http_ops::serve_metrics(options.metrics_listen, *(*context)->tools);
     if (!metrics_listener) {
@@ -542,7 +518,9 @@ int serve_http(const ServeOptions& options) {
         return kExitSandboxError;
     }
     HttpTransport transport(**context, options, std::move(*address), verifier.get());
-    return transport.run();
+    int status = transport.run();
+    (*context)->reloader.reset();  // its steps call into the transport: stop it while that exists
+    return status;
 }
 
 }  // namespace runtime

@@ -93,4 +93,10 @@ void write(Level lvl, const char* file, int line, std::string_view message) {
     (void)ignored;
 }
 
+std::string names(const std::vector<std::string>& list) {
+    std::string out;
+    for (const auto& n : list) out += (out.empty() ? "" : ",") + n;
+    return out.empty() ? "-" : out;
+}
+
 }  // namespace runtime::log

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace runtime::log {
 
@@ -24,6 +25,8 @@ bool parse_format(std::string_view name, Format& out);  // "text" or "json"
 // One event as a JSON line (Format::Json); exposed for tests.
 std::string json_line(std::string_view ts, Level level, std::string_view src, std::string_view message);
 void write(Level level, const char* file, int line, std::string_view message);
+// Names for a log line's key=value word: comma-separated, "-" for none (one word either way).
+std::string names(const std::vector<std::string>& names);
 
 }  // namespace runtime::log
 

@@ -34,10 +34,17 @@ HangupReloader::HangupReloader(LiveTools& tools)
           const timespec tick{0, 200'000'000};
           while (!done_.load()) {
               if (::sigtimedwait(&set, nullptr, &tick) != SIGHUP) continue;
-              LOG_INFO("SIGHUP: reloading the tools");
+              LOG_INFO("SIGHUP: reloading");
               tools.reload();
+              std::lock_guard lock(steps_mu_);
+              for (const auto& step : steps_) step();
           }
       }) {}
+
+void HangupReloader::also(std::function<void()> step) {
+    std::lock_guard lock(steps_mu_);
+    steps_.push_back(std::move(step));
+}
 
 HangupReloader::~HangupReloader() {
     done_ = true;

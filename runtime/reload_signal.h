@@ -4,7 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "runtime/tool_set.h"
 
@@ -14,8 +17,8 @@ namespace runtime {
 // the mask (sandboxed children reset theirs, sandbox/child.cc).
 void block_reload_signal();
 
-// While it lives, a thread waits for SIGHUP and reloads `tools`. Declare it after what it
-// reloads: it must stop first.
+// While it lives, a thread waits for SIGHUP and reloads `tools`, then runs the steps added
+// with also() (the HTTP token file). Declare it after what it reloads: it must stop first.
 class HangupReloader {
 public:
     explicit HangupReloader(LiveTools& tools);
@@ -23,9 +26,15 @@ public:
     HangupReloader(const HangupReloader&) = delete;
     HangupReloader& operator=(const HangupReloader&) = delete;
 
+    // Runs `step` on every SIGHUP after the tools, whether or not they reloaded. It must stay
+    // callable until this object is destroyed.
+    void also(std::function<void()> step);
+
 private:
     std::atomic<bool> done_{false};
-    std::thread thread_;
+    std::mutex steps_mu_;
+    std::vector<std::function<void()>> steps_;
+    std::thread thread_;  // last: started once the rest is built
 };
 
 }  // namespace runtime

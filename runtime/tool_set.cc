@@ -9,12 +9,6 @@ namespace {
 
 using HashMap = std::map<std::string, std::string, std::less<>>;
 
-std::string join(const std::vector<std::string>& names) {
-    std::string s;
-    for (const auto& n : names) s += (s.empty() ? "" : ",") + n;
-    return s.empty() ? "-" : s;
-}
-
 }  // namespace
 
 bool ToolSet::approved(std::string_view tool) const {
@@ -91,8 +85,8 @@ bool LiveTools::reload() {
         if (!(*next)->hashes.count(name)) removed.push_back(name);
     bool list_changed = (*next)->visible() != old->visible();
     current_.store(*next);
-    LOG_WARN("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(), join(added),
-             join(removed), join(changed), list_changed ? "" : " (list unchanged)");
+    LOG_WARN("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(), log::names(added),
+             log::names(removed), log::names(changed), list_changed ? "" : " (list unchanged)");
     // The old set goes when the last call that holds it ends (its warm sandboxes with it).
     old.reset();
     if (list_changed) announce();

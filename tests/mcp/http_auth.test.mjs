@@ -343,3 +343,76 @@ test('serve refuses a token file others may write, or one naming an unknown tool
   assert.equal(r.status, 125);
   assert.match(r.stderr, /\/clients\/0\/tools\/1: unknown tool 'gone_tool' \(not in tools\.d\)/);
 });
+
+test('SIGHUP re-reads the token file: revoked and re-scoped clients lose their sessions at once, a broken file keeps the old tokens', async () => {
+  const file = join(scratch, 'reload', 'tokens.json');
+  const tok = {};
+  for (const [client, tools] of [['stay', 'read_file'], ['gone', '*'], ['narrowed', 'read_file,list_directory']]) {
+    const created = createToken(client, tools, file);
+    assert.equal(created.status, 0, created.stderr);
+    tok[client] = created.stdout.trim();
+  }
+  const s = await startHttpServer(repo, ['--auth', file, '--records', join(scratch, 'records-reload')]);
+  const auth = (name) => ({ authorization: `Bearer ${tok[name]}` });
+  const send = (body, headers) => fetch(s.url, { method: 'POST', body: JSON.stringify(body),
+                                                 headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers } });
+  const open = async (name) => {
+    const res = await send(initialize, auth(name));
+    assert.equal(res.status, 200, name);
+    return res.headers.get('mcp-session-id');
+  };
+  const list = (name, sid) => send({ jsonrpc: '2.0', id: 2, method: 'tools/list' },
+                                   { ...auth(name), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  const reloaded = async (n) => {
+    for (let i = 0; i < 100 && (s.stderr().match(/tokens reloaded from|token reload failed/g) || []).length < n; i++) await sleep(50);
+    assert.equal((s.stderr().match(/tokens reloaded from|token reload failed/g) || []).length, n, s.stderr());
+  };
+  try {
+    const sessions = { stay: await open('stay'), gone: await open('gone'), narrowed: await open('narrowed') };
+    const statelessList = async (name) => {
+      const body = statelessRequest('tools/list');
+      const res = await send(body, { ...statelessHeaders(body), ...auth(name) });
+      assert.equal(res.status, 200);
+      return (await res.json()).result.tools.map((t) => t.name).sort();
+    };
+    assert.deepEqual(await statelessList('narrowed'), ['list_directory', 'read_file']);
+    // A running call of the revoked client is cancelled with its session.
+    const held = send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'run_python', arguments: { code: 'import time\ntime.sleep(60)' } } },
+                      { ...auth('gone'), 'mcp-session-id': sessions.gone, 'mcp-protocol-version': '2025-11-25' });
+    await sleep(500);
+
+    assert.equal(tooljail('token', 'revoke', '--client', 'gone', '--auth', file).status, 0);
+    const parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed.clients.find((c) => c.client === 'narrowed').tools = ['read_file'];
+    writeFileSync(file, JSON.stringify(parsed));
+    const added = createToken('late', 'read_file', file);
+    assert.equal(added.status, 0, added.stderr);
+    tok.late = added.stdout.trim();
+    s.proc.kill('SIGHUP');
+    await reloaded(1);
+    assert.match(s.stderr(), /tokens reloaded from .*: 3 clients, added=late removed=gone changed=narrowed/);
+    assert.match(s.stderr(), /token reload: ended 2 sessions of removed or re-scoped clients/);
+
+    assert.equal((await list('gone', sessions.gone)).status, 401);
+    const call = await held;
+    assert.equal(call.status, 200);
+    assert.doesNotMatch(await call.text(), /"result"/, 'the stream ended without a result: the call was cancelled');
+    assert.equal((await list('narrowed', sessions.narrowed)).status, 404, 'a re-scoped session ends');
+    const renewed = await open('narrowed');
+    const tools = (await (await list('narrowed', renewed)).json()).result.tools.map((t) => t.name);
+    assert.deepEqual(tools, ['read_file']);
+    assert.deepEqual(await statelessList('narrowed'), ['read_file'], 'stateless requests get the new scope too');
+    assert.equal((await list('stay', sessions.stay)).status, 200, 'an unchanged client keeps its session');
+    await open('late');
+
+    // A broken file: logged, and the tokens in force stay.
+    writeFileSync(file, '{"clients": [');
+    s.proc.kill('SIGHUP');
+    await reloaded(2);
+    assert.match(s.stderr(), /token reload failed, still accepting the previous tokens: .*tokens\.json/);
+    assert.equal((await list('stay', sessions.stay)).status, 200);
+  } finally {
+    const exit = await stopHttpServer(s);
+    assert.deepEqual(exit, { code: 0, signal: null }, s.stderr());
+  }
+});

@@ -186,10 +186,10 @@ TEST_CASE("auth: verification accepts exactly the right token", "[auth][unit]") 
     file.clients.push_back({"second", sandbox::sha256_hex(*token), {"read_file"}, "2026-01-01T00:00:00Z"});
     TokenVerifier verifier(std::move(file));
 
-    const TokenEntry* right = verifier.verify(*token);
+    auto right = verifier.verify(*token);
     REQUIRE(right != nullptr);
     CHECK(right->client == "second");
-    CHECK(verifier.verify("tjk_a") == &verifier.file().clients[0]);
+    CHECK(verifier.verify("tjk_a").get() == &verifier.file()->clients[0]);
 
     std::string last = *token;
     last.back() = last.back() == 'A' ? 'B' : 'A';  // differs only in the last byte
