@@ -64,7 +64,7 @@ McpServer::Reply McpServer::handle(const Message& m) {
     if (m.method == "tools/call") return call_tool(m);
     if (m.method.starts_with("resources/")) {
         auto set = live_.current();
-        ResourceCatalog resources(set->tools, *set->runner);
+        ResourceCatalog resources(set->tools, *set->runner, [&](const std::string& tool) { return shows(*set, tool); });
         if (m.method == "resources/list") return {resources.list(m, options_.owner, options_.page_size), {}};
         if (m.method == "resources/templates/list") return {resources.templates(m), {}};
         if (m.method == "resources/read") return {resources.read(m, options_.owner, kResourceNotFound), {}};
@@ -138,7 +138,7 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
     if (m.method == "tools/list") return completed(list_tools(m), options_.tool_scope ? "private" : "public");
     if (m.method == "tools/call") return call_tool(m, true);
     auto set = live_.current();
-    ResourceCatalog resources(set->tools, *set->runner);
+    ResourceCatalog resources(set->tools, *set->runner, [&](const std::string& tool) { return shows(*set, tool); });
     // Runs come and go with every call: the list is private and changes at once; a run's
     // output never changes while it is kept.
     if (m.method == "resources/list") return completed(resources.list(m, options_.owner, options_.page_size), "private", 0);
@@ -175,13 +175,15 @@ McpServer::Reply McpServer::initialize(const Message& m) {
     return {jsonrpc::result(m.id, result), {}};
 }
 
+// MCP lets tools/list vary by authorization: a client sees only what it may call. Tools
+// switched off or not approved under the lock are not callable, so not listed either.
+bool McpServer::shows(const ToolSet& set, const std::string& tool) const {
+    return in_scope(tool) && set.approved(tool) && !live_.kill_switch().disabled(tool);
+}
+
 std::vector<const ToolDef*> McpServer::listed(const ToolSet& set) const {
     std::vector<const ToolDef*> all = set.tools.enabled_tools();
-    // MCP lets tools/list vary by authorization: a client sees only what it may call. Tools
-    // switched off or not approved under the lock are not callable, so not listed either.
-    std::erase_if(all, [&](const ToolDef* t) {
-        return !in_scope(t->name) || !set.approved(t->name) || live_.kill_switch().disabled(t->name);
-    });
+    std::erase_if(all, [&](const ToolDef* t) { return !shows(set, t->name); });
     return all;
 }
 

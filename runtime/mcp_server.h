@@ -80,6 +80,7 @@ private:
     nlohmann::json list_tools(const jsonrpc::Message& m) const;
     // What tools/list shows this client of `set`: in its scope, approved, not switched off.
     std::vector<const ToolDef*> listed(const ToolSet& set) const;
+    bool shows(const ToolSet& set, const std::string& tool) const;
     // stateless: add resultType (and serverInfo) to the tool result.
     Reply call_tool(const jsonrpc::Message& m, bool stateless = false) const;
     nlohmann::json set_log_level(const jsonrpc::Message& m);

@@ -156,10 +156,11 @@ nlohmann::json ResourceCatalog::list(const jsonrpc::Message& m, const std::strin
                        {"description", "The sandbox policy '" + name + "' as loaded, every default filled in"},
                        {"mimeType", "application/json"}});
     for (const ToolDef* tool : tools_.enabled_tools())
-        all.push_back({{"uri", "tooljail://tools/" + tool->name + "/policy"}, {"name", "policy of " + tool->name},
-                       {"description", "The policy tool '" + tool->name +
-                                           "' runs under, with its own tighter limits and the workspace applied"},
-                       {"mimeType", "application/json"}});
+        if (listed_(tool->name))
+            all.push_back({{"uri", "tooljail://tools/" + tool->name + "/policy"}, {"name", "policy of " + tool->name},
+                           {"description", "The policy tool '" + tool->name +
+                                               "' runs under, with its own tighter limits and the workspace applied"},
+                           {"mimeType", "application/json"}});
     for (const auto& run : runner_.archive().list(owner)) {
         all.push_back({{"uri", "tooljail://runs/" + run->run_id}, {"name", "run " + run->run_id},
                        {"description", "Result summary of a " + run->tool + " run"},
@@ -223,8 +224,8 @@ nlohmann::json ResourceCatalog::read(const jsonrpc::Message& m, const std::strin
         return jsonrpc::result(m.id, json_contents(uri, policy_to_json(*p)));
     }
     if (ref->kind == "tool_policy") {
-        const Policy* p = runner_.effective_policy(ref->name);
-        if (!p) return not_found("no enabled tool '" + ref->name + "'");
+        const Policy* p = listed_(ref->name) ? runner_.effective_policy(ref->name) : nullptr;
+        if (!p) return not_found("no tool '" + ref->name + "' that this client can list");
         nlohmann::json doc = policy_to_json(*p);
         doc["workspace"]["source"] = p->sandbox.workspace;
         return jsonrpc::result(m.id, json_contents(uri, doc));

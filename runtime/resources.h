@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -48,7 +49,11 @@ std::optional<size_t> parse_cursor(const nlohmann::json& params, size_t total);
 
 class ResourceCatalog {
 public:
-    ResourceCatalog(const ToolRegistry& tools, const ToolRunner& runner) : tools_(tools), runner_(runner) {}
+    // listed: whether the client's tools/list shows a tool; a tool's policy resource is listed
+    // and readable only then (a client learns nothing of tools outside its scope).
+    ResourceCatalog(const ToolRegistry& tools, const ToolRunner& runner,
+                    std::function<bool(const std::string&)> listed)
+        : tools_(tools), runner_(runner), listed_(std::move(listed)) {}
 
     // Each returns the JSON-RPC reply (result or error) for request m made by owner.
     nlohmann::json list(const jsonrpc::Message& m, const std::string& owner, size_t page_size) const;
@@ -59,6 +64,7 @@ public:
 private:
     const ToolRegistry& tools_;
     const ToolRunner& runner_;
+    const std::function<bool(const std::string&)> listed_;
 };
 
 }  // namespace runtime

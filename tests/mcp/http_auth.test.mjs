@@ -173,6 +173,20 @@ test('a client lists only the tools of its scope and calls them; its records car
   assert.equal(refused.client.token_client, 'reader');
 });
 
+test('a scoped client lists and reads the policy resources of its own tools only', async () => {
+  const { client } = await connect('reader');
+  const uris = (await client.listResources()).resources.map((r) => r.uri);
+  const toolPolicies = uris.filter((u) => /^tooljail:\/\/tools\//.test(u)).sort();
+  assert.deepEqual(toolPolicies, ['tooljail://tools/list_directory/policy', 'tooljail://tools/read_file/policy']);
+  const own = await client.readResource({ uri: 'tooljail://tools/read_file/policy' });
+  assert.equal(JSON.parse(own.contents[0].text).name, 'default');
+  await assert.rejects(client.readResource({ uri: 'tooljail://tools/run_command/policy' }),
+                       /resource not found: no tool 'run_command' that this client can list/);
+  const { client: admin } = await connect('admin');
+  const read = await admin.readResource({ uri: 'tooljail://tools/run_command/policy' });
+  assert.equal(JSON.parse(read.contents[0].text).name, 'strict');
+});
+
 test('a client with * sees every tool', async () => {
   const { client } = await connect('admin');
   const { tools } = await client.listTools();

@@ -112,6 +112,9 @@ test('reload: a bad manifest keeps the old set, a changed description is announc
     assert.equal(refused.isError, true);
     assert.equal(errorCode(refused), 'TOOL_DISABLED');
     assert.ok(!(await names(s.client)).includes('list_directory'));
+    const resources = (await s.client.listResources()).resources.map((r) => r.uri);
+    assert.ok(resources.includes('tooljail://tools/read_file/policy'));
+    assert.ok(!resources.includes('tooljail://tools/list_directory/policy'), 'a disabled tool\'s policy is not listed');
     await s.waitChanged(beforeKill);
     const beforeEnable = s.seen();
     tooljail('tools', 'enable', 'list_directory', '--state', s.state);
