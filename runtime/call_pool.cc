@@ -3,6 +3,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -34,12 +37,19 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
     // more. (The queue alone would refuse everything when max_queued_ is 0, and would let a
     // burst in before the workers take their calls off it.)
     if (calls_.size() >= threads_.size() + max_queued_) return Submit::Busy;
+    // Without its cancel fd a run could not be stopped: refuse the call as busy (the process is
+    // out of descriptors; retrying later can succeed) rather than run it uncancellable.
+    sandbox::UniqueFd cancel(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!cancel) {
+        LOG_ERROR("call refused: eventfd: {}", std::strerror(errno));
+        return Submit::Busy;
+    }
     auto call = std::make_shared<Call>();
     call->key = key;
     call->work = std::move(work);
     call->reply = std::move(reply);
     call->notify = std::move(notify);
-    call->cancel.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    call->cancel = std::move(cancel);
     calls_[key] = call;
     queue_.push_back(call);
     metrics::global().queue_add(1);

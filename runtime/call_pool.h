@@ -35,7 +35,8 @@ public:
     ~CallPool();  // shutdown()
 
     // Busy: `workers` calls are running and `max_queued` are waiting already (calls cancelled
-    // but not yet ended still count: their runs are being killed).
+    // but not yet ended still count: their runs are being killed), or the process has no
+    // descriptor left for the call's cancel eventfd.
     enum class Submit { Ok, Busy, DuplicateId, Stopping };
     // key identifies the call for cancel() (the request id, serialised, plus any session
     // prefix). reply receives the response unless the call was cancelled; notify receives

@@ -34,7 +34,7 @@ const SUITE = join(SUITE_DIR, 'dist/index.js');
 const SERVER_START_MS = 20_000;
 const SCENARIO_TIMEOUT_MS = 60_000;  // the suite's own per-scenario limit
 const SUITE_KILL_MS = 120_000;       // the suite process as a whole
-const SERVER_STOP_MS = 15_000;
+const SERVER_STOP_MS = 40_000;  // beyond serve's 30 s drain, should a call still run
 
 // Check ids each scenario must report as SUCCESS (so a scenario that silently does less than
 // expected cannot pass on its remaining checks).
