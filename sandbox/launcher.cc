@@ -275,6 +275,11 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         bool dead = false;
         if (auto encoded = warm_request::encode(request.argv, request.stdin_data.has_value())) {
             while (auto child = warm->take()) {
+                if (!child->binds_current(s)) {  // the workspace was replaced or deleted
+                    child->retire(*impl_->host->reaper());
+                    dead = true;
+                    continue;
+                }
                 bool fall_back = false;
                 auto started = warm::start(*child, s, *encoded, request.stdin_data.has_value(), id,
                                            &fall_back);

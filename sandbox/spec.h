@@ -99,7 +99,7 @@ struct PoolStats {
     uint64_t fill_failures = 0;   // fills that failed (the launch went cold)
     uint64_t warm_launches = 0;   // launches that used a warm sandbox
     uint64_t cold_launches = 0;   // launches that took the cold path
-    uint64_t dead_discarded = 0;  // warm sandboxes found dead at take time
+    uint64_t dead_discarded = 0;  // warm sandboxes found dead, or their binds changed, at take time
     std::string last_fill_error;  // "" when the last fill succeeded
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,7 +14,24 @@
 
 namespace sandbox::warm {
 
+namespace {
+
+// (0, 0) for a source that cannot be stat'ed: it never matches one that can.
+std::vector<std::pair<dev_t, ino_t>> bind_ids(const Prepared& prepared) {
+    std::vector<std::pair<dev_t, ino_t>> ids;
+    for (const auto& source : prepared.mounts.bind_sources) {
+        struct stat st{};
+        if (::stat(source.c_str(), &st) != 0) st = {};
+        ids.emplace_back(st.st_dev, st.st_ino);
+    }
+    return ids;
+}
+
+}  // namespace
+
 Child::~Child() { kill_and_reap(pidfd_.get()); }
+
+bool Child::binds_current(const Prepared& prepared) const { return bind_ids(prepared) == binds_; }
 
 bool Child::alive() const {
     if (!pidfd_.valid()) return false;
@@ -46,6 +64,9 @@ Result<Child> fill(const Prepared& prepared) {
     SBX_TRY(sys::make_pipe(c.stdout_read_, out_write));
     SBX_TRY(sys::make_pipe(c.stderr_read_, err_write));
 
+    // Before the clone: a source replaced after this point, even while the child opens it,
+    // reads as changed at start(), never as current.
+    c.binds_ = bind_ids(prepared);
     child::Plan plan;
     fill_child_plan(prepared, plan);
     plan.go_fd = go_read.get();

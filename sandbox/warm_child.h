@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sandbox/base/result.h"
 #include "sandbox/base/unique_fd.h"
@@ -38,6 +40,10 @@ public:
     const std::string& leaf_name() const { return leaf_name_; }
     // False once the child has exited (its pidfd is readable): it must not be used.
     bool alive() const;
+    // False when a bind source (the workspace above all) is no longer the directory this
+    // sandbox mounted: replaced (a re-clone, a rename over it), deleted, or covered by a new
+    // mount. Such a sandbox would show the old tree: it must not be used.
+    bool binds_current(const Prepared& prepared) const;
     // Hands an unusable warm sandbox (found dead, or its start failed) to the reaper, which
     // kills and reaps it and removes its leaf off the caller's path. Leaves this Child empty.
     void retire(Reaper& reaper);
@@ -56,6 +62,8 @@ private:
     UniqueFd stderr_read_;
     cgroup::Leaf leaf_;
     std::string leaf_name_;
+    // (device, inode) of each bind source, taken before the clone: a change after that shows.
+    std::vector<std::pair<dev_t, ino_t>> binds_;
 };
 
 // Parent, on the pool's fill thread. Creates the leaf "run-<pid>-<hex>" (new_run_id(), so

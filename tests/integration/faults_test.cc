@@ -303,22 +303,21 @@ TEST_CASE("faults: a workspace deleted while serving fails later calls clearly, 
     INFO(during.dump());
     CHECK(during["result"]["structuredContent"]["stdout"] == "done\n");
 
-    // Tools with path arguments refuse at validation; others, once the warm sandboxes filled
-    // before the deletion are used up (at most --pool-size, 2), fail to launch naming the path.
+    // Tools with path arguments refuse at validation; others fail to launch naming the path,
+    // from the first call on: the warm sandboxes filled before the deletion are not used.
     s.call(2, "list_directory", json::object());
     auto listed = error_of(s.response(2));
     CHECK(listed["code"] == "VALIDATION_ERROR");
     CHECK(listed["message"].get<std::string>().find("the workspace cannot be resolved") !=
           std::string::npos);
-    json last;
     for (int id = 3; id < 7; ++id) {
         s.call(id, "run_python", {{"code", "print('x')"}});
-        last = s.response(id);
+        json failed = error_of(s.response(id));
+        INFO("call " << id << ": " << failed.dump());
+        CHECK(failed["code"] == "SANDBOX_ERROR");
+        CHECK(failed["message"].get<std::string>().find("open_tree " + ws) != std::string::npos);
+        CHECK(failed["message"].get<std::string>().find("ENOENT") != std::string::npos);
     }
-    CHECK(error_of(last)["code"] == "SANDBOX_ERROR");
-    CHECK(error_of(last)["message"].get<std::string>().find("open_tree " + ws) !=
-          std::string::npos);
-    CHECK(error_of(last)["message"].get<std::string>().find("ENOENT") != std::string::npos);
 
     // The server is fine, and a recreated workspace serves again.
     s.send({{"jsonrpc", "2.0"}, {"id", 10}, {"method", "ping"}});
@@ -330,6 +329,35 @@ TEST_CASE("faults: a workspace deleted while serving fails later calls clearly, 
     s.close_stdin();
     CHECK(s.wait_exit() == 0);
     check_verifies(dir.path() + "/store");
+}
+
+TEST_CASE("faults: a workspace replaced while serving is seen at once, never the old tree",
+          "[faults][integration]") {
+    tjtest::TempDir dir("tooljail-faults-swap-");
+    const std::string ws = dir.path() + "/ws";
+    for (const auto& [path, marker] : {std::pair{ws, "old"}, std::pair{ws + ".next", "new"}}) {
+        fs::create_directory(path);
+        fs::permissions(path, fs::perms(0755));
+        tjtest::write_host_file(path + "/marker", marker, 0644);
+    }
+    ServeProcess s({"--workspace", ws, "--records", dir.path() + "/store", "--pool-size", "2"});
+    s.initialize();
+    const json read_marker = {{"code", "print(open('/workspace/marker').read())"}};
+    s.call(1, "run_python", read_marker);
+    CHECK(s.response(1)["result"]["structuredContent"]["stdout"] == "old\n");
+    // Let the pool refill with sandboxes that mount the old tree, then swap the directories
+    // the way a deploy does (rename over the path; the old tree lives on elsewhere).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    fs::rename(ws, ws + ".prev");
+    fs::rename(ws + ".next", ws);
+    for (int id = 2; id < 6; ++id) {
+        s.call(id, "run_python", read_marker);
+        auto r = s.response(id);
+        INFO("call " << id << ": " << r.dump());
+        CHECK(r["result"]["structuredContent"]["stdout"] == "new\n");
+    }
+    s.close_stdin();
+    CHECK(s.wait_exit() == 0);
 }
 
 // ---- the record store -------------------------------------------------------------------------
