@@ -115,6 +115,11 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
     line("tooljail_oom_kills_total", static_cast<double>(oom_kills_.load()));
     header(out, "tooljail_output_truncated_total", "counter", "Runs whose stdout or stderr reached the output cap.");
     line("tooljail_output_truncated_total", static_cast<double>(output_truncated_.load()));
+    header(out, "tooljail_reloads_total", "counter", "SIGHUP reloads of the tools, taken or failed (old set kept).");
+    line("tooljail_reloads_total{result=\"ok\"}", static_cast<double>(reloads_ok_.load()));
+    line("tooljail_reloads_total{result=\"failed\"}", static_cast<double>(reloads_failed_.load()));
+    header(out, "tooljail_tool_drift_total", "counter", "Tools whose hash a reload changed (logged as tool drift).");
+    line("tooljail_tool_drift_total", static_cast<double>(tool_drift_.load()));
 
     {
         std::lock_guard<std::mutex> lock(mu_);

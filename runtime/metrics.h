@@ -65,6 +65,13 @@ public:
     // forbidden, shutting_down).
     void on_refused(std::string_view reason);
 
+    // A SIGHUP reload of the tools: taken or refused (the old set kept), and how many tools'
+    // drift hashes it changed.
+    void on_reload(bool ok, size_t drifted) {
+        ++(ok ? reloads_ok_ : reloads_failed_);
+        tool_drift_ += drifted;
+    }
+
     // Gauges moved by CallPool: calls waiting for a worker, and calls a worker is running.
     void queue_add(int delta) { queued_ += delta; }
     void in_flight_add(int delta) { in_flight_ += delta; }
@@ -86,6 +93,9 @@ private:
     std::atomic<uint64_t> timeouts_{0};
     std::atomic<uint64_t> oom_kills_{0};
     std::atomic<uint64_t> output_truncated_{0};
+    std::atomic<uint64_t> reloads_ok_{0};
+    std::atomic<uint64_t> reloads_failed_{0};
+    std::atomic<uint64_t> tool_drift_{0};
 
     struct Histogram {
         std::array<uint64_t, kDurationBuckets.size()> buckets{};  // not cumulative; render sums

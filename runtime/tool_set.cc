@@ -1,6 +1,7 @@
 #include "runtime/tool_set.h"
 
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "runtime/policy.h"
 #include "runtime/tool_hash.h"
 
@@ -68,6 +69,7 @@ bool LiveTools::reload() {
     auto next = load_tool_set(source_);
     if (!next) {
         LOG_ERROR("reload failed, still serving the previous tools: {}", next.error().message());
+        metrics::global().on_reload(false, 0);
         return false;
     }
     std::shared_ptr<const ToolSet> old = current_.load();
@@ -85,6 +87,7 @@ bool LiveTools::reload() {
         if (!(*next)->hashes.count(name)) removed.push_back(name);
     bool list_changed = (*next)->visible() != old->visible();
     current_.store(*next);
+    metrics::global().on_reload(true, changed.size());
     LOG_WARN("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(), log::names(added),
              log::names(removed), log::names(changed), list_changed ? "" : " (list unchanged)");
     // The old set goes when the last call that holds it ends (its warm sandboxes with it).

@@ -107,7 +107,7 @@ const tooljail = (...args) => execFileSync(binary, args, { encoding: 'utf8', std
 const changes = (stream) => stream.messages.filter((m) => m.method === LIST_CHANGED && m.jsonrpc === '2.0').length;
 
 test('the SDK client hears list_changed after a reload and the kill switch; so does a raw GET stream, once each', async () => {
-  const server = await start('sdk');
+  const server = await start('sdk', ['--metrics-listen', '127.0.0.1:0']);
   const client = new Client({ name: 'tooljail-push', version: '1.0.0' });
   let notified = 0;
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => { notified++; });
@@ -142,6 +142,11 @@ test('the SDK client hears list_changed after a reload and the kill switch; so d
     // A reload that changes nothing visible announces nothing.
     server.proc.kill('SIGHUP');
     await waitFor(() => (server.stderr().match(/\(list unchanged\)/g) || []).length === 1, 'the second reload', server.stderr);
+    // An operator sees both reloads and the one drift in /metrics.
+    const metrics = server.stderr().match(/serving metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/)[1];
+    const lines = (await (await fetch(metrics)).text()).split('\n');
+    assert.ok(lines.includes('tooljail_reloads_total{result="ok"} 2'), lines.join('\n'));
+    assert.ok(lines.includes('tooljail_tool_drift_total 1'), lines.join('\n'));
 
     tooljail('tools', 'disable', 'git_log', '--state', server.state);
     await waitFor(() => notified === 2 && changes(stream) === 2, 'list_changed after the kill switch', server.stderr);

@@ -97,6 +97,9 @@ TEST_CASE("metrics: outcomes, refusals and the limit counters", "[metrics][unit]
     r.on_refused("rate_limited");
     r.on_refused("rate_limited");
     r.on_refused("unauthorized");
+    r.on_reload(true, 2);
+    r.on_reload(true, 0);
+    r.on_reload(false, 0);
     r.queue_add(3);
     r.in_flight_add(2);
     r.in_flight_add(-1);
@@ -106,6 +109,9 @@ TEST_CASE("metrics: outcomes, refusals and the limit counters", "[metrics][unit]
     CHECK(has_line(text, "tooljail_output_truncated_total 1"));
     CHECK(has_line(text, "tooljail_refusals_total{reason=\"rate_limited\"} 2"));
     CHECK(has_line(text, "tooljail_refusals_total{reason=\"unauthorized\"} 1"));
+    CHECK(has_line(text, "tooljail_reloads_total{result=\"ok\"} 2"));
+    CHECK(has_line(text, "tooljail_reloads_total{result=\"failed\"} 1"));
+    CHECK(has_line(text, "tooljail_tool_drift_total 2"));
     CHECK(has_line(text, "tooljail_queue_depth 3"));
     CHECK(has_line(text, "tooljail_runs_in_flight 1"));
     CHECK(has_line(text, "tooljail_draining 0"));
