@@ -19,8 +19,8 @@ namespace {
 using nlohmann::json;
 
 // Each session is an McpServer plus a table entry; an abandoned one (the SDK's close() sends no
-// DELETE) is dropped after an hour without requests, calls or a GET stream, and beyond the cap a new
-// initialize is refused with 503 rather than evicting a live session.
+// DELETE) is dropped after an hour without requests, calls or a GET stream, and beyond the cap
+// a new initialize is refused with 503 rather than evicting a live session.
 constexpr size_t kMaxSessions = 256;
 constexpr auto kSessionIdle = std::chrono::hours(1);
 // Progress notifications are rate limited by ToolRunner; this only bounds what piles up while a

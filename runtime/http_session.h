@@ -142,8 +142,8 @@ void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std:
 // The open sessions by id, bounded in number and idle time.
 class SessionTable {
 public:
-    // Drops the sessions idle for too long (no request, no call, no GET stream), then adds `session`; false (and not added) when
-    // the table is full.
+    // Drops the sessions idle for too long (no request, no call, no GET stream), then adds
+    // `session`; false (and not added) when the table is full.
     bool add(const std::shared_ptr<Session>& session);
     std::shared_ptr<Session> find(const std::string& id);
     // Removes the session and returns it; null when there is none by that id.
