@@ -203,4 +203,20 @@ int ServeProcess::wait_exit() {
 
 std::string ServeProcess::stderr_text() const { return slurp(err_path_); }
 
+int ServeProcess::http_port(std::chrono::seconds timeout) const {
+    static const std::string kListening = "serving MCP over Streamable HTTP at http://127.0.0.1:";
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        std::string err = stderr_text();
+        size_t at = err.find(kListening);
+        if (at != std::string::npos && err.find("/mcp", at) != std::string::npos)
+            return std::stoi(err.substr(at + kListening.size()));
+        INFO("stderr:\n" << err);
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        int status = 0;
+        REQUIRE(waitpid(pid_, &status, WNOHANG) == 0);  // still running
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 }  // namespace tjtest

@@ -65,6 +65,9 @@ public:
     // Waits for the exit (after close_stdin or a signal): exit status, or 128 + signal.
     int wait_exit();
     std::string stderr_text() const;
+    // For `serve --http 127.0.0.1:0`: the port it bound, read from the line it prints on stderr
+    // once listening; fails the test when none appears within timeout.
+    int http_port(std::chrono::seconds timeout = std::chrono::seconds(30)) const;
 
 private:
     pid_t pid_ = -1;
