@@ -3,6 +3,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@
 #include "runtime/http_headers.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "runtime/record_schema.h"
 
 namespace runtime::http_limits {
 namespace {
@@ -259,13 +262,34 @@ bool admit_request(Admission* admission, const auth::TokenEntry* client, const h
     return false;
 }
 
-bool read_body(const httplib::ContentReader& reader, size_t max_body, std::string& body, httplib::Response& res) {
+bool BodyBudget::Share::grow(size_t n) {
+    size_t used = budget_.used_.load();
+    do {
+        if (n > budget_.max_ - used) return false;
+    } while (!budget_.used_.compare_exchange_weak(used, used + n));
+    bytes_ += n;
+    return true;
+}
+
+bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, size_t max_body,
+               BodyBudget::Share& share, std::string& body, httplib::Response& res) {
+    // As httplib decides: chunked when Transfer-Encoding says so, else Content-Length (which
+    // httplib has already held to max_body with 413).
+    bool chunked = strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
+    size_t announced = chunked ? 0 : std::min<uint64_t>(req.get_header_value<uint64_t>("Content-Length"), max_body);
     bool over = false;
+    bool busy = !share.grow(announced);
+    // The whole buffer at once: a body appended as it comes would double its block.
+    if (!busy) body.reserve(announced);
     // A chunked body announces no length: count as it comes (httplib 0.11 checks only
     // Content-Length against its payload limit, and would append chunks without end).
-    bool ok = reader([&](const char* data, size_t n) {
+    bool ok = !busy && reader([&](const char* data, size_t n) {
         if (n > max_body - body.size()) {
             over = true;
+            return false;
+        }
+        if (chunked && !share.grow(n)) {
+            busy = true;
             return false;
         }
         body.append(data, n);
@@ -274,10 +298,20 @@ bool read_body(const httplib::ContentReader& reader, size_t max_body, std::strin
     if (ok) return true;
     body.clear();
     close_after_response = true;
-    if (over || res.status == 413)
+    if (busy) {
+        metrics::global().on_refused(records::kRateLimited);
+        LOG_WARN("refused {} {} from {}: request bodies being received are at --max-body-total ({} bytes)",
+                 req.method, req.path, req.remote_addr, share.limit());
+        http_headers::send_retry_later(
+            res, 503, 1,
+            jsonrpc::error(nullptr, jsonrpc::kServerBusy,
+                           "Service Unavailable: too many large requests are being received; retry later",
+                           {{"code", "RATE_LIMITED"}, {"retry_after", 1}}));
+    } else if (over || res.status == 413) {
         http_headers::send_error(res, 413, jsonrpc::kInvalidRequest, too_large(max_body));
-    else
+    } else {
         http_headers::send_error(res, 400, jsonrpc::kInvalidRequest, "Bad Request: the body could not be read");
+    }
     return false;
 }
 
@@ -288,7 +322,7 @@ void answer_own_errors(httplib::Server& server, size_t max_body) {
             std::string reason = "HTTP error " + std::to_string(res.status);
             if (res.status == 400) reason = "Bad Request: malformed HTTP request";
             if (res.status == 404) reason = "Not Found: the MCP endpoint is /mcp";
-            if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes POST, DELETE and OPTIONS";
+            if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes GET, POST, DELETE and OPTIONS";
             if (res.status == 413) reason = too_large(max_body);
             http_headers::send_error(res, res.status, jsonrpc::kInvalidRequest, reason);
             return httplib::Server::HandlerResponse::Handled;

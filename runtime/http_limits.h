@@ -11,6 +11,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -37,11 +38,44 @@ struct RequestLimits {
 bool admit_request(Admission* admission, const auth::TokenEntry* client, const httplib::Request& req,
                    httplib::Response& res);
 
-// Reads a POST body through httplib's reader into `body`, at most max_body bytes. On failure
-// answers the request and returns false: 413 past max_body (the connection is then closed: the
-// rest of the body is never read), 400 when the body could not be read (cut off, malformed
-// chunks, the deadline).
-bool read_body(const httplib::ContentReader& reader, size_t max_body, std::string& body, httplib::Response& res);
+// The bytes of request bodies held at once, all connections together (--max-body-total). Each
+// server thread could otherwise hold a --max-body body, and while it is parsed a body costs
+// several times its size (docs/BOUNDS.md): this, not the thread count, bounds that memory. A
+// request takes its share before its body is read (Content-Length) or as it arrives (chunked)
+// and gives it back when its handler returns.
+class BodyBudget {
+public:
+    explicit BodyBudget(size_t max) : max_(max) {}
+    size_t max() const { return max_; }
+
+    // One request's part; given back when destroyed.
+    class Share {
+    public:
+        explicit Share(BodyBudget& budget) : budget_(budget) {}
+        ~Share() { budget_.used_ -= bytes_; }
+        Share(const Share&) = delete;
+        Share& operator=(const Share&) = delete;
+        // Takes n more bytes; false (nothing taken) when the budget has not that many left.
+        bool grow(size_t n);
+        size_t limit() const { return budget_.max_; }
+
+    private:
+        BodyBudget& budget_;
+        size_t bytes_ = 0;
+    };
+
+private:
+    const size_t max_;
+    std::atomic<size_t> used_{0};
+};
+
+// Reads a POST body through httplib's reader into `body`, at most max_body bytes, its size
+// taken from `share` first. On failure answers the request and returns false: 413 past max_body,
+// 503 with Retry-After when the budget has no room (the connection is then closed: the rest of
+// the body is never read), 400 when the body could not be read (cut off, malformed chunks, the
+// deadline).
+bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, size_t max_body,
+               BodyBudget::Share& share, std::string& body, httplib::Response& res);
 
 // Gives the statuses httplib answers by itself (400 malformed HTTP, 404, 405, 413 over
 // max_body) the JSON body of ours; responses that have a body keep it.

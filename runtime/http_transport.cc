@@ -75,6 +75,7 @@ public:
           verifier_(verifier),
           auth_file_(options.auth_file),
           max_body_(options.max_body_bytes),
+          body_budget_(options.max_body_total_bytes),
           streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
           stateless_(ctx, pool_, streams_),
@@ -117,6 +118,7 @@ private:
     auth::TokenVerifier* verifier_;  // reloaded on SIGHUP (reload_tokens)
     const std::string auth_file_;
     const size_t max_body_;
+    http_limits::BodyBudget body_budget_;  // --max-body-total
     std::set<std::string> origins_;  // lower case, filled in once the port is known
     std::set<std::string> hosts_;    // Host names accepted besides loopback ones (host_name form)
     std::atomic<bool> stopping_{false};
@@ -230,10 +232,14 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
                           "Not Acceptable: Accept must list application/json and text/event-stream");
     if (http_headers::media_type(req.get_header_value("Content-Type")) != "application/json")
         return send_error(res, 415, jsonrpc::kInvalidRequest, "Unsupported Media Type: send application/json");
-    std::string body;
-    if (!http_limits::read_body(reader, max_body_, body, res)) return;
-
-    jsonrpc::Message m = jsonrpc::parse(body);
+    // Held until this returns: the body, its parse and the handler's use of both count.
+    http_limits::BodyBudget::Share share(body_budget_);
+    jsonrpc::Message m;
+    {
+        std::string body;
+        if (!http_limits::read_body(req, reader, max_body_, share, body, res)) return;
+        m = jsonrpc::parse(body);
+    }
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
     // and it has no session to find.
     if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, caller.client.get(), res);
@@ -498,6 +504,11 @@ int serve_http(const ServeOptions& options) {
                       << "mcp.example.com\n";
             return kExitSandboxError;
         }
+    if (options.max_body_total_bytes < options.max_body_bytes) {
+        std::cerr << "tooljail serve: --max-body-total " << options.max_body_total_bytes << " is below --max-body "
+                  << options.max_body_bytes << ": a body of the largest allowed size could never be received\n";
+        return kExitSandboxError;
+    }
     auto context = load_serve_context(options);
     if (!context) {
         std::cerr << "tooljail serve: " << context.error().message() << "\n";

@@ -78,7 +78,7 @@ Message parse(std::string_view line) {
     if (params != doc.end()) {
         if (!params->is_object())
             return invalid(error(reply_id, kInvalidRequest, "\"params\" must be an object"));
-        m.params = *params;
+        m.params = std::move(*params);  // not a copy: a body can be megabytes
     }
     if (id == doc.end()) {
         m.kind = Kind::Notification;

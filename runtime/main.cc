@@ -1,5 +1,7 @@
 // tooljail: the command-line entry point. Subcommands live in their own files; this one only
 // parses flags and dispatches.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -12,6 +14,12 @@
 #include "runtime/tools_command.h"
 
 int main(int argc, char** argv) {
+    // Blocks of 1 MiB and more (request bodies, their parse, captured output) are mmapped and go
+    // back to the kernel when freed. glibc would otherwise raise this threshold to the size of
+    // the largest block freed so far and serve later ones from its per-thread arenas, which keep
+    // what is freed: each server thread's arena would end up holding its largest request
+    // (docs/BOUNDS.md). Setting it fixes the threshold; failure only costs that memory.
+    if (mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1) std::cerr << "tooljail: mallopt(M_MMAP_THRESHOLD) failed\n";
     CLI::App app{"tooljail: run tools inside a locked-down Linux sandbox"};
     app.require_subcommand(1);
     app.set_version_flag("--version", TOOLJAIL_VERSION);
@@ -130,6 +138,13 @@ int main(int argc, char** argv) {
         ->add_option("--max-body", serve.max_body_bytes,
                      "With --http: the largest request body in bytes; beyond it 413")
         ->check(CLI::Range(size_t{1} << 10, size_t{64} << 20))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
+        ->add_option("--max-body-total", serve.max_body_total_bytes,
+                     "With --http: request body bytes received and handled at once, all clients "
+                     "together (at least --max-body); beyond it 503 with Retry-After")
+        ->check(CLI::Range(size_t{1} << 10, size_t{4} << 30))
         ->capture_default_str()
         ->needs(http);
     serve_cmd

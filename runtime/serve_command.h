@@ -47,6 +47,9 @@ struct ServeOptions {
     // HTTP: the most bytes of one request body (413 beyond), and how long one request's headers
     // and body may take to arrive (the connection is closed after that).
     size_t max_body_bytes = size_t{4} << 20;
+    // HTTP: the bytes of request bodies being received and handled at once, all connections
+    // together (at least max_body_bytes); a body beyond it is 503 with Retry-After.
+    size_t max_body_total_bytes = size_t{32} << 20;
     double request_timeout_seconds = 30;
     // HTTP: sessions that may hold a GET stream (server-initiated notifications) open at once;
     // 0 = none (GET is 405 and sessions are not offered listChanged).

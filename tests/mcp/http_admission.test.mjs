@@ -155,6 +155,13 @@ test('a body over --max-body is 413, whether Content-Length announces it or it c
   assert.equal(statusOf(ok.response), 200, ok.response.slice(0, 300));
 });
 
+test('serve refuses --max-body-total below --max-body', () => {
+  const r = spawnSync(binary, ['serve', '--http', '127.0.0.1:0', '--workspace', repo, '--max-body', '65536',
+                               '--max-body-total', '2048'], { encoding: 'utf8' });
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /--max-body-total 2048 is below --max-body 65536/);
+});
+
 test('pipelined requests on one connection are each answered', async () => {
   const server = servers.find((s) => s.records.endsWith('records-limits'));
   const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
