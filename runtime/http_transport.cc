@@ -20,8 +20,8 @@
 
 #include "runtime/auth_tokens.h"
 #include "runtime/call_pool.h"
-#include "runtime/http_auth.h"
 #include "runtime/drain.h"
+#include "runtime/http_auth.h"
 #include "runtime/http_headers.h"
 #include "runtime/http_limits.h"
 #include "runtime/http_ops.h"

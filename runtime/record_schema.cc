@@ -50,6 +50,10 @@ bool digits(std::string_view s, size_t& pos, size_t n, int& out) {
     return true;
 }
 
+// The seconds on either side of the epoch a Time can hold, less one (room for the fraction).
+constexpr int64_t kTimeLimitSeconds =
+    std::chrono::duration_cast<std::chrono::seconds>(Time::duration::max()).count() - 1;
+
 std::optional<Time> parse_rfc3339(std::string_view s) {
     std::tm tm{};
     size_t p = 0;
@@ -94,6 +98,9 @@ std::optional<Time> parse_rfc3339(std::string_view s) {
     tm.tm_min = min;
     tm.tm_sec = sec;
     std::time_t t = ::timegm(&tm);
+    // Time counts nanoseconds in 64 bits (about 1678..2262): a later or earlier year would
+    // overflow the conversion (found by fuzz_records).
+    if (t - offset_sec > kTimeLimitSeconds || t - offset_sec < -kTimeLimitSeconds) return std::nullopt;
     return Time(std::chrono::seconds(t - offset_sec)) + std::chrono::milliseconds(millis);
 }
 
@@ -263,8 +270,11 @@ std::optional<uint64_t> parse_size(std::string_view text) {
 
 std::optional<Time> parse_time(std::string_view text, Time now) {
     if (auto secs = parse_duration_seconds(text);
-        secs && !text.empty() && !std::isdigit(static_cast<unsigned char>(text.back())))
+        secs && !text.empty() && !std::isdigit(static_cast<unsigned char>(text.back()))) {
+        // "999999999999w" is longer ago than Time can count.
+        if (*secs > kTimeLimitSeconds) return std::nullopt;
         return now - std::chrono::seconds(*secs);
+    }
     return parse_rfc3339(text);
 }
 

@@ -245,6 +245,12 @@ TEST_CASE("record schema: times, durations and sizes", "[records][unit]") {
     CHECK(rec::parse_time("7d", t) == t - std::chrono::hours(24 * 7));
     CHECK_FALSE(rec::parse_time("yesterday", t));
     CHECK_FALSE(rec::parse_time("2023-11-14T22:13:20", t));  // no offset
+    // Beyond what Time counts (1678..2262): refused, not overflowed (UBSan would abort).
+    CHECK_FALSE(rec::parse_time("7026-11-21T10:00:00Z", t));
+    CHECK_FALSE(rec::parse_time("1500-01-01", t));
+    CHECK(rec::parse_time("2262-01-01", t));
+    CHECK_FALSE(rec::parse_time("999999999999w", t));
+    CHECK(rec::parse_time("5200w", t) == t - std::chrono::hours(24 * 7 * 5200));
     CHECK(rec::parse_duration_seconds("90d") == 90 * 86400);
     CHECK(rec::parse_duration_seconds("3600") == 3600);
     CHECK_FALSE(rec::parse_duration_seconds("1y"));
