@@ -38,8 +38,38 @@ using detail::kRegexFlags;
 using detail::member;
 using detail::run;
 
-namespace detail {
+namespace {
 
+// libstdc++'s regex compiler reads a {n,m} count into a long with no overflow check (undefined
+// behaviour for a 20-digit count, found by fuzz_schema) and expands a count into as many NFA
+// states: counts above this are refused before it sees them. Conservative: a brace inside a
+// bracket expression is checked too.
+constexpr uint64_t kMaxRepeat = 1000;
+
+const char* repeat_problem(std::string_view p) {
+    for (size_t i = 0; i < p.size(); ++i) {
+        if (p[i] == '\\') {
+            ++i;  // an escaped character, "\\{" included
+            continue;
+        }
+        if (p[i] != '{') continue;
+        size_t j = i + 1;
+        for (int bound = 0; bound < 2; ++bound) {
+            uint64_t n = 0;
+            for (size_t digits = 0; j < p.size() && p[j] >= '0' && p[j] <= '9'; ++j, ++digits) {
+                n = n * 10 + static_cast<uint64_t>(p[j] - '0');
+                if (digits >= 4 || n > kMaxRepeat) return "repetition counts above 1000 are not supported";
+            }
+            if (bound == 1 || j >= p.size() || p[j] != ',') break;
+            ++j;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+namespace detail {
 
 // Compiles the patterns and hands valijson the schema without the keywords we check ourselves.
 Result<std::shared_ptr<Validator::Impl>> build(json schema, const jr::Context& ctx) {
@@ -49,6 +79,10 @@ Result<std::shared_ptr<Validator::Impl>> build(json schema, const jr::Context& c
     for_each_schema(impl->schema, "", [&](const json& node, const std::string& ptr) {
         const json* p = member(node, "pattern");
         if (p == nullptr || !p->is_string() || bad) return;
+        if (const char* why = repeat_problem(p->get_ref<const std::string&>())) {
+            bad = ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", why));
+            return;
+        }
         try {
             impl->patterns.emplace(&node, std::regex(p->get<std::string>(), kRegexFlags));
         } catch (const std::regex_error& e) {
@@ -162,6 +196,8 @@ Result<void> check_shape(const SchemaWalk& w, const std::string& key, const json
 // The per-node checks that pair keywords, then the strictness rewrite.
 Result<void> check_pairs(const SchemaWalk& w, json& node, const std::string& ptr) {
     if (const json* p = member(node, "pattern")) {
+        if (const char* why = repeat_problem(p->get_ref<const std::string&>()))
+            return w.ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", why));
         try {
             std::regex re(p->get<std::string>(), kRegexFlags);
         } catch (const std::regex_error& e) {

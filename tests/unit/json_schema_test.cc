@@ -173,6 +173,14 @@ TEST_CASE("schema: compile refusals name the pointer", "[schema][unit]") {
         CHECK(compile_error(with_x({{"pattern", "(a)\\1"}, {"maxLength", 8}})) ==
               "tools.d/t.json: /properties/x/pattern: invalid regular expression: "
               "backreferences are not supported");
+        // Counts libstdc++ would overflow on (UB) or expand into huge automata; an escaped brace
+        // is a literal.
+        for (const char* bad : {"a{1001}", "a{2,1001}", "x{99999999999999999999}", "[a]{1,00000}"})
+            CHECK(compile_error(with_x({{"pattern", bad}, {"maxLength", 8}})) ==
+                  "tools.d/t.json: /properties/x/pattern: invalid regular expression: "
+                  "repetition counts above 1000 are not supported");
+        for (const char* good : {"a{1000}", "a{2,}", "a{0,1000}", "\\{99999}"})
+            CHECK(rs::Validator::compile(with_x({{"type", "string"}, {"pattern", good}, {"maxLength", 8}}), "t"));
     }
     SECTION("top level must be an object schema with type object") {
         CHECK(compile_error(json::array()) ==
