@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/json_number.h"
 #include "sandbox/base/sys.h"
 
 namespace runtime::records {
@@ -364,7 +365,7 @@ sandbox::Result<RunStart> run_start_from_json(const json& e) {
         const json& c = e.at("client");
         r.client.transport = c.at("transport").get<std::string>();
         if (!c.at("os_user").is_null())
-            r.client.os_user = OsUser{c["os_user"].at("uid").get<uint32_t>(),
+            r.client.os_user = OsUser{json_number::integer<uint32_t>(c["os_user"].at("uid")),
                                       c["os_user"].at("name").get<std::string>()};
         r.client.token_client = string_or_empty(c, "token_client");
         r.client.client_info = c.at("client_info");
@@ -382,34 +383,34 @@ sandbox::Result<RunStart> run_start_from_json(const json& e) {
                 controllers += (controllers.empty() ? "" : ",") + name.get<std::string>();
             layers.cgroup = l.at("cgroup").at("version").get<std::string>();
             if (!controllers.empty()) layers.cgroup += " " + controllers;
-            layers.landlock_abi = l.at("landlock_abi").get<int>();
-            layers.uid = l.at("uid").get<uid_t>();
-            layers.host_uid = l.at("host_uid").get<uid_t>();
+            layers.landlock_abi = json_number::integer<int>(l.at("landlock_abi"));
+            layers.uid = json_number::integer<uid_t>(l.at("uid"));
+            layers.host_uid = json_number::integer<uid_t>(l.at("host_uid"));
             r.layers = layers;
         }
         if (const json& l = e.at("limits"); !l.is_null()) {
             sandbox::Limits limits;
-            limits.memory_bytes = l.at("memory_bytes").get<uint64_t>();
-            limits.pids = l.at("pids").get<uint32_t>();
-            limits.cpu_percent = l.at("cpu_percent").get<uint32_t>();
-            limits.wall_timeout = sandbox::Millis{l.at("wall_timeout_ms").get<int64_t>()};
-            limits.cpu_time = sandbox::Millis{l.at("cpu_time_ms").get<int64_t>()};
-            limits.stdout_bytes = l.at("stdout_bytes").get<uint64_t>();
-            limits.stderr_bytes = l.at("stderr_bytes").get<uint64_t>();
+            limits.memory_bytes = json_number::integer<uint64_t>(l.at("memory_bytes"));
+            limits.pids = json_number::integer<uint32_t>(l.at("pids"));
+            limits.cpu_percent = json_number::integer<uint32_t>(l.at("cpu_percent"));
+            limits.wall_timeout = sandbox::Millis{json_number::integer<int64_t>(l.at("wall_timeout_ms"))};
+            limits.cpu_time = sandbox::Millis{json_number::integer<int64_t>(l.at("cpu_time_ms"))};
+            limits.stdout_bytes = json_number::integer<uint64_t>(l.at("stdout_bytes"));
+            limits.stderr_bytes = json_number::integer<uint64_t>(l.at("stderr_bytes"));
             limits.kill_on_output_cap = l.at("kill_on_output_cap").get<bool>();
-            limits.tmpfs_bytes = l.at("tmpfs_bytes").get<uint64_t>();
-            limits.file_size_bytes = l.at("file_size_bytes").get<uint64_t>();
-            limits.open_files = l.at("open_files").get<uint32_t>();
-            limits.stdin_bytes = l.at("stdin_bytes").get<uint64_t>();
+            limits.tmpfs_bytes = json_number::integer<uint64_t>(l.at("tmpfs_bytes"));
+            limits.file_size_bytes = json_number::integer<uint64_t>(l.at("file_size_bytes"));
+            limits.open_files = json_number::integer<uint32_t>(l.at("open_files"));
+            limits.stdin_bytes = json_number::integer<uint64_t>(l.at("stdin_bytes"));
             r.limits = limits;
         }
         r.arguments = e.at("arguments");
         r.argv = e.at("argv").get<std::vector<std::string>>();
         r.env = e.at("env").get<std::vector<std::string>>();
         r.workspace = string_or_empty(e, "workspace");
-        r.success_exit_codes = e.at("success_exit_codes").get<std::vector<int>>();
+        r.success_exit_codes = json_number::integers<int>(e.at("success_exit_codes"));
         if (const json& s = e.at("stdin"); !s.is_null()) {
-            r.stdin_bytes = s.at("bytes").get<uint64_t>();
+            r.stdin_bytes = json_number::integer<uint64_t>(s.at("bytes"));
             r.stdin_sha256 = string_or_empty(s, "sha256");
         }
         r.redacted = e.at("redacted").get<bool>();
@@ -435,22 +436,22 @@ sandbox::Result<sandbox::Outcome> outcome_from_json(const json& e) {
         if (!known)
             return sandbox::fail(sandbox::Errc::InvalidArgument,
                                  "end entry: unknown reason '" + reason + "'");
-        if (!e.at("exit_code").is_null()) o.exit_code = e["exit_code"].get<int>();
-        if (!e.at("signal").is_null()) o.signal = e["signal"].get<int>();
-        o.wall = sandbox::Millis{e.at("wall_ms").get<int64_t>()};
-        o.cpu = sandbox::Millis{e.at("cpu_ms").get<int64_t>()};
-        o.peak_memory_bytes = e.at("peak_memory_bytes").get<uint64_t>();
-        o.oom_kills = e.at("oom_kills").get<uint64_t>();
-        o.pids_limit_hits = e.at("pids_limit_hits").get<uint64_t>();
+        if (!e.at("exit_code").is_null()) o.exit_code = json_number::integer<int>(e["exit_code"]);
+        if (!e.at("signal").is_null()) o.signal = json_number::integer<int>(e["signal"]);
+        o.wall = sandbox::Millis{json_number::integer<int64_t>(e.at("wall_ms"))};
+        o.cpu = sandbox::Millis{json_number::integer<int64_t>(e.at("cpu_ms"))};
+        o.peak_memory_bytes = json_number::integer<uint64_t>(e.at("peak_memory_bytes"));
+        o.oom_kills = json_number::integer<uint64_t>(e.at("oom_kills"));
+        o.pids_limit_hits = json_number::integer<uint64_t>(e.at("pids_limit_hits"));
         for (auto [key, cap] : {std::pair{"stdout", &o.out}, std::pair{"stderr", &o.err}}) {
             const json& c = e.at(key);
-            cap->total = c.at("bytes").get<uint64_t>();
+            cap->total = json_number::integer<uint64_t>(c.at("bytes"));
             cap->truncated = c.at("truncated").get<bool>();
             cap->sha256 = string_or_empty(c, "sha256");
         }
         if (const json& err = e.at("error"); !err.is_null()) {
             o.failed_step = string_or_empty(err, "step");
-            o.failed_errno = err.at("errno").get<int>();
+            o.failed_errno = json_number::integer<int>(err.at("errno"));
             o.error_message = string_or_empty(err, "message");
         }
         return o;

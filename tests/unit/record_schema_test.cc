@@ -120,6 +120,21 @@ TEST_CASE("record schema: a minimal start (tooljail run, nothing prepared) round
     CHECK(out->tool.empty());
     CHECK(out->argv == in.argv);
     CHECK_FALSE(rec::run_start_from_json(json{{"run_id", "x"}}));
+
+    // A stored number that is not an integer of the field's type is a malformed entry, never a
+    // float-to-integer conversion out of range (undefined behaviour; found by fuzz_records).
+    json edited = entry;
+    edited["success_exit_codes"] = json::array({1.5e64});
+    auto bad = rec::run_start_from_json(edited);
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error().message(), Catch::Contains("start entry: "));
+    edited = entry;
+    edited["client"]["os_user"] = {{"uid", 1.55e64}, {"name", "x"}};
+    CHECK_FALSE(rec::run_start_from_json(edited));
+    edited["client"]["os_user"] = {{"uid", -1}, {"name", "x"}};
+    CHECK_FALSE(rec::run_start_from_json(edited));
+    edited["client"]["os_user"] = {{"uid", 4294967295u}, {"name", "x"}};
+    CHECK(rec::run_start_from_json(edited));
 }
 
 TEST_CASE("record schema: an end entry round-trips the outcome", "[records][unit]") {
