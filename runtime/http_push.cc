@@ -31,9 +31,6 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
         LOG_INFO("GET stream opened ({} open)", open_.size());
     }
     session->push = stream;
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
     std::weak_ptr<Session> weak = session;
     // Runs when the response is destroyed: the client closed the stream, a write failed, or the
     // stream was ended (session deleted or expired, server stopping).

@@ -76,6 +76,9 @@ void SseStream::append(const json& message) {
 }
 
 void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std::function<void(bool)> releaser) {
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
     auto last_write = std::make_shared<Clock::time_point>(Clock::now());
     res.set_chunked_content_provider(
         "text/event-stream",

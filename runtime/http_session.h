@@ -134,9 +134,10 @@ void cancel_call(Session& session, CallPool& pool, const std::string& key, const
 // Marks the session closed, cancels all its calls and ends its GET stream.
 void end_session(Session& session, CallPool& pool);
 
-// Makes `stream` the text/event-stream body of res: events as they come, keep-alive comments
-// while none do, ended by the response or by the client closing the connection. `releaser` is
-// httplib's: it runs when the response is destroyed, however it ended.
+// Makes `stream` the text/event-stream body of a 200 res, unbuffered by proxies and caches:
+// events as they come, keep-alive comments while none do, ended by the response or by the
+// client closing the connection. `releaser` is httplib's: it runs when the response is
+// destroyed, however it ended.
 void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std::function<void(bool)> releaser);
 
 // The open sessions by id, bounded in number and idle time.

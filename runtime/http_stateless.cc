@@ -237,9 +237,6 @@ void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork
         return http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
     }
 
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
     http_session::send_stream(res, stream,
                               // Runs when the response is destroyed, however it ended. Without the result delivered
                               // (the client closed the stream, a write timed out, the server is stopping) the call is

@@ -374,9 +374,6 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
         return http_ops::refuse_draining(res, m.id);
     }
 
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
     std::weak_ptr<Session> weak = session;
     http_session::send_stream(
         res, stream,
