@@ -6,7 +6,8 @@
 # Usage: scripts/bench.sh [RESULTS_JSON] [extra benchmark flags...]
 # Default RESULTS_JSON is build-bench/bench-results.json (every repetition and the aggregates);
 # the console table goes to stdout and to the same path with .txt instead of .json. The run takes
-# about 50 s on 2 cores, plus the build. Then the stdio MCP tools/call round trip
+# about 50 s on 2 cores, plus the build. Then the exec-cost table (bench/exec_cost.cc, about 25 s;
+# <RESULTS>-exec.txt). Then the stdio MCP tools/call round trip
 # (bench/mcp/roundtrip.mjs, about 40 s): `tooljail serve` against the unsandboxed Node.js server
 # mcp-server-commands 0.5.0, both driven by the official SDK client; its tables go to
 # <RESULTS>-mcp.txt/.json. TOOLJAIL_BENCH_MCP=0 skips it. Needs root or unprivileged user
@@ -24,7 +25,7 @@ if [[ -f "$ROOT/scripts/install-deps.sh" ]]; then
 fi
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOOLJAIL_BENCH=ON >/dev/null
-ninja -C "$BUILD" tooljail_bench tooljail >&2
+ninja -C "$BUILD" tooljail_bench tooljail_exec_cost tooljail >&2
 
 mkdir -p "$(dirname "$OUT")"
 # Run from the source tree so default_policy_dir() finds policies/ even without an install.
@@ -36,6 +37,10 @@ TOOLJAIL_POLICY_DIR="${TOOLJAIL_POLICY_DIR:-$ROOT/policies}" \
   --benchmark_out="$OUT" --benchmark_out_format=json \
   --benchmark_counters_tabular=true "$@" | tee "${OUT%.json}.txt"
 echo "bench: results in $OUT" >&2
+
+# The exec step of a warm launch against the size of the process the child was cloned from.
+"$BUILD/bench/tooljail_exec_cost" | tee "${OUT%.json}-exec.txt"
+echo "bench: exec cost in ${OUT%.json}-exec.txt" >&2
 
 if [[ "${TOOLJAIL_BENCH_MCP:-1}" != 0 ]]; then
   # Pinned by bench/mcp/package-lock.json: the SDK client and mcp-server-commands 0.5.0.
