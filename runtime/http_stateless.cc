@@ -208,11 +208,12 @@ void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, cons
         reply = http_session::handle_guarded(*server, m);
     }
     if (reply.message) return http_headers::send_message(res, reply_status(*reply.message), *reply.message);
-    if (reply.work) return start_call(*server, m, std::move(reply.work), res);
+    if (reply.work) return start_call(*server, m, client, std::move(reply.work), res);
     http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
 }
 
-void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork work, httplib::Response& res) {
+void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, const auth::TokenEntry* client,
+                          CallWork work, httplib::Response& res) {
     auto busy = [&] {
         server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
         http_headers::send_retry_later(res, 503, 1, http_session::busy_error(m.id));
@@ -237,6 +238,10 @@ void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork
         return http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
     }
 
+    if (client) {
+        std::lock_guard<std::mutex> lock(calls_mu_);
+        token_calls_.emplace(key, TokenCall{client->client, client->tools, m.id, stream});
+    }
     http_session::send_stream(res, stream,
                               // Runs when the response is destroyed, however it ended. Without the result delivered
                               // (the client closed the stream, a write timed out, the server is stopping) the call is
@@ -244,12 +249,36 @@ void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, CallWork
                               // the result any more. The key is this request's alone, so the cancel cannot reach
                               // another call; one that has just finished is no longer in the pool and is ignored.
                               [this, stream, key](bool) {
+                                  {
+                                      std::lock_guard<std::mutex> lock(calls_mu_);
+                                      token_calls_.erase(key);
+                                  }
                                   slots_.release();
                                   if (stream->ended()) return;
                                   LOG_INFO("stateless response stream closed before the result; cancelling the call");
                                   stream->abandon();
                                   pool_.cancel(key);
                               });
+}
+
+size_t Endpoint::cancel_revoked(const auth::TokenFile& file) {
+    std::vector<std::pair<std::string, TokenCall>> doomed;
+    {
+        std::lock_guard<std::mutex> lock(calls_mu_);
+        for (const auto& [key, call] : token_calls_) {
+            const auth::TokenEntry* entry = file.find(call.client);
+            if (!entry || entry->tools != call.tools) doomed.emplace_back(key, call);
+        }
+    }
+    // The error goes first: a cancelled call gets no reply from the pool, and finish() is a
+    // no-op for a stream whose result got there before us.
+    for (auto& [key, call] : doomed) {
+        call.stream->finish(jsonrpc::error(call.id, jsonrpc::kInvalidRequest,
+                                           "Unauthorized: the client's token was revoked or its tools changed; "
+                                           "the call was cancelled"));
+        pool_.cancel(key);
+    }
+    return doomed.size();
 }
 
 }  // namespace runtime::http_stateless

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/call_pool.h"
 #include "runtime/http_session.h"
@@ -93,8 +94,22 @@ public:
     void post(const httplib::Request& req, const jsonrpc::Message& m, const auth::TokenEntry* client,
               httplib::Response& res);
 
+    // After a token reload: every running call whose client is gone from `file`, or whose tools
+    // changed, is cancelled (its run killed) and its stream ends with an error saying why, as a
+    // revoked client's sessions end. Returns how many.
+    size_t cancel_revoked(const auth::TokenFile& file);
+
 private:
-    void start_call(McpServer& server, const jsonrpc::Message& m, CallWork work, httplib::Response& res);
+    // A running call of a token client: what cancel_revoked() checks and how it ends the call.
+    struct TokenCall {
+        std::string client;
+        std::vector<std::string> tools;
+        nlohmann::json id;
+        std::shared_ptr<http_session::SseStream> stream;
+    };
+
+    void start_call(McpServer& server, const jsonrpc::Message& m, const auth::TokenEntry* client, CallWork work,
+                    httplib::Response& res);
     // Called with mu_ held.
     McpServer& server_for(const auth::TokenEntry* client);
 
@@ -108,6 +123,8 @@ private:
     // By token client and scope ("" without authentication). Never erased: the servers live as
     // long as the endpoint, so references handed out under mu_ stay valid.
     std::map<std::string, std::unique_ptr<McpServer>> servers_;
+    std::mutex calls_mu_;
+    std::map<std::string, TokenCall> token_calls_;  // by CallPool key, while the response lives
 };
 
 }  // namespace runtime::http_stateless

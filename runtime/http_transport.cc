@@ -267,7 +267,8 @@ std::shared_ptr<Session> HttpTransport::find_session(const httplib::Request& req
 
 // SIGHUP, after the tools: the token file again. A session belongs to its client and the scope
 // it opened with; when the client is gone or its tools changed, the session ends now (its calls
-// and GET stream with it) and the client must initialize again.
+// and GET stream with it) and the client must initialize again. Such a client's running
+// stateless calls are cancelled too.
 void HttpTransport::reload_tokens() {
     http_auth::reload_tokens(*verifier_, auth_file_, ctx_.tools->current()->tools);
     std::shared_ptr<const auth::TokenFile> file = verifier_->file();
@@ -278,6 +279,8 @@ void HttpTransport::reload_tokens() {
         },
         pool_);
     if (ended > 0) LOG_WARN("token reload: ended {} sessions of removed or re-scoped clients", ended);
+    if (size_t cancelled = stateless_.cancel_revoked(*file); cancelled > 0)
+        LOG_WARN("token reload: cancelled {} stateless calls of removed or re-scoped clients", cancelled);
 }
 
 // GET opens the session's server-to-client stream (http_push.h). The 2026-07-28 revision has

@@ -393,6 +393,9 @@ test('SIGHUP re-reads the token file: revoked and re-scoped clients lose their s
     // A running call of the revoked client is cancelled with its session.
     const held = send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'run_python', arguments: { code: 'import time\ntime.sleep(60)' } } },
                       { ...auth('gone'), 'mcp-session-id': sessions.gone, 'mcp-protocol-version': '2025-11-25' });
+    // So is its running stateless call, which has no session: its stream ends with an error.
+    const sleeper = statelessRequest('tools/call', { name: 'run_python', arguments: { code: 'import time\ntime.sleep(60)' } });
+    const heldStateless = send(sleeper, { ...statelessHeaders(sleeper), ...auth('gone') });
     await sleep(500);
 
     assert.equal(tooljail('token', 'revoke', '--client', 'gone', '--auth', file).status, 0);
@@ -411,6 +414,22 @@ test('SIGHUP re-reads the token file: revoked and re-scoped clients lose their s
     const call = await held;
     assert.equal(call.status, 200);
     assert.doesNotMatch(await call.text(), /"result"/, 'the stream ended without a result: the call was cancelled');
+    assert.match(s.stderr(), /token reload: cancelled 1 stateless calls of removed or re-scoped clients/);
+    const statelessCall = await heldStateless;
+    assert.equal(statelessCall.status, 200);
+    const ended = events(await statelessCall.text());
+    assert.equal(ended.length, 1, JSON.stringify(ended));
+    assert.equal(ended[0].result, undefined);
+    assert.match(ended[0].error.message, /token was revoked or its tools changed; the call was cancelled/);
+    // Both runs were killed and recorded as cancelled (the record may land just after the stream).
+    let gone = [];
+    for (let i = 0; i < 100; i++, await sleep(50)) {
+      const listed = tooljail('runs', 'list', '--json', '--limit', '0', '--records', join(scratch, 'records-reload'));
+      assert.equal(listed.status, 0, listed.stderr);
+      gone = JSON.parse(listed.stdout).filter((r) => r.client.token_client === 'gone');
+      if (gone.length === 2 && gone.every((r) => r.reason === 'cancelled')) break;
+    }
+    assert.deepEqual(gone.map((r) => r.reason), ['cancelled', 'cancelled'], JSON.stringify(gone));
     assert.equal((await list('narrowed', sessions.narrowed)).status, 404, 'a re-scoped session ends');
     const renewed = await open('narrowed');
     const tools = (await (await list('narrowed', renewed)).json()).result.tools.map((t) => t.name);
