@@ -401,8 +401,7 @@ TEST_CASE("faults: a record store that fills up while serving refuses calls with
     REQUIRE(s.response(1)["result"]["structuredContent"]["status"] == "success");
 
     // Fill every page: one big file, then one-byte files (one page each, as the next run's start
-    // marker would take) because tmpfs may refuse a large folio for the big file while single
-    // pages are still free.
+    // marker would take) for whatever came free since.
     const std::string filler = store + "/filler";
     int files = 0;
     auto fill_up = [&] {
