@@ -240,7 +240,9 @@ test('no token is 401 with a bare WWW-Authenticate; a wrong one 401 invalid_toke
   const del = await fetch(server.url, { method: 'DELETE', headers: { 'mcp-session-id': 'f'.repeat(32) } });
   assert.equal(del.status, 401);
   // The log names why, never the token.
-  assert.match(server.stderr(), /refused POST \/mcp from 127\.0\.0\.1: unknown bearer token/);
+  const why = /refused POST \/mcp from 127\.0\.0\.1: unknown bearer token/;
+  for (let i = 0; i < 50 && !why.test(server.stderr()); i++) await sleep(100);  // stderr is a pipe
+  assert.match(server.stderr(), why);
   assert.equal(server.stderr().includes(lastByte), false);
 });
 
@@ -381,6 +383,11 @@ test('SIGHUP re-reads the token file: revoked and re-scoped clients lose their s
     for (let i = 0; i < 100 && (s.stderr().match(/tokens reloaded from|token reload failed/g) || []).length < n; i++) await sleep(50);
     assert.equal((s.stderr().match(/tokens reloaded from|token reload failed/g) || []).length, n, s.stderr());
   };
+  // The reload logs what it ended after the "tokens reloaded" line, as it goes.
+  const logged = async (pattern) => {
+    for (let i = 0; i < 100 && !pattern.test(s.stderr()); i++) await sleep(50);
+    assert.match(s.stderr(), pattern);
+  };
   try {
     const sessions = { stay: await open('stay'), gone: await open('gone'), narrowed: await open('narrowed') };
     const statelessList = async (name) => {
@@ -408,13 +415,13 @@ test('SIGHUP re-reads the token file: revoked and re-scoped clients lose their s
     s.proc.kill('SIGHUP');
     await reloaded(1);
     assert.match(s.stderr(), /tokens reloaded from .*: 3 clients, added=late removed=gone changed=narrowed/);
-    assert.match(s.stderr(), /token reload: ended 2 sessions of removed or re-scoped clients/);
+    await logged(/token reload: ended 2 sessions of removed or re-scoped clients/);
 
     assert.equal((await list('gone', sessions.gone)).status, 401);
     const call = await held;
     assert.equal(call.status, 200);
     assert.doesNotMatch(await call.text(), /"result"/, 'the stream ended without a result: the call was cancelled');
-    assert.match(s.stderr(), /token reload: cancelled 1 stateless calls of removed or re-scoped clients/);
+    await logged(/token reload: cancelled 1 stateless calls of removed or re-scoped clients/);
     const statelessCall = await heldStateless;
     assert.equal(statelessCall.status, 200);
     const ended = events(await statelessCall.text());
