@@ -67,9 +67,12 @@ void send_error(httplib::Response& res, int status, int code, std::string_view m
     send_message(res, status, jsonrpc::error(nullptr, code, message));
 }
 
-void send_retry_later(httplib::Response& res, int status, long retry_after, const nlohmann::json& message) {
+void send_rate_limited(httplib::Response& res, int status, long retry_after, std::string_view message,
+                       const nlohmann::json& id) {
     res.set_header("Retry-After", std::to_string(retry_after));
-    send_message(res, status, message);
+    send_message(res, status,
+                 jsonrpc::error(id, jsonrpc::kServerBusy, std::string(message),
+                                {{"code", "RATE_LIMITED"}, {"retry_after", retry_after}}));
 }
 
 void allow_origin(httplib::Response& res, const std::string& origin) {

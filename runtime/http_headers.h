@@ -45,8 +45,10 @@ void send_message(httplib::Response& res, int status, const nlohmann::json& mess
 // shape); the status is what clients act on.
 void send_error(httplib::Response& res, int status, int code, std::string_view message);
 
-// A refusal to come back later (429 or 503): Retry-After in whole seconds, and `message`.
-void send_retry_later(httplib::Response& res, int status, long retry_after, const nlohmann::json& message);
+// A refusal to come back later (429 or 503): Retry-After in whole seconds, and a -32001 error
+// whose data says RATE_LIMITED and the same retry_after. `id` is the request's, when one was read.
+void send_rate_limited(httplib::Response& res, int status, long retry_after, std::string_view message,
+                       const nlohmann::json& id = nullptr);
 
 // CORS, for a request whose Origin the caller has already allowed. `origin` is the request's
 // Origin as sent: browsers compare Access-Control-Allow-Origin with it byte for byte.

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/bounded_add.h"
 #include "runtime/http_headers.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
@@ -253,20 +254,14 @@ bool admit_request(Admission* admission, const auth::TokenEntry* client, const h
     if (!refused) return true;
     long after = retry_after_header(refused->retry_after);
     LOG_WARN("refused {} {} from {}: request rate limit, retry_after={}", req.method, req.path, req.remote_addr, after);
-    http_headers::send_retry_later(
+    http_headers::send_rate_limited(
         res, 429, after,
-        jsonrpc::error(nullptr, jsonrpc::kServerBusy,
-                       "Too Many Requests: request rate limit of this client reached; retry after " +
-                           std::to_string(after) + " s",
-                       {{"code", "RATE_LIMITED"}, {"retry_after", after}}));
+        "Too Many Requests: request rate limit of this client reached; retry after " + std::to_string(after) + " s");
     return false;
 }
 
 bool BodyBudget::Share::grow(size_t n) {
-    size_t used = budget_.used_.load();
-    do {
-        if (n > budget_.max_ - used) return false;
-    } while (!budget_.used_.compare_exchange_weak(used, used + n));
+    if (!bounded_add(budget_.used_, n, budget_.max_)) return false;
     bytes_ += n;
     return true;
 }
@@ -302,11 +297,8 @@ bool read_body(const httplib::Request& req, const httplib::ContentReader& reader
         metrics::global().on_refused(records::kRateLimited);
         LOG_WARN("refused {} {} from {}: request bodies being received are at --max-body-total ({} bytes)",
                  req.method, req.path, req.remote_addr, share.limit());
-        http_headers::send_retry_later(
-            res, 503, 1,
-            jsonrpc::error(nullptr, jsonrpc::kServerBusy,
-                           "Service Unavailable: too many large requests are being received; retry later",
-                           {{"code", "RATE_LIMITED"}, {"retry_after", 1}}));
+        http_headers::send_rate_limited(
+            res, 503, 1, "Service Unavailable: too many large requests are being received; retry later");
     } else if (over || res.status == 413) {
         http_headers::send_error(res, 413, jsonrpc::kInvalidRequest, too_large(max_body));
     } else {

@@ -20,12 +20,9 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
         std::lock_guard<std::mutex> lock(mu_);
         if (open_.size() >= max_) {
             LOG_WARN("GET stream refused: {} open", open_.size());
-            return http_headers::send_retry_later(
-                res, 503, 5,
-                jsonrpc::error(nullptr, jsonrpc::kServerBusy,
-                               "Service Unavailable: too many GET streams open; the session works without one "
-                               "(tools/list shows changes)",
-                               {{"code", "RATE_LIMITED"}, {"retry_after", 5}}));
+            return http_headers::send_rate_limited(res, 503, 5,
+                                                   "Service Unavailable: too many GET streams open; the session "
+                                                   "works without one (tools/list shows changes)");
         }
         open_[stream] = {session, session->server.listed_fingerprint()};
         LOG_INFO("GET stream opened ({} open)", open_.size());

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <string_view>
 
+#include "runtime/bounded_add.h"
+#include "runtime/http_headers.h"
 #include "runtime/jsonrpc.h"
 #include "runtime/log.h"
 
@@ -104,19 +106,12 @@ void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std:
         std::move(releaser));
 }
 
-bool StreamSlots::try_acquire() {
-    size_t used = used_.load();
-    do {
-        if (used >= max_) return false;
-    } while (!used_.compare_exchange_weak(used, used + 1));
-    return true;
-}
+bool StreamSlots::try_acquire() { return bounded_add(used_, 1, max_); }
 
 void StreamSlots::release() { --used_; }
 
-json busy_error(const json& id) {
-    return jsonrpc::error(id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
-                          {{"code", "RATE_LIMITED"}, {"retry_after", 1}});
+void send_busy(httplib::Response& res, const json& id) {
+    http_headers::send_rate_limited(res, 503, 1, "too many calls in progress; retry later", id);
 }
 
 McpServer::Reply handle_guarded(McpServer& server, const jsonrpc::Message& m) {

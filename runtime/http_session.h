@@ -71,9 +71,9 @@ private:
     std::atomic<size_t> used_{0};
 };
 
-// The refusal when no stream slot or CallPool capacity is left: the same -32001 (RATE_LIMITED)
-// that CallPool's bounded queue gives on stdio, sent with 503 and Retry-After.
-nlohmann::json busy_error(const nlohmann::json& id);
+// Answers the refusal when no stream slot or CallPool capacity is left: the same -32001
+// (RATE_LIMITED) that CallPool's bounded queue gives on stdio, with 503 and Retry-After.
+void send_busy(httplib::Response& res, const nlohmann::json& id);
 
 // server.handle(m), with the last-resort guard of one request: an exception is logged and
 // answered -32603.

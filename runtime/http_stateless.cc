@@ -216,7 +216,7 @@ void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, const au
                           CallWork work, httplib::Response& res) {
     auto busy = [&] {
         server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
-        http_headers::send_retry_later(res, 503, 1, http_session::busy_error(m.id));
+        http_session::send_busy(res, m.id);
     };
     if (!slots_.try_acquire()) return busy();
     // The CallPool key only has to name this one call: no later message refers to it (there is

@@ -54,7 +54,6 @@ constexpr size_t kMaxWaitingConnections = 256;
 using http_headers::lower;
 using http_headers::send_error;
 using http_headers::send_message;
-using http_session::busy_error;
 using http_session::handle_guarded;
 
 // ---- the server ----
@@ -356,7 +355,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
                                httplib::Response& res) {
     auto busy = [&] {
         session->server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
-        http_headers::send_retry_later(res, 503, 1, busy_error(m.id));
+        http_session::send_busy(res, m.id);
     };
     if (!streams_.try_acquire()) return busy();
     std::string key = http_session::call_key(session->id, m.id);
