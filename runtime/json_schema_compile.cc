@@ -67,6 +67,18 @@ const char* repeat_problem(std::string_view p) {
     return nullptr;
 }
 
+// Compiles a schema's pattern as the validator runs it into `out`; otherwise says why not.
+std::optional<std::string> compile_pattern(const std::string& pattern, std::regex& out) {
+    if (const char* why = repeat_problem(pattern)) return why;
+    try {
+        out = std::regex(pattern, kRegexFlags);
+    } catch (const std::regex_error& e) {
+        if (e.code() == std::regex_constants::error_complexity) return "backreferences are not supported";
+        return e.what();
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 namespace detail {
@@ -79,16 +91,11 @@ Result<std::shared_ptr<Validator::Impl>> build(json schema, const jr::Context& c
     for_each_schema(impl->schema, "", [&](const json& node, const std::string& ptr) {
         const json* p = member(node, "pattern");
         if (p == nullptr || !p->is_string() || bad) return;
-        if (const char* why = repeat_problem(p->get_ref<const std::string&>())) {
-            bad = ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", why));
-            return;
-        }
-        try {
-            impl->patterns.emplace(&node, std::regex(p->get<std::string>(), kRegexFlags));
-        } catch (const std::regex_error& e) {
-            bad =
-                ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", e.what()));
-        }
+        std::regex re;
+        if (auto why = compile_pattern(p->get_ref<const std::string&>(), re))
+            bad = ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", *why));
+        else
+            impl->patterns.emplace(&node, std::move(re));
     });
     if (bad) return std::move(*bad);
     json stripped = impl->schema;
@@ -196,16 +203,9 @@ Result<void> check_shape(const SchemaWalk& w, const std::string& key, const json
 // The per-node checks that pair keywords, then the strictness rewrite.
 Result<void> check_pairs(const SchemaWalk& w, json& node, const std::string& ptr) {
     if (const json* p = member(node, "pattern")) {
-        if (const char* why = repeat_problem(p->get_ref<const std::string&>()))
-            return w.ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", why));
-        try {
-            std::regex re(p->get<std::string>(), kRegexFlags);
-        } catch (const std::regex_error& e) {
-            const char* why = e.code() == std::regex_constants::error_complexity
-                                  ? "backreferences are not supported"
-                                  : e.what();
-            return w.ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", why));
-        }
+        std::regex re;
+        if (auto why = compile_pattern(p->get<std::string>(), re))
+            return w.ctx.bad(ptr + "/pattern", fmt::format("invalid regular expression: {}", *why));
         const json* max = member(node, "maxLength");
         if (max == nullptr || max->get<uint64_t>() > kMaxPatternSubject)
             return w.ctx.bad(ptr + "/pattern",
