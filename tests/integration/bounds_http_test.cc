@@ -55,17 +55,6 @@ constexpr int kRounds = 6;
 constexpr uint64_t kReceivingBound = kBodyTotal + kServerThreads * kHeaderBudget;
 constexpr uint64_t kHandlingBound = 6 * kBodyTotal + kServerThreads * kHeaderBudget;
 
-std::string describe(const ProcUsage& u) {
-    return "rss=" + std::to_string(u.rss / kMiB) + " MiB hwm=" + std::to_string(u.hwm / kMiB) +
-           " MiB fds=" + std::to_string(u.fds);
-}
-
-void take_peak(ProcUsage& peak, const ProcUsage& now) {
-    peak.rss = std::max(peak.rss, now.rss);
-    peak.hwm = std::max(peak.hwm, now.hwm);
-    peak.fds = std::max(peak.fds, now.fds);
-}
-
 // A 2026-07-28 server/discover (answered 200 without a session) of exactly `size` bytes, padded
 // with a long string in params._meta; with pad_headers, its headers fill the header budget but
 // for a few bytes.

@@ -21,11 +21,6 @@ using tjtest::ServeProcess;
 // Slack for allocator and thread-stack noise on top of each derived bound.
 constexpr uint64_t kSlack = 24 * kMiB;
 
-std::string describe(const tjtest::ProcUsage& u) {
-    return "rss=" + std::to_string(u.rss / kMiB) + " MiB hwm=" + std::to_string(u.hwm / kMiB) +
-           " MiB fds=" + std::to_string(u.fds);
-}
-
 // A python snippet that writes mib MiB to stdout and to stderr, in 1 MiB writes.
 std::string spew(int mib) {
     return "import os\nb = b'x' * (1 << 20)\nfor _ in range(" + std::to_string(mib) +
@@ -124,9 +119,7 @@ TEST_CASE("bounds: thousands of pipelined calls are refused beyond the queue, fd
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
     while (s.responses().size() < kCalls + 1 && std::chrono::steady_clock::now() < deadline) {
         REQUIRE(s.pump(50));
-        auto now = tjtest::proc_usage(s.pid());
-        peak.fds = std::max(peak.fds, now.fds);
-        peak.hwm = std::max(peak.hwm, now.hwm);
+        tjtest::take_peak(peak, tjtest::proc_usage(s.pid()));
     }
     writer.join();
     REQUIRE(s.responses().size() == kCalls + 1);  // + initialize: every call answered once

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 
@@ -82,6 +83,17 @@ ProcUsage proc_usage(pid_t pid) {
         if (entry->d_name[0] != '.') ++usage.fds;
     closedir(dir);
     return usage;
+}
+
+std::string describe(const ProcUsage& u) {
+    return "rss=" + std::to_string(u.rss >> 20) + " MiB hwm=" + std::to_string(u.hwm >> 20) +
+           " MiB fds=" + std::to_string(u.fds);
+}
+
+void take_peak(ProcUsage& peak, const ProcUsage& now) {
+    peak.rss = std::max(peak.rss, now.rss);
+    peak.hwm = std::max(peak.hwm, now.hwm);
+    peak.fds = std::max(peak.fds, now.fds);
 }
 
 ServeProcess::ServeProcess(const std::vector<std::string>& args) {

@@ -33,6 +33,10 @@ struct ProcUsage {
     size_t fds = 0;    // entries in /proc/<pid>/fd
 };
 ProcUsage proc_usage(pid_t pid);
+// "rss=.. MiB hwm=.. MiB fds=..", for test messages.
+std::string describe(const ProcUsage& u);
+// Raises each of peak's fields to now's where now's is higher.
+void take_peak(ProcUsage& peak, const ProcUsage& now);
 
 // `tooljail serve args...` with pipes to its stdin and stdout; stderr goes to a file (stderr()).
 // The destructor SIGKILLs and reaps it if it is still running.
