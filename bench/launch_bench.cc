@@ -41,7 +41,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/policy.h"
+#include "runtime/policy/policy.h"
 #include "sandbox/launcher.h"
 
 extern char** environ;

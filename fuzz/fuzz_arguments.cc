@@ -1,4 +1,4 @@
-// Argument rules and argv templating (runtime/arguments.h) for every shipped tool: the first
+// Argument rules and argv templating (runtime/tools/arguments.h) for every shipped tool: the first
 // byte picks the tool, the rest is the tools/call "arguments" JSON. The workspace is a small
 // temporary tree with a file, a directory and symlinks that point inside and outside it, so the
 // path confinement rules see real resolution. Checked: a refusal names a rule and is one line;
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
-#include "runtime/arguments.h"
-#include "runtime/policy.h"
-#include "runtime/tool_registry.h"
+#include "runtime/tools/arguments.h"
+#include "runtime/policy/policy.h"
+#include "runtime/tools/tool_registry.h"
 
 namespace {
 

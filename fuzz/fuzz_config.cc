@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "fuzz/fuzz_util.h"
-#include "runtime/policy.h"
-#include "runtime/tool_registry.h"
+#include "runtime/policy/policy.h"
+#include "runtime/tools/tool_registry.h"
 
 namespace {
 

@@ -8,10 +8,10 @@
 #include <cstdlib>
 
 #include "fuzz/fuzz_util.h"
-#include "runtime/http_headers.h"
-#include "runtime/jsonrpc.h"
-#include "runtime/record_schema.h"
-#include "runtime/transport.h"
+#include "runtime/http/http_headers.h"
+#include "runtime/mcp/jsonrpc.h"
+#include "runtime/records/record_schema.h"
+#include "runtime/mcp/transport.h"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <string>
 
 #include "fuzz/fuzz_util.h"
-#include "runtime/record_journal.h"
-#include "runtime/record_schema.h"
-#include "runtime/record_verify.h"
+#include "runtime/records/record_journal.h"
+#include "runtime/records/record_schema.h"
+#include "runtime/records/record_verify.h"
 
 namespace {
 

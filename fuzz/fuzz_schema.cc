@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_util.h"
-#include "runtime/json_schema.h"
+#include "runtime/tools/json_schema.h"
 
 namespace {
 

@@ -38,12 +38,12 @@ constexpr size_t kQueued = 8;
 constexpr size_t kGetStreams = 4;
 constexpr size_t kBody = 4 * kMiB;
 constexpr size_t kBodyTotal = 4 * kBody;
-// runtime/http_transport.cc: streams = min(kMaxStreams 256, P + Q); threads = streams + GET
+// runtime/http/http_transport.cc: streams = min(kMaxStreams 256, P + Q); threads = streams + GET
 // streams + kSpareThreads 16.
 constexpr size_t kServerThreads = std::min<size_t>(256, kParallel + kQueued) + kGetStreams + 16;
 // Connections beyond the threads: they wait for one (kMaxWaitingConnections is 256), not 503.
 constexpr size_t kWaiting = 8;
-// runtime/http_limits.cc: request line and headers, all lines together.
+// runtime/http/http_limits.cc: request line and headers, all lines together.
 constexpr size_t kHeaderBudget = 64 * 1024;
 // Rounds of the whole load on one server.
 constexpr int kRounds = 6;

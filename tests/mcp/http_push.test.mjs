@@ -1,4 +1,4 @@
-// The GET stream of a 2025-11-25 session (runtime/http_push.h): what the server sends that no
+// The GET stream of a 2025-11-25 session (runtime/http/http_push.h): what the server sends that no
 // request asked for. notifications/tools/list_changed reaches the official SDK client and a raw
 // GET stream after a SIGHUP reload and a kill-switch change; one stream per session (409), at
 // most --max-get-streams at once (503), the slot comes back when a stream closes, a scoped

@@ -1,7 +1,7 @@
 // Argument rules and argv expansion: hostile values are refused with the right rule and a
 // bounded one-line message, paths are confined to the workspace (symlinks included), and every
 // shipped tool produces exactly the argv we reviewed (golden argv).
-#include "runtime/arguments.h"
+#include "runtime/tools/arguments.h"
 
 #include <unistd.h>
 

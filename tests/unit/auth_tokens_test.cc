@@ -1,7 +1,7 @@
-// Bearer-token authentication (runtime/auth_tokens.h): the token file round-trips and refuses
+// Bearer-token authentication (runtime/http/auth_tokens.h): the token file round-trips and refuses
 // every malformed entry with its JSON pointer; tokens are well-formed and verify only exactly;
 // the Authorization header is read strictly; scopes allow exactly their tools.
-#include "runtime/auth_tokens.h"
+#include "runtime/http/auth_tokens.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// The CallPool (runtime/call_pool.h): the cap on running plus waiting calls, duplicate keys,
+// The CallPool (runtime/mcp/call_pool.h): the cap on running plus waiting calls, duplicate keys,
 // cancellation through the call's eventfd (no reply), the drain, and a call refused as Busy
 // rather than run without a cancel fd when the process is out of descriptors.
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/call_pool.h"
+#include "runtime/mcp/call_pool.h"
 
 using runtime::CallContext;
 using runtime::CallPool;

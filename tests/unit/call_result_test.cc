@@ -1,10 +1,10 @@
 // The CallToolResult shapes a client can see: every one matches the published outputSchema,
 // truncation is said plainly with where the rest is, and UTF-8 is never cut mid-character.
-#include "runtime/call_result.h"
+#include "runtime/mcp/call_result.h"
 
 #include <catch2/catch.hpp>
 
-#include "runtime/json_schema.h"
+#include "runtime/tools/json_schema.h"
 
 using nlohmann::json;
 using runtime::RunView;

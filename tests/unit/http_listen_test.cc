@@ -1,6 +1,6 @@
 // `tooljail serve --http ADDR:PORT`: which listen addresses are accepted, how they print, and
-// that every refusal says why (runtime/http_listen.h).
-#include "runtime/http_listen.h"
+// that every refusal says why (runtime/http/http_listen.h).
+#include "runtime/http/http_listen.h"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -1,6 +1,6 @@
 // The strict JSON readers on their own: every error names the file and the JSON pointer.
 // tests/unit/policy_test.cc covers them again through real policy files.
-#include "runtime/json_reader.h"
+#include "runtime/base/json_reader.h"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -1,7 +1,7 @@
 // Tool-argument schemas: the official JSON-Schema-Test-Suite through valijson and our error
 // conversion (detail::validate_raw, no strictness rewrite), then compile()'s refusals and
 // rewrite, and validate()'s pointers, keywords, messages and limits.
-#include "runtime/json_schema.h"
+#include "runtime/tools/json_schema.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/json_schema_internal.h"
+#include "runtime/tools/json_schema_internal.h"
 
 namespace fs = std::filesystem;
 namespace rs = runtime::schema;

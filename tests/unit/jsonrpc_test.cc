@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "runtime/jsonrpc.h"
-#include "runtime/transport.h"
+#include "runtime/mcp/jsonrpc.h"
+#include "runtime/mcp/transport.h"
 
 using namespace runtime;
 using jsonrpc::Kind;

@@ -1,6 +1,6 @@
-// --log-format json (runtime/log.h): one parseable JSON object per event, with the message's
+// --log-format json (runtime/base/log.h): one parseable JSON object per event, with the message's
 // key=value words lifted into fields.
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

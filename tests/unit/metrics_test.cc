@@ -1,6 +1,6 @@
-// The Prometheus exposition of `tooljail serve` (runtime/metrics.h): label escaping, histogram
+// The Prometheus exposition of `tooljail serve` (runtime/ops/metrics.h): label escaping, histogram
 // buckets/sum/count, outcome labels and the bound on client label values.
-#include "runtime/metrics.h"
+#include "runtime/ops/metrics.h"
 
 #include <catch2/catch.hpp>
 #include <string>

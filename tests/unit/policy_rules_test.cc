@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/policy.h"
+#include "runtime/policy/policy.h"
 #include "sandbox/seccomp.h"
 #include "tests/unit/policy_test_util.h"
 

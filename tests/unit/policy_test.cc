@@ -1,6 +1,6 @@
 // Policy loading: the shipped files, the defaults, and one failing example per rule, each of
 // which must name the file and the JSON pointer of the offending field.
-#include "runtime/policy.h"
+#include "runtime/policy/policy.h"
 
 #include <stdlib.h>
 

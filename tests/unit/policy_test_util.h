@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "runtime/policy.h"
+#include "runtime/policy/policy.h"
 
 namespace policytest {
 

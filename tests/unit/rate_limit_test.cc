@@ -1,11 +1,11 @@
-// Token buckets and the keyed limiter (runtime/rate_limit.h) and admission on top of them
-// (runtime/admission.h), over a fake clock: refill math, burst, the retry time, the key bound.
+// Token buckets and the keyed limiter (runtime/ops/rate_limit.h) and admission on top of them
+// (runtime/ops/admission.h), over a fake clock: refill math, burst, the retry time, the key bound.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
 
-#include "runtime/admission.h"
-#include "runtime/rate_limit.h"
+#include "runtime/ops/admission.h"
+#include "runtime/ops/rate_limit.h"
 
 namespace rl = runtime::rate_limit;
 using namespace std::chrono_literals;

@@ -1,6 +1,6 @@
-// Record schema v1 (runtime/record_schema.h): typed structs <-> JSON round trips, the fold of
+// Record schema v1 (runtime/records/record_schema.h): typed structs <-> JSON round trips, the fold of
 // entries into records, trace context and time parsing.
-#include "runtime/record_schema.h"
+#include "runtime/records/record_schema.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
-// The record store (runtime/record_store.h): durable start/end entries, markers and recovery of
+// The record store (runtime/records/record_store.h): durable start/end entries, markers and recovery of
 // interrupted runs, concurrent writers, refusals, retention. Tampering: record_verify_test.cc.
-#include "runtime/record_store.h"
+#include "runtime/records/record_store.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "runtime/record_journal.h"
-#include "runtime/record_verify.h"
+#include "runtime/records/record_journal.h"
+#include "runtime/records/record_verify.h"
 #include "sandbox/base/sha256.h"
 #include "tests/unit/record_test_util.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/record_store.h"
+#include "runtime/records/record_store.h"
 
 namespace rectest {
 

@@ -1,10 +1,10 @@
-// `tooljail runs verify` (runtime/record_verify.h): each kind of tampering is detected and named.
-#include "runtime/record_verify.h"
+// `tooljail runs verify` (runtime/records/record_verify.h): each kind of tampering is detected and named.
+#include "runtime/records/record_verify.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "runtime/record_journal.h"
+#include "runtime/records/record_journal.h"
 #include "tests/unit/record_test_util.h"
 
 using nlohmann::json;

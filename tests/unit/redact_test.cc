@@ -1,6 +1,6 @@
-// Redaction before anything reaches a run record (runtime/redact.h): each secret form, in keys,
+// Redaction before anything reaches a run record (runtime/records/redact.h): each secret form, in keys,
 // values, argv and env, and the things that must NOT be redacted.
-#include "runtime/redact.h"
+#include "runtime/records/redact.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

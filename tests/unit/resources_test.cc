@@ -2,8 +2,8 @@
 // bounded and visible only to their owner.
 #include <catch2/catch.hpp>
 
-#include "runtime/resources.h"
-#include "runtime/run_archive.h"
+#include "runtime/mcp/resources.h"
+#include "runtime/mcp/run_archive.h"
 
 using runtime::ArchivedRun;
 using runtime::parse_resource_uri;

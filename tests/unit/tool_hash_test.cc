@@ -1,6 +1,6 @@
-// The drift hash (runtime/tool_hash.h): stable across key order and formatting, different when
+// The drift hash (runtime/tools/tool_hash.h): stable across key order and formatting, different when
 // anything a client is told or the server runs changes.
-#include "runtime/tool_hash.h"
+#include "runtime/tools/tool_hash.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>

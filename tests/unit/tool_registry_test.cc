@@ -1,6 +1,6 @@
 // Tool manifests: the shipped tools.d loads, and every kind of broken manifest is refused with
 // an error naming the file and the JSON pointer of the offending field.
-#include "runtime/tool_registry.h"
+#include "runtime/tools/tool_registry.h"
 
 #include <unistd.h>
 

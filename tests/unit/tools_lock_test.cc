@@ -1,7 +1,7 @@
 // The lock file of approved tool hashes and the kill switch's disabled list: strict parsing
 // with errors naming the file and the JSON pointer, atomic writes with the documented mode, and
 // the switch's fail-closed reading of a broken file.
-#include "runtime/tools_lock.h"
+#include "runtime/tools/tools_lock.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/tool_kill_switch.h"
+#include "runtime/tools/tool_kill_switch.h"
 
 namespace {
 

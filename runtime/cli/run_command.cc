@@ -1,0 +1,320 @@
+#include "runtime/cli/run_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+#include "runtime/base/log.h"
+#include "runtime/policy/policy.h"
+#include "runtime/records/record_store.h"
+#include "sandbox/base/sha256.h"
+#include "sandbox/base/sys.h"
+#include "sandbox/launcher.h"
+
+namespace runtime {
+namespace {
+
+nlohmann::json capture_json(const sandbox::Capture& c) {
+    return {{"bytes", c.total},
+            {"captured_bytes", c.data.size()},
+            {"truncated", c.truncated},
+            {"sha256", c.sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.sha256)},
+            {"data", c.data}};
+}
+
+const char* status_word(const sandbox::Outcome& o) {
+    if (o.reason == sandbox::Termination::SandboxError) return "error";
+    return (o.reason == sandbox::Termination::Exit && o.exit_code == 0) ? "success" : "failure";
+}
+
+sandbox::Result<std::string> read_stdin(uint64_t cap) {
+    std::string data;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sandbox::fail(sandbox::sys_error("read(stdin)"));
+        if (n == 0) return data;
+        if (data.size() + static_cast<size_t>(n) > cap)
+            return sandbox::fail(
+                sandbox::Errc::InvalidArgument,
+                "stdin is larger than the policy's stdin_bytes (" + std::to_string(cap) + ")");
+        data.append(buf, static_cast<size_t>(n));
+    }
+}
+
+void report_error(const RunOptions& options, const std::string& message) {
+    if (options.json) {
+        nlohmann::json doc = {{"status", "error"},
+                              {"reason", "sandbox_error"},
+                              {"policy", options.policy},
+                              {"error", message}};
+        std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+    std::cerr << "tooljail: " << message << "\n";
+}
+
+}  // namespace
+
+int exit_status_for(const sandbox::Outcome& o) {
+    using sandbox::Termination;
+    switch (o.reason) {
+        case Termination::Exit:
+            return o.exit_code;
+        case Termination::Signaled:
+        case Termination::SeccompViolation:
+            return 128 + o.signal;
+        case Termination::Cancelled:
+            return 128 + (o.signal > 0 ? o.signal : SIGTERM);
+        case Termination::Timeout:
+            return kExitTimeout;
+        case Termination::CpuLimit:
+        case Termination::MemoryLimit:
+        case Termination::PidsLimit:
+        case Termination::OutputCap:
+            return kExitResourceLimit;
+        case Termination::SandboxError:
+            if (o.failed_step == "execve") {
+                if (o.failed_errno == ENOENT || o.failed_errno == ENOTDIR) return kExitNotFound;
+                return kExitNotExecutable;
+            }
+            return kExitSandboxError;
+    }
+    return kExitSandboxError;
+}
+
+nlohmann::json outcome_to_json(const sandbox::Outcome& o, const std::string& policy,
+                               const std::string& run_id) {
+    nlohmann::json doc = {
+        {"status", status_word(o)},
+        {"reason", sandbox::termination_name(o.reason)},
+        {"exit_code", o.reason == sandbox::Termination::SandboxError || o.signal != 0
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json(o.exit_code)},
+        {"signal", o.signal != 0 ? nlohmann::json(o.signal) : nlohmann::json(nullptr)},
+        {"wall_ms", o.wall.count()},
+        {"cpu_ms", o.cpu.count()},
+        {"peak_memory_bytes", o.peak_memory_bytes},
+        {"oom_kills", o.oom_kills},
+        {"pids_limit_hits", o.pids_limit_hits},
+        {"stdout", capture_json(o.out)},
+        {"stderr", capture_json(o.err)},
+        {"policy", policy},
+        {"run_id", run_id},
+        {"tooljail_exit_status", exit_status_for(o)},
+    };
+    if (o.reason == sandbox::Termination::SandboxError) {
+        doc["error"] = o.error_message;
+        doc["failed_step"] = o.failed_step;
+        doc["errno"] = o.failed_errno;
+    }
+    return doc;
+}
+
+namespace {
+
+// The run's record, as far as it is known before any check: refusals record this much.
+records::RunStart initial_record(const RunOptions& options) {
+    records::RunStart rs;
+    rs.client.transport = "cli";
+    rs.client.os_user = records::current_os_user();
+    rs.policy = options.policy;
+    rs.argv = options.argv;
+    std::string traceparent = options.traceparent;
+    if (traceparent.empty()) {
+        if (const char* env = std::getenv("TRACEPARENT")) traceparent = env;
+    }
+    if (!traceparent.empty()) {
+        if (auto tp = records::parse_traceparent(traceparent)) {
+            rs.trace_id = tp->trace_id;
+            rs.parent_span_id = tp->parent_span_id;
+        } else {
+            LOG_WARN("ignoring malformed traceparent '{}'", traceparent);
+        }
+    }
+    return rs;
+}
+
+}  // namespace
+
+int run_command(const RunOptions& options) {
+    // The record store comes first, so that every refusal below is recorded too.
+    std::unique_ptr<RecordStore> store;
+    std::string records_dir =
+        options.records_dir.empty() ? default_records_dir() : options.records_dir;
+    RecordOptions record_options;
+    record_options.dir = records_dir;
+    record_options.syslog = options.syslog;
+    if (auto opened = RecordStore::open(record_options)) {
+        store = std::move(*opened);
+    } else if (!options.records_fail_open) {
+        report_error(options,
+                     "cannot open the record store " + records_dir + ": " +
+                         opened.error().message() +
+                         "; refusing to run without a record (--records-fail-open runs anyway)");
+        return kExitSandboxError;
+    } else {
+        std::cerr << "tooljail: warning: running without a record (--records-fail-open): cannot "
+                     "open the record store "
+                  << records_dir << ": " << opened.error().message() << "\n";
+    }
+    records::RunStart record = initial_record(options);
+    auto refuse = [&](const char* reason, const std::string& message) {
+        report_error(options, message);
+        if (store) {
+            if (auto r = store->refuse({record, reason, message}); !r)
+                std::cerr << "tooljail: records: could not record the refusal in " << records_dir
+                          << ": " << r.error().message() << "\n";
+        }
+        return kExitSandboxError;
+    };
+
+    if (options.argv.empty())
+        return refuse(records::kValidationError,
+                      "no program given (usage: tooljail run [OPTIONS] -- PROGRAM [ARGS...])");
+    // A policy is named, never a path: "--policy ../x" must not reach files outside the directory.
+    bool plain = !options.policy.empty() && options.policy.size() <= 64;
+    for (char ch : options.policy)
+        plain = plain &&
+                ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+    if (!plain)
+        return refuse(records::kValidationError,
+                      "--policy must be a policy name ([a-z0-9_-], at most 64), got '" +
+                          options.policy + "'");
+    std::string dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
+    auto policy = load_policy_file(dir + "/" + options.policy + ".json", process_env());
+    if (!policy)
+        return refuse(records::kPolicyDenied,
+                      "policy '" + options.policy + "': " + policy.error().message());
+    record.policy_sha256 = sandbox::sha256_hex(policy->source);
+    sandbox::SandboxConfig config = policy->sandbox;
+    if (!options.workspace) {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd))
+            return refuse(records::kValidationError,
+                          "cannot determine the current directory for the workspace");
+        config.workspace = cwd;
+    } else if (!options.workspace->empty()) {
+        char resolved[PATH_MAX];
+        if (!::realpath(options.workspace->c_str(), resolved))
+            return refuse(records::kValidationError,
+                          sandbox::sys_error("workspace " + *options.workspace).message());
+        config.workspace = resolved;
+    }
+    record.workspace = config.workspace;
+
+    sandbox::RunRequest request;
+    request.argv = options.argv;
+    if (options.timeout_seconds) {
+        double s = *options.timeout_seconds;
+        if (!(s > 0) || s > 86400)
+            return refuse(records::kValidationError,
+                          "--timeout must be between 0 and 86400 seconds");
+        request.wall_timeout = sandbox::Millis{static_cast<int64_t>(std::ceil(s * 1000))};
+        // --timeout may lengthen the CI policy's wall clock too: it is the caller's explicit wish.
+        if (*request.wall_timeout > config.limits.wall_timeout)
+            config.limits.wall_timeout = *request.wall_timeout;
+    }
+    if (options.forward_stdin) {
+        auto data = read_stdin(config.limits.stdin_bytes);
+        if (!data) return refuse(records::kValidationError, data.error().message());
+        record.stdin_bytes = data->size();
+        record.stdin_sha256 = sandbox::sha256_hex(*data);
+        request.stdin_data = std::move(*data);
+    }
+
+    auto host = sandbox::Host::open({});
+    if (!host) return refuse(records::kSandboxError, "host: " + host.error().message());
+    auto sb = sandbox::Sandbox::prepare(config, *host);
+    if (!sb) return refuse(records::kSandboxError, sb.error().message());
+
+    // SIGINT/SIGTERM to tooljail cancel the run (the whole tree dies) instead of orphaning it.
+    // Blocked before the start entry, so a signal after it is a recorded cancellation.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+    sandbox::UniqueFd cancel(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+
+    std::optional<RecordStore::Started> started;
+    if (store) {
+        record.layers = (*sb)->layers();
+        record.limits = config.limits;
+        if (request.wall_timeout) record.limits->wall_timeout = *request.wall_timeout;
+        record.env = config.env;
+        auto s = store->start(record);
+        if (s) {
+            started = std::move(*s);
+            request.run_id = started->run_id;
+        } else if (!options.records_fail_open) {
+            report_error(
+                options,
+                "cannot record the start of the run in " + records_dir + ": " +
+                    s.error().message() +
+                    "; refusing to run without a record (--records-fail-open runs anyway)");
+            return kExitSandboxError;
+        } else {
+            std::cerr << "tooljail: warning: running without a record (--records-fail-open): "
+                      << s.error().message() << "\n";
+        }
+    }
+
+    auto run = (*sb)->launch(request);
+    sandbox::Outcome outcome;
+    std::string run_id = request.run_id;
+    if (!run) {
+        outcome = sandbox::launch_failure(run.error());
+    } else {
+        run_id = (*run)->id();
+        // Without --json the program's output streams through as it arrives, as if unsandboxed.
+        sandbox::OutputObserver stream;
+        if (!options.json) {
+            stream = [](sandbox::Stream s, std::string_view chunk) {
+                int fd = s == sandbox::Stream::Stdout ? STDOUT_FILENO : STDERR_FILENO;
+                auto ignored = sandbox::sys::write_all(fd, chunk);
+                (void)ignored;
+            };
+        }
+        outcome = (*run)->wait(cancel.get(), stream);
+        if (outcome.reason == sandbox::Termination::Cancelled) {
+            signalfd_siginfo si{};
+            if (::read(cancel.get(), &si, sizeof si) == sizeof si)
+                outcome.signal = static_cast<int>(si.ssi_signo);
+        }
+    }
+    if (started) {
+        if (auto f = store->finish(started->run_id, outcome); !f)
+            std::cerr << "tooljail: records: could not complete the record of run "
+                      << started->run_id << " in " << records_dir << ": " << f.error().message()
+                      << " (it will be marked interrupted)\n";
+    }
+
+    int status = exit_status_for(outcome);
+    if (options.json) {
+        auto doc = outcome_to_json(outcome, options.policy, run_id);
+        if (started) doc["trace_id"] = started->trace_id;
+        std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+        if (outcome.out.truncated || outcome.err.truncated)
+            std::cerr << "tooljail: output truncated (stdout " << outcome.out.total
+                      << " bytes, stderr " << outcome.err.total << " bytes; caps "
+                      << config.limits.stdout_bytes << "/" << config.limits.stderr_bytes
+                      << "); use --json or a policy with larger caps\n";
+        if (outcome.reason == sandbox::Termination::SandboxError)
+            std::cerr << "tooljail: " << outcome.error_message << "\n";
+        else if (outcome.reason != sandbox::Termination::Exit)
+            std::cerr << "tooljail: run ended: " << sandbox::termination_name(outcome.reason)
+                      << "\n";
+    }
+    return status;
+}
+
+}  // namespace runtime

@@ -1,0 +1,179 @@
+#include "runtime/cli/serve_command.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <iostream>
+
+#include "runtime/mcp/call_pool.h"
+#include "runtime/serve/drain.h"
+#include "runtime/http/http_ops.h"
+#include "runtime/base/log.h"
+#include "runtime/mcp/mcp_server.h"
+#include "runtime/policy/policy.h"
+#include "runtime/serve/reload_signal.h"
+#include "runtime/cli/run_command.h"
+#include "runtime/mcp/transport.h"
+#include "sandbox/base/unique_fd.h"
+
+namespace runtime {
+namespace {
+
+std::string instructions(const std::string& workspace) {
+    return "Tools run inside a sandbox: the workspace (" + workspace +
+           ") is mounted read-only at /workspace, which is the working directory; there is no "
+           "network; /tmp is private and discarded after each call. Paths are relative to the "
+           "workspace. Failed runs return isError with a structured error code.";
+}
+
+}  // namespace
+
+sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOptions& options) {
+    block_reload_signal();  // before the Host's threads start: all of them inherit the mask
+    std::string workspace = options.workspace;
+    if (workspace.empty()) {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd)) return sandbox::fail(sandbox::sys_error("cannot determine the current directory"));
+        workspace = cwd;
+    }
+    ToolSetSource source;
+    source.policy_dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
+    source.tools_dir = options.tools_dir.empty() ? default_tools_dir() : options.tools_dir;
+    source.workspace = workspace;
+    source.lock_file = options.tools_lock;
+    sandbox::HostOptions host_options;
+    host_options.pool.per_sandbox = options.pool_size;
+    host_options.pool.max_total = options.pool_max;
+    auto host = sandbox::Host::open(host_options);
+    if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
+    source.host = std::move(*host);
+    if (options.pool_size > 0)
+        LOG_INFO("warm pool: {} per tool, at most {} in total", options.pool_size, options.pool_max);
+    else
+        LOG_INFO("warm pool: off; every call builds its sandbox");
+    auto context = std::make_unique<ServeContext>();
+    RecordOptions record_options;
+    record_options.dir = options.records_dir.empty() ? default_records_dir() : options.records_dir;
+    record_options.syslog = options.syslog;
+    if (auto store = RecordStore::open(record_options)) {
+        context->records = std::move(*store);
+    } else if (!options.records_fail_open) {
+        return sandbox::fail(std::move(store).error().with_prefix(
+            "cannot open the run records (--records-fail-open serves without them): "));
+    } else {
+        LOG_WARN("serving without run records (--records-fail-open): {}", store.error().message());
+    }
+    source.runner.records = context->records.get();
+    source.runner.records_fail_open = options.records_fail_open;
+    source.runner.shared_archive = std::make_shared<RunArchive>(source.runner.archive);
+    auto first = load_tool_set(source);
+    if (!first) return sandbox::fail(std::move(first).error());
+    for (const auto& [tool, rate] : options.admission.tool_rates)
+        if (!(*first)->tools.find_any(tool))
+            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
+    if (options.admission.any()) context->admission = std::make_unique<Admission>(options.admission);
+    context->workspace = (*first)->runner->workspace();
+    context->instructions = instructions(context->workspace);
+    std::string state_dir = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+    context->tools = std::make_unique<LiveTools>(std::move(source), std::move(*first), disabled_tools_file(state_dir));
+    context->reloader = std::make_unique<HangupReloader>(*context->tools);
+    return context;
+}
+
+int serve_stdio(const ServeOptions& options) {
+    block_stop_signals();  // before the warm pool's threads: the Drainer below takes the signals
+    // Before the context: the list_changed listener writes here until the context is gone.
+    LineWriter out(STDOUT_FILENO);
+    std::atomic<bool> initialized{false};
+    auto context = load_serve_context(options);
+    if (!context) {
+        std::cerr << "tooljail serve: " << context.error().message() << "\n";
+        return kExitSandboxError;
+    }
+    ServeContext& ctx = **context;
+    auto metrics_listener = http_ops::serve_metrics(options.metrics_listen, *ctx.tools);
+    if (!metrics_listener) {
+        std::cerr << "tooljail serve: " << metrics_listener.error().message() << "\n";
+        return kExitSandboxError;
+    }
+    sandbox::UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop) {
+        std::cerr << "tooljail serve: eventfd: " << std::strerror(errno) << "\n";
+        return kExitSandboxError;
+    }
+    LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools->current()->visible().size(), ctx.workspace);
+
+    ServerOptions server_options{100, ctx.instructions, "stdio"};
+    server_options.admission = ctx.admission.get();
+    server_options.list_changed = true;
+    McpServer server(*ctx.tools, server_options);
+    // Not before the client finished initialize: a notification may not precede its result.
+    ctx.tools->on_list_changed([&out, &initialized] {
+        if (initialized.load())
+            out.write_line(jsonrpc::serialize({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}}));
+    });
+    LineReader in(STDIN_FILENO);
+    in.stop_on(stop.get());
+    CallPool pool(std::max<size_t>(1, options.max_parallel), options.max_queued);
+    // SIGTERM: refuse new calls, let the accepted ones finish (their replies go out), then end
+    // the read loop. Declared after the pool: destroyed (joined) first.
+    Drainer drainer(std::chrono::seconds(options.drain_timeout_seconds),
+                    {[&pool] { pool.stop_accepting(); }, [&pool] { return pool.in_flight() == 0; },
+                     [&pool, &stop] {
+                         pool.shutdown();
+                         uint64_t one = 1;
+                         if (::write(stop.get(), &one, sizeof one) != sizeof one)
+                             LOG_ERROR("cannot end the stdio loop: {}", std::strerror(errno));
+                     }});
+    auto write = [&out](const nlohmann::json& message) { out.write_line(jsonrpc::serialize(message)); };
+
+    while (auto line = in.next()) {
+        if (line->oversized) {
+            out.write_line(jsonrpc::serialize(jsonrpc::error(
+                nullptr, jsonrpc::kParseError,
+                "message larger than " + std::to_string(kMaxLineBytes) + " bytes discarded")));
+            continue;
+        }
+        jsonrpc::Message m = jsonrpc::parse(line->text);
+        if (m.kind == jsonrpc::Kind::Notification && m.method == "notifications/cancelled") {
+            if (m.params.is_object() && m.params.contains("requestId")) pool.cancel(m.params["requestId"].dump());
+            continue;
+        }
+        McpServer::Reply reply;
+        try {
+            reply = server.handle(m);
+        } catch (const std::exception& e) {
+            LOG_ERROR("{} failed: {}", m.method, e.what());
+            reply.message = jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error");
+        }
+        if (reply.message) out.write_line(jsonrpc::serialize(*reply.message));
+        if (!server.protocol_version().empty()) initialized = true;
+        if (reply.work) {
+            auto submitted = pool.submit(m.id.dump(), std::move(reply.work), write, write);
+            if (submitted == CallPool::Submit::Busy) {
+                server.record_refused_call(m, records::kRateLimited, "too many calls in progress");
+                out.write_line(jsonrpc::serialize(jsonrpc::error(
+                    m.id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
+                    {{"code", "RATE_LIMITED"}, {"retry_after", 1}})));
+            } else if (submitted == CallPool::Submit::Stopping) {
+                server.record_refused_call(m, records::kShuttingDown, "the server is shutting down");
+                out.write_line(jsonrpc::serialize(jsonrpc::error(m.id, jsonrpc::kServerBusy,
+                                                                 "the server is shutting down; no new calls",
+                                                                 {{"code", "SHUTTING_DOWN"}})));
+            } else if (submitted != CallPool::Submit::Ok)
+                out.write_line(jsonrpc::serialize(
+                    jsonrpc::error(m.id, jsonrpc::kInvalidRequest, "a request with this id is still in progress")));
+        }
+    }
+    // stdin closed (the client is gone) or the drain ended: cancel what runs; nothing of it may
+    // outlive us.
+    pool.shutdown();
+    LOG_INFO("{}; shut down", drainer.stopped() ? "drained" : "stdin closed");
+    return 0;
+}
+
+}  // namespace runtime

@@ -1,0 +1,49 @@
+// `tooljail serve --http ADDR:PORT`: MCP Streamable HTTP on one endpoint, /mcp, served by
+// cpp-httplib's thread-pool server. Both protocol eras share the endpoint, the CallPool and the
+// bound on open streams; a POST is routed by what it carries.
+//
+// 2025-11-25 (stateful sessions; also 2025-06-18 and 2025-03-26):
+//   POST /mcp    one JSON-RPC message. initialize (without Mcp-Session-Id) opens a session and
+//                answers with its id; notifications and responses get 202; quick requests get
+//                one application/json body; tools/call gets a text/event-stream response:
+//                progress notifications while the run goes, then the result, then the end.
+//                notifications/cancelled or closing that stream cancels the call.
+//   DELETE /mcp  with Mcp-Session-Id ends the session and cancels its calls (204).
+// 2026-07-28 (stateless; a POST without Mcp-Session-Id whose MCP-Protocol-Version header is
+// 2026-07-28 or whose params._meta names a protocol version; runtime/http/http_stateless.h):
+//   POST /mcp    MCP-Protocol-Version, Mcp-Method and, for tools/call, resources/read and
+//                prompts/get, Mcp-Name must be present and match the body (else 400, -32020);
+//                an unsupported version is 400 with -32022 and data.supported; an unknown
+//                method 404 with -32601; a notification 202. tools/call streams as above, and
+//                closing the stream is the only cancellation.
+//   DELETE /mcp  without Mcp-Session-Id is 405.
+// GET /healthz: 200, or 503 while draining, without authentication (runtime/http/http_ops.h).
+// Either era: GET /mcp is 405 (no server-initiated stream); OPTIONS /mcp answers a CORS
+// preflight (204); responses to an allowed Origin carry Access-Control-Allow-Origin.
+//
+// Without --auth the listener is loopback only. With --auth FILE (runtime/http/auth_tokens.h) every
+// request to /mcp but a CORS preflight needs Authorization: Bearer <token> (else 401 with
+// WWW-Authenticate), the listener may be beyond loopback, sessions belong to the client that
+// opened them, and each client sees and calls only the tools of its scope (docs/AUTH.md).
+// Either way every request must carry an allowed Host (loopback, or with --auth the listen
+// address and --allowed-host names) and, if any, an allowed Origin (DNS rebinding; otherwise
+// 403, before authentication, preflights included). Sessions, bodies, streams, threads and
+// timeouts are all bounded; see the .cc.
+#pragma once
+
+#include "runtime/http/http_listen.h"
+#include "runtime/cli/serve_command.h"
+
+namespace runtime {
+
+// Loads everything like serve_stdio (refusing to start on any invalid file), binds the
+// listener, prints "tooljail: serving MCP over Streamable HTTP at http://ADDR:PORT/mcp" on
+// stderr (the bound port when 0 was asked), and serves until SIGTERM or SIGINT: then it drains
+// (runtime/serve/drain.h: new calls 503, accepted ones finish or are cancelled at --drain-timeout),
+// stops and returns 0. /healthz and --metrics-listen: runtime/http/http_ops.h. Returns
+// kExitSandboxError when loading or binding fails. Must be called before the process has
+// started any thread: it blocks SIGTERM/SIGINT in every thread it creates and waits for them
+// on one.
+int serve_http(const ServeOptions& options);
+
+}  // namespace runtime
