@@ -39,9 +39,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace runtime;
     std::string_view first = fuzz::split_line(fuzz::as_text(data, size)).first;
     auto now = records::Time::clock::now();
-    (void)records::parse_time(first, now);
-    (void)records::parse_duration_seconds(first);
-    (void)records::parse_size(first);
+    (void)units::parse_time(first, now);
+    (void)units::parse_duration_seconds(first);
+    (void)units::parse_size(first);
     (void)journal::segment_number(first);
 
     const std::string path = store_dir() + "/" + journal::segment_name(1);

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     run_cmd->prefix_command(false);
 
     runtime::ServeOptions serve;
+    runtime::HttpOptions http_options;
     auto* serve_cmd = app.add_subcommand(
         "serve", "Serve the tools in tools.d as an MCP server (stdio, or HTTP with --http)");
     serve_cmd->add_option("--tools-dir", serve.tools_dir, "Directory of tool manifests");
@@ -74,22 +75,22 @@ int main(int argc, char** argv) {
         ->add_option("--max-queued", serve.max_queued, "Calls waiting beyond that before refusing")
         ->check(CLI::Range(0, 4096));
     auto* http = serve_cmd->add_option(
-        "--http", serve.http_listen,
+        "--http", http_options.listen,
         "Serve MCP Streamable HTTP at http://ADDR:PORT/mcp instead of stdio (loopback only "
         "unless --auth; PORT 0 picks a free port, printed on stderr)");
     serve_cmd
         ->add_option(
-            "--allowed-origin", serve.allowed_origins,
+            "--allowed-origin", http_options.allowed_origins,
             "With --http: also accept requests with this Origin (repeatable; default: only the "
             "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
         ->needs(http);
     serve_cmd
-        ->add_option("--auth", serve.auth_file,
+        ->add_option("--auth", http_options.auth_file,
                      "With --http: require bearer tokens from this token file (see `tooljail token`; "
                      "e.g. /etc/tooljail/tokens.json); allows listening beyond loopback")
         ->needs(http);
     serve_cmd
-        ->add_option("--allowed-host", serve.allowed_hosts,
+        ->add_option("--allowed-host", http_options.allowed_hosts,
                      "With --http beyond loopback: also accept requests whose Host names this "
                      "(repeatable; the listen address itself is always accepted)")
         ->needs(http);
@@ -135,27 +136,27 @@ int main(int argc, char** argv) {
                      "beyond it 429 (default off)")
         ->needs(http);
     serve_cmd
-        ->add_option("--max-body", serve.max_body_bytes,
+        ->add_option("--max-body", http_options.max_body_bytes,
                      "With --http: the largest request body in bytes; beyond it 413")
         ->check(CLI::Range(size_t{1} << 10, size_t{64} << 20))
         ->capture_default_str()
         ->needs(http);
     serve_cmd
-        ->add_option("--max-body-total", serve.max_body_total_bytes,
+        ->add_option("--max-body-total", http_options.max_body_total_bytes,
                      "With --http: request body bytes received and handled at once, all clients "
                      "together (at least --max-body); beyond it 503 with Retry-After")
         ->check(CLI::Range(size_t{1} << 10, size_t{4} << 30))
         ->capture_default_str()
         ->needs(http);
     serve_cmd
-        ->add_option("--request-timeout", serve.request_timeout_seconds,
+        ->add_option("--request-timeout", http_options.request_timeout_seconds,
                      "With --http: seconds a request's headers and body may take to arrive; then the "
                      "connection is closed")
         ->check(CLI::Range(1.0, 3600.0))
         ->capture_default_str()
         ->needs(http);
     serve_cmd
-        ->add_option("--max-get-streams", serve.max_get_streams,
+        ->add_option("--max-get-streams", http_options.max_get_streams,
                      "With --http: sessions that may keep a GET stream open at once, for notifications "
                      "such as tools/list_changed (each holds a server thread; 0 = none, GET is 405)")
         ->check(CLI::Range(0, 256))
@@ -168,7 +169,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 3600))
         ->capture_default_str();
     serve_cmd
-        ->add_option("--instance-id", serve.instance_id,
+        ->add_option("--instance-id", http_options.instance_id,
                      "With --http: prefix session ids with NAME- so a load balancer can pin each "
                      "session to this instance (docs/OPERATIONS.md, scale-out)")
         ->check([](const std::string& v) {
@@ -343,6 +344,6 @@ int main(int argc, char** argv) {
     }
     if (*tools_cmd) return runtime::tools_command(tools);
     if (*serve_cmd)
-        return serve.http_listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve);
+        return http_options.listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve, http_options);
     return runtime::kExitSandboxError;
 }

@@ -9,15 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "runtime/base/exit_codes.h"
 #include "sandbox/spec.h"
 
 namespace runtime {
-
-inline constexpr int kExitResourceLimit = 123;
-inline constexpr int kExitTimeout = 124;
-inline constexpr int kExitSandboxError = 125;
-inline constexpr int kExitNotExecutable = 126;
-inline constexpr int kExitNotFound = 127;
 
 struct RunOptions {
     std::string policy = "default";

@@ -13,7 +13,7 @@
 #include "runtime/records/record_schema.h"
 #include "runtime/records/record_store.h"
 #include "runtime/records/record_verify.h"
-#include "runtime/cli/run_command.h"
+#include "runtime/base/exit_codes.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 
@@ -91,7 +91,7 @@ bool client_matches(const json& r, const std::string& want) {
 std::optional<records::Time> record_time(const json& r) {
     std::string at = str(r, "started_at");
     if (at.empty()) at = str(r, "ended_at");
-    return records::parse_time(at, records::Time{});
+    return units::parse_time(at, records::Time{});
 }
 
 struct Filter {
@@ -103,7 +103,7 @@ sandbox::Result<Filter> make_filter(const RunsOptions& o) {
     auto now = std::chrono::system_clock::now();
     for (auto [text, out] : {std::pair{&o.since, &f.since}, std::pair{&o.until, &f.until}}) {
         if (text->empty()) continue;
-        *out = records::parse_time(*text, now);
+        *out = units::parse_time(*text, now);
         if (!*out)
             return sandbox::fail(
                 sandbox::Errc::InvalidArgument,
@@ -344,7 +344,7 @@ int verify_command(const RunsOptions& o, const std::string& dir) {
 
 sandbox::Result<Retention> retention_with_flags(const RunsOptions& o, Retention r) {
     if (!o.max_age.empty()) {
-        auto v = records::parse_duration_seconds(o.max_age);
+        auto v = units::parse_duration_seconds(o.max_age);
         if (!v)
             return sandbox::fail(sandbox::Errc::InvalidArgument,
                                  "--max-age: expected a duration like 30d (got " + o.max_age + ")");
@@ -354,7 +354,7 @@ sandbox::Result<Retention> retention_with_flags(const RunsOptions& o, Retention 
          {std::tuple{&o.max_bytes, &r.max_bytes, "--max-bytes"},
           std::tuple{&o.segment_bytes, &r.segment_bytes, "--segment-bytes"}}) {
         if (text->empty()) continue;
-        auto v = records::parse_size(*text);
+        auto v = units::parse_size(*text);
         if (!v)
             return sandbox::fail(
                 sandbox::Errc::InvalidArgument,

@@ -12,8 +12,8 @@
 
 #include "runtime/http/auth_tokens.h"
 #include "runtime/policy/policy.h"
-#include "runtime/records/record_schema.h"
-#include "runtime/cli/run_command.h"
+#include "runtime/base/units.h"
+#include "runtime/base/exit_codes.h"
 #include "runtime/tools/tool_registry.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
@@ -66,7 +66,7 @@ int create(const TokenOptions& o, const std::string& path) {
     auth::TokenEntry entry;
     entry.client = o.client;
     entry.tools = o.tools;
-    entry.created = records::format_time(std::chrono::system_clock::now());
+    entry.created = units::format_time(std::chrono::system_clock::now());
     size_t index = 0;
     if (std::string problem = auth::scope_problem(entry.tools, index); !problem.empty())
         return error("--tools" + (entry.tools.empty() ? std::string() : " '" + entry.tools[index] + "'") + ": " + problem);

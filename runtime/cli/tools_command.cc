@@ -7,10 +7,10 @@
 
 #include "runtime/base/atomic_file.h"
 #include "runtime/policy/policy.h"
-#include "runtime/cli/run_command.h"
+#include "runtime/base/exit_codes.h"
 #include "runtime/tools/tool_hash.h"
 #include "runtime/tools/tool_kill_switch.h"
-#include "runtime/tools/tool_manifest_rules.h"
+#include "runtime/tools/tool_def.h"
 #include "runtime/tools/tool_registry.h"
 #include "runtime/tools/tools_lock.h"
 
@@ -114,7 +114,7 @@ int approve(const ToolsOptions& o) {
 int switch_tools(const ToolsOptions& o, bool disable) {
     if (o.names.empty()) return error(std::string(disable ? "disable" : "enable") + " needs tool names");
     for (const auto& name : o.names)
-        if (!tool_manifest_rules::valid_name(name)) return error("'" + name + "' is not a tool name ([a-z][a-z0-9_]{0,63})");
+        if (!valid_tool_name(name)) return error("'" + name + "' is not a tool name ([a-z][a-z0-9_]{0,63})");
     std::string file = disabled_tools_file(state_dir(o));
     if (auto made = make_parent_dirs(file); !made) return error("disabled tools: " + made.error().message());
     auto guard = lock_parent_dir(file);

@@ -17,7 +17,7 @@
 
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/json_reader.h"
-#include "runtime/records/record_schema.h"
+#include "runtime/base/units.h"
 #include "sandbox/base/sys.h"
 #include "sandbox/base/unique_fd.h"
 
@@ -47,11 +47,11 @@ bool lower_hex_sha256(std::string_view s) {
            std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// RFC 3339 date-time only: record_schema's parse_time also takes durations ("7d"), which mean
+// RFC 3339 date-time only: units::parse_time also takes durations ("7d"), which mean
 // nothing as a creation time.
 bool rfc3339(std::string_view s) {
     return s.size() >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
-           records::parse_time(s, std::chrono::system_clock::now()).has_value();
+           units::parse_time(s, std::chrono::system_clock::now()).has_value();
 }
 
 Result<TokenEntry> parse_entry(const jr::Context& ctx, const json& j, const std::string& ptr) {

@@ -19,7 +19,7 @@
 #include "runtime/mcp/jsonrpc.h"
 #include "runtime/base/log.h"
 #include "runtime/ops/metrics.h"
-#include "runtime/records/record_schema.h"
+#include "runtime/records/reasons.h"
 
 namespace runtime::http_limits {
 namespace {

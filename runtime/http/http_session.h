@@ -23,7 +23,7 @@
 #include "runtime/http/auth_tokens.h"
 #include "runtime/mcp/call_pool.h"
 #include "runtime/mcp/mcp_server.h"
-#include "runtime/cli/serve_command.h"
+#include "runtime/serve/serve_context.h"
 #include "sandbox/base/result.h"
 
 namespace httplib {

@@ -20,7 +20,7 @@
 #include "runtime/http/http_session.h"
 #include "runtime/mcp/jsonrpc.h"
 #include "runtime/mcp/mcp_server.h"
-#include "runtime/cli/serve_command.h"
+#include "runtime/serve/serve_context.h"
 
 namespace httplib {
 struct Request;

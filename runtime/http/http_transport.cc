@@ -32,7 +32,7 @@
 #include "runtime/base/log.h"
 #include "runtime/mcp/mcp_server.h"
 #include "runtime/ops/metrics.h"
-#include "runtime/cli/run_command.h"
+#include "runtime/base/exit_codes.h"
 
 namespace runtime {
 namespace {
@@ -63,25 +63,25 @@ using http_auth::Caller;
 class HttpTransport {
 public:
     // `verifier` null: no authentication (loopback only, checked by parse_listen_address).
-    HttpTransport(const ServeContext& ctx, const ServeOptions& options, ListenAddress address,
-                  auth::TokenVerifier* verifier)
+    HttpTransport(const ServeContext& ctx, const ServeOptions& options, const HttpOptions& http,
+                  ListenAddress address, auth::TokenVerifier* verifier)
         : ctx_(ctx),
           drain_timeout_(options.drain_timeout_seconds),
-          instance_id_(options.instance_id),
+          instance_id_(http.instance_id),
           address_(std::move(address)),
-          extra_origins_(options.allowed_origins),
-          extra_hosts_(options.allowed_hosts),
+          extra_origins_(http.allowed_origins),
+          extra_hosts_(http.allowed_hosts),
           verifier_(verifier),
-          auth_file_(options.auth_file),
-          max_body_(options.max_body_bytes),
-          body_budget_(options.max_body_total_bytes),
+          auth_file_(http.auth_file),
+          max_body_(http.max_body_bytes),
+          body_budget_(http.max_body_total_bytes),
           streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
           stateless_(ctx, pool_, streams_),
-          push_(std::make_shared<http_session::PushStreams>(options.max_get_streams)),
+          push_(std::make_shared<http_session::PushStreams>(http.max_get_streams)),
           server_(http_limits::RequestLimits{
-              std::chrono::milliseconds(static_cast<int64_t>(options.request_timeout_seconds * 1000)),
-              options.max_body_bytes}) {}
+              std::chrono::milliseconds(static_cast<int64_t>(http.request_timeout_seconds * 1000)),
+              http.max_body_bytes}) {}
 
     int run();
 
@@ -481,31 +481,31 @@ int HttpTransport::run() {
 
 }  // namespace
 
-int serve_http(const ServeOptions& options) {
+int serve_http(const ServeOptions& options, const HttpOptions& http) {
     // Before any thread exists, so that every thread inherits the mask and the signals stay
     // pending for the Drainer in run(). Sandboxed children reset their mask (sandbox/child.cc).
     block_stop_signals();
 
-    auto address = parse_listen_address(options.http_listen, !options.auth_file.empty());
+    auto address = parse_listen_address(http.listen, !http.auth_file.empty());
     if (!address) {
         std::cerr << "tooljail serve: " << address.error().context << "\n";
         return kExitSandboxError;
     }
-    for (const auto& origin : options.allowed_origins)
+    for (const auto& origin : http.allowed_origins)
         if (!valid_origin(origin)) {
             std::cerr << "tooljail serve: --allowed-origin '" << origin
                       << "': expected scheme://host[:port], e.g. http://localhost:5173\n";
             return kExitSandboxError;
         }
-    for (const auto& host : options.allowed_hosts)
+    for (const auto& host : http.allowed_hosts)
         if (http_headers::host_name(host).empty() || host.find_first_of("/ \t") != std::string::npos) {
             std::cerr << "tooljail serve: --allowed-host '" << host << "': expected a host name or address, e.g. "
                       << "mcp.example.com\n";
             return kExitSandboxError;
         }
-    if (options.max_body_total_bytes < options.max_body_bytes) {
-        std::cerr << "tooljail serve: --max-body-total " << options.max_body_total_bytes << " is below --max-body "
-                  << options.max_body_bytes << ": a body of the largest allowed size could never be received\n";
+    if (http.max_body_total_bytes < http.max_body_bytes) {
+        std::cerr << "tooljail serve: --max-body-total " << http.max_body_total_bytes << " is below --max-body "
+                  << http.max_body_bytes << ": a body of the largest allowed size could never be received\n";
         return kExitSandboxError;
     }
     auto context = load_serve_context(options);
@@ -514,8 +514,8 @@ int serve_http(const ServeOptions& options) {
         return kExitSandboxError;
     }
     std::unique_ptr<auth::TokenVerifier> verifier;
-    if (!options.auth_file.empty()) {
-        auto loaded = http_auth::load_verifier(options.auth_file, (*context)->tools->current()->tools);
+    if (!http.auth_file.empty()) {
+        auto loaded = http_auth::load_verifier(http.auth_file, (*context)->tools->current()->tools);
         if (!loaded) {
             std::cerr << "tooljail serve: --auth: " << loaded.error().message() << "\n";
             return kExitSandboxError;
@@ -527,7 +527,7 @@ int serve_http(const ServeOptions& options) {
         std::cerr << "tooljail serve: " << metrics_listener.error().message() << "\n";
         return kExitSandboxError;
     }
-    HttpTransport transport(**context, options, std::move(*address), verifier.get());
+    HttpTransport transport(**context, options, http, std::move(*address), verifier.get());
     int status = transport.run();
     (*context)->reloader.reset();  // its steps call into the transport: stop it while that exists
     return status;

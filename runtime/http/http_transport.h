@@ -31,10 +31,42 @@
 // timeouts are all bounded; see the .cc.
 #pragma once
 
+#include <cstddef>
+#include <string>
+#include <vector>
+
 #include "runtime/http/http_listen.h"
-#include "runtime/cli/serve_command.h"
+#include "runtime/serve/serve_context.h"
 
 namespace runtime {
+
+// `serve --http`'s own options, besides the ServeOptions both transports share.
+struct HttpOptions {
+    // "ADDR:PORT", "PORT" or ":PORT" (loopback only without auth_file; port 0 picks a free
+    // one). Empty = serve stdio instead.
+    std::string listen;
+    // Origin values accepted besides the listener's own http://127.0.0.1:PORT,
+    // http://localhost:PORT and http://[::1]:PORT (e.g. "http://localhost:5173").
+    std::vector<std::string> allowed_origins;
+    // Host names accepted besides loopback ones and the listen address itself (when the
+    // server listens beyond loopback, e.g. "mcp.example.com").
+    std::vector<std::string> allowed_hosts;
+    // the token file (runtime/http/auth_tokens.h); "" = no authentication, loopback only.
+    std::string auth_file;
+    // the most bytes of one request body (413 beyond), and how long one request's headers
+    // and body may take to arrive (the connection is closed after that).
+    size_t max_body_bytes = size_t{4} << 20;
+    // the bytes of request bodies being received and handled at once, all connections
+    // together (at least max_body_bytes); a body beyond it is 503 with Retry-After.
+    size_t max_body_total_bytes = size_t{32} << 20;
+    double request_timeout_seconds = 30;
+    // sessions that may hold a GET stream (server-initiated notifications) open at once;
+    // 0 = none (GET is 405 and sessions are not offered listChanged).
+    size_t max_get_streams = 16;
+    // this instance's name, the prefix of its session ids ("<name>-<hex>"), so that a load
+    // balancer in front of several instances can pin a session to the one that holds it.
+    std::string instance_id;
+};
 
 // Loads everything like serve_stdio (refusing to start on any invalid file), binds the
 // listener, prints "tooljail: serving MCP over Streamable HTTP at http://ADDR:PORT/mcp" on
@@ -44,6 +76,6 @@ namespace runtime {
 // kExitSandboxError when loading or binding fails. Must be called before the process has
 // started any thread: it blocks SIGTERM/SIGINT in every thread it creates and waits for them
 // on one.
-int serve_http(const ServeOptions& options);
+int serve_http(const ServeOptions& options, const HttpOptions& http);
 
 }  // namespace runtime

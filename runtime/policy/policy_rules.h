@@ -5,7 +5,7 @@
 #pragma once
 
 #include "runtime/base/json_reader.h"
-#include "runtime/policy/policy.h"
+#include "runtime/policy/policy_def.h"
 #include "sandbox/base/result.h"
 #include "sandbox/spec.h"
 

@@ -22,7 +22,7 @@ using sandbox::sys_error;
 std::optional<records::Time> entry_time(const std::string& line) {
     auto e = journal::parse_entry(line);
     if (!e || !e->contains("at") || !(*e)["at"].is_string()) return std::nullopt;
-    return records::parse_time((*e)["at"].get<std::string>(), records::Time{});
+    return units::parse_time((*e)["at"].get<std::string>(), records::Time{});
 }
 
 // The last seq and hash of a segment (its last terminated line).
@@ -216,7 +216,7 @@ sandbox::Result<RecordStore::Impl::Appended> RecordStore::Impl::append_locked(
         // and acknowledge them, so verify can tell a crash from an edit.
         buf = "\n";
         all.push_back({{"type", "torn"},
-                       {"at", records::format_time(now)},
+                       {"at", units::format_time(now)},
                        {"segment", seg_number},
                        {"offset", torn_offset},
                        {"bytes", torn_bytes.size()},
@@ -329,7 +329,7 @@ sandbox::Result<PruneReport> RecordStore::Impl::prune_locked() {
     if (victims.empty()) return report;
     nlohmann::json entry = {
         {"type", "prune"},
-        {"at", records::format_time(now)},
+        {"at", units::format_time(now)},
         {"through_seq", through.seq},
         {"through_hash", through.hash},
         {"segments", nlohmann::json::array()},

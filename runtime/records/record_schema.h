@@ -23,6 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/base/units.h"
+#include "runtime/records/reasons.h"
 #include "sandbox/base/result.h"
 #include "sandbox/launcher.h"
 #include "sandbox/spec.h"
@@ -30,21 +32,7 @@
 namespace runtime::records {
 
 inline constexpr int kSchemaVersion = 1;
-using Time = std::chrono::system_clock::time_point;
-
-// Refusal reasons (a call that never launched). Runs that launched end with a
-// sandbox::termination_name() reason, or "interrupted".
-inline constexpr const char* kValidationError = "validation_error";  // bad arguments or usage
-inline constexpr const char* kPolicyDenied =
-    "policy_denied";  // policy missing, invalid or forbids it
-inline constexpr const char* kRateLimited = "rate_limited";    // queue full / too many calls
-inline constexpr const char* kUnauthorized = "unauthorized";   // HTTP auth failed
-inline constexpr const char* kSandboxError = "sandbox_error";  // host or sandbox preparation failed
-inline constexpr const char* kCancelled = "cancelled";         // cancelled before it launched
-inline constexpr const char* kToolDisabled = "tool_disabled";  // the kill switch (tools disable)
-inline constexpr const char* kToolNotApproved =
-    "tool_not_approved";  // drift: its hash is not the one in serve --tools-lock
-inline constexpr const char* kShuttingDown = "shutting_down";  // arrived while serve drained (SIGTERM)
+using Time = units::Time;
 
 struct OsUser {
     uint32_t uid = 0;
@@ -120,16 +108,6 @@ struct TraceParent {
 };
 std::optional<TraceParent> parse_traceparent(std::string_view header);
 std::string new_trace_id();
-
-// RFC 3339 UTC with milliseconds: "2026-11-21T18:30:00.123Z".
-std::string format_time(Time t);
-// RFC 3339 (any offset, optional fraction) or a duration before now: "90s", "15m", "2h", "7d",
-// "1w". nullopt when it is neither.
-std::optional<Time> parse_time(std::string_view text, Time now);
-// "30d", "12h", "3600s" (or a bare number of seconds) -> seconds; nullopt when malformed.
-std::optional<int64_t> parse_duration_seconds(std::string_view text);
-// "512M", "2G", "4096", "1k" (powers of 1024) -> bytes; nullopt when malformed.
-std::optional<uint64_t> parse_size(std::string_view text);
 
 // ---- entries (bodies without the chain fields) ----------------------------------------------
 

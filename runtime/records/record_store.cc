@@ -87,7 +87,7 @@ sandbox::Result<Retention> load_retention(const std::string& dir) {
         std::string v;
         if (!root->get(key)) continue;
         SBX_TRY(json_reader::read_string(ctx, *root, key, v));
-        auto secs = records::parse_duration_seconds(v);
+        auto secs = units::parse_duration_seconds(v);
         if (!secs)
             return ctx.bad(
                 root->at(key),
@@ -98,7 +98,7 @@ sandbox::Result<Retention> load_retention(const std::string& dir) {
         std::string v;
         if (!root->get(key)) continue;
         SBX_TRY(json_reader::read_string(ctx, *root, key, v));
-        auto bytes = records::parse_size(v);
+        auto bytes = units::parse_size(v);
         if (!bytes)
             return ctx.bad(root->at(key),
                            "expected a size like \"1G\", \"512M\" or \"0\" (got \"" + v + "\")");

@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "runtime/tools/tool_registry.h"
+#include "runtime/tools/tool_def.h"
 
 namespace runtime {
 

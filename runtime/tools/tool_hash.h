@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/tools/tool_registry.h"
+#include "runtime/tools/tool_def.h"
 #include "sandbox/base/result.h"
 
 namespace runtime {

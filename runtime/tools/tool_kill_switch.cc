@@ -14,7 +14,7 @@
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/json_reader.h"
 #include "runtime/base/log.h"
-#include "runtime/tools/tool_manifest_rules.h"
+#include "runtime/tools/tool_def.h"
 #include "sandbox/base/sys.h"
 
 namespace runtime {
@@ -66,7 +66,7 @@ sandbox::Result<DisabledTools> parse_disabled_tools(std::string_view text, std::
     DisabledTools tools;
     for (size_t i = 0; i < list->size(); ++i) {
         const auto& name = (*list)[i];
-        if (!name.is_string() || !tool_manifest_rules::valid_name(name.get_ref<const std::string&>()))
+        if (!name.is_string() || !valid_tool_name(name.get_ref<const std::string&>()))
             return ctx.bad("/disabled/" + std::to_string(i), "not a tool name ([a-z][a-z0-9_]{0,63})");
         tools.insert(name.get<std::string>());
     }

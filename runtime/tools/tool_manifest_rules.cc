@@ -26,13 +26,6 @@ bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos
 
 // Tool and argument names: [a-z][a-z0-9_]{0,63}. MCP allows more, but these names are also
 // used in error messages, audit records and file names.
-bool valid_name(std::string_view name) {
-    if (name.empty() || name.size() > 64 || !(name[0] >= 'a' && name[0] <= 'z')) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-}
-
 // Absolute, no "." / ".." / empty component, no trailing slash, no NUL: what execve gets is
 // what a reviewer reads, with no PATH search and no normalisation left to chance.
 bool normalized_absolute(std::string_view p) {
@@ -127,7 +120,7 @@ Result<void> parse_rules(const Context& ctx, const Node& top, ToolDef& tool, Rul
                        fmt::format("expected object (got {})", describe_type(*args)));
     for (const auto& item : args->items()) {
         std::string ptr = top.at("arguments") + "/" + escape_token(item.key());
-        if (!valid_name(item.key()))
+        if (!valid_tool_name(item.key()))
             return ctx.bad(ptr, "argument names must match [a-z][a-z0-9_]{0,63}");
         auto n = as_object(
             ctx, item.value(), ptr,

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "runtime/base/json_reader.h"
-#include "runtime/tools/tool_registry.h"
+#include "runtime/tools/tool_def.h"
 #include "sandbox/base/result.h"
 
 namespace runtime::tool_manifest_rules {
@@ -19,9 +19,6 @@ struct RuleExtras {
     std::set<std::string> explicit_max_items;   // names whose rule sets max_items
     std::set<std::string> explicit_max_length;  // names whose rule sets max_length
 };
-
-// Tool and argument names: [a-z][a-z0-9_]{0,63}.
-bool valid_name(std::string_view name);
 
 // Absolute, no "." / ".." / empty component, no trailing slash, no NUL.
 bool normalized_absolute(std::string_view p);

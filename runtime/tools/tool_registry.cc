@@ -27,7 +27,6 @@ using sandbox::Result;
 using Kind = ArgumentRule::Kind;
 using tool_manifest_rules::normalized_absolute;
 using tool_manifest_rules::RuleExtras;
-using tool_manifest_rules::valid_name;
 
 namespace {
 
@@ -299,29 +298,6 @@ Result<void> cross_check(const Context& ctx, const json& schema, const Policy& p
 
 }  // namespace
 
-const char* kind_name(Kind kind) {
-    switch (kind) {
-        case Kind::String:
-            return "string";
-        case Kind::Path:
-            return "path";
-        case Kind::Integer:
-            return "integer";
-        case Kind::Boolean:
-            return "boolean";
-    }
-    return "?";
-}
-
-json ToolDef::to_mcp() const {
-    json j = {{"name", name}, {"title", title}, {"description", description}};
-    j["inputSchema"] =
-        input ? input->schema() : json{{"type", "object"}, {"additionalProperties", false}};
-    if (!output_schema.is_null()) j["outputSchema"] = output_schema;
-    j["annotations"] = annotations;
-    return j;
-}
-
 Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_label,
                            const PolicySet& policies) {
     Context ctx(file_label);
@@ -338,7 +314,7 @@ Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_lab
     tool.path = std::string(file_label);
     tool.source = std::string(json_text);
     SBX_TRY(read_string(ctx, *top, "name", tool.name, Presence::Required));
-    if (!valid_name(tool.name))
+    if (!valid_tool_name(tool.name))
         return ctx.bad("/name", fmt::format("must match [a-z][a-z0-9_]{{0,63}} (snake_case "
                                             "verb_object; got \"{}\")",
                                             tool.name));

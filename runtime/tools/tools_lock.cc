@@ -4,7 +4,7 @@
 
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/json_reader.h"
-#include "runtime/tools/tool_manifest_rules.h"
+#include "runtime/tools/tool_def.h"
 #include "sandbox/base/sys.h"
 
 namespace runtime {
@@ -29,7 +29,7 @@ sandbox::Result<ToolsLock> parse_tools_lock(std::string_view text, std::string_v
     ToolsLock lock;
     for (const auto& [name, hash] : doc->items()) {
         std::string ptr = "/" + json_reader::escape_token(name);
-        if (!tool_manifest_rules::valid_name(name)) return ctx.bad(ptr, "not a tool name ([a-z][a-z0-9_]{0,63})");
+        if (!valid_tool_name(name)) return ctx.bad(ptr, "not a tool name ([a-z][a-z0-9_]{0,63})");
         if (!hash.is_string() || !sha256_hex_string(hash.get_ref<const std::string&>()))
             return ctx.bad(ptr, "expected a sha256 as 64 lowercase hex digits (see `tooljail tools list`)");
         lock.emplace(name, hash.get<std::string>());

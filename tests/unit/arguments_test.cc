@@ -2,6 +2,7 @@
 // bounded one-line message, paths are confined to the workspace (symlinks included), and every
 // shipped tool produces exactly the argv we reviewed (golden argv).
 #include "runtime/tools/arguments.h"
+#include "runtime/tools/tool_registry.h"
 
 #include <unistd.h>
 

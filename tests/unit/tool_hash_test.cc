@@ -1,6 +1,7 @@
 // The drift hash (runtime/tools/tool_hash.h): stable across key order and formatting, different when
 // anything a client is told or the server runs changes.
 #include "runtime/tools/tool_hash.h"
+#include "runtime/tools/tool_registry.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
