@@ -11,8 +11,10 @@
 #include <iostream>
 
 #include "runtime/base/log.h"
+#include "runtime/policy/merge.h"
 #include "runtime/policy/policy.h"
 #include "runtime/records/record_store.h"
+#include "runtime/records/recorded_run.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 #include "sandbox/launcher.h"
@@ -130,14 +132,8 @@ records::RunStart initial_record(const RunOptions& options) {
     if (traceparent.empty()) {
         if (const char* env = std::getenv("TRACEPARENT")) traceparent = env;
     }
-    if (!traceparent.empty()) {
-        if (auto tp = records::parse_traceparent(traceparent)) {
-            rs.trace_id = tp->trace_id;
-            rs.parent_span_id = tp->parent_span_id;
-        } else {
-            LOG_WARN("ignoring malformed traceparent '{}'", traceparent);
-        }
-    }
+    if (!traceparent.empty() && !records::apply_traceparent(rs, traceparent))
+        LOG_WARN("ignoring malformed traceparent '{}'", traceparent);
     return rs;
 }
 
@@ -193,34 +189,32 @@ int run_command(const RunOptions& options) {
         return refuse(records::kPolicyDenied,
                       "policy '" + options.policy + "': " + policy.error().message());
     record.policy_sha256 = sandbox::sha256_hex(policy->source);
-    sandbox::SandboxConfig config = policy->sandbox;
+    RunSite site;
     if (!options.workspace) {
         char cwd[PATH_MAX];
         if (!::getcwd(cwd, sizeof cwd))
             return refuse(records::kValidationError,
                           "cannot determine the current directory for the workspace");
-        config.workspace = cwd;
+        site.workspace = cwd;
     } else if (!options.workspace->empty()) {
         char resolved[PATH_MAX];
         if (!::realpath(options.workspace->c_str(), resolved))
             return refuse(records::kValidationError,
                           sandbox::sys_error("workspace " + *options.workspace).message());
-        config.workspace = resolved;
+        site.workspace = resolved;
     }
-    record.workspace = config.workspace;
-
-    sandbox::RunRequest request;
-    request.argv = options.argv;
+    record.workspace = site.workspace;
     if (options.timeout_seconds) {
         double s = *options.timeout_seconds;
         if (!(s > 0) || s > 86400)
             return refuse(records::kValidationError,
                           "--timeout must be between 0 and 86400 seconds");
-        request.wall_timeout = sandbox::Millis{static_cast<int64_t>(std::ceil(s * 1000))};
-        // --timeout may lengthen the CI policy's wall clock too: it is the caller's explicit wish.
-        if (*request.wall_timeout > config.limits.wall_timeout)
-            config.limits.wall_timeout = *request.wall_timeout;
+        site.wall_timeout = sandbox::Millis{static_cast<int64_t>(std::ceil(s * 1000))};
     }
+    const sandbox::SandboxConfig config = merge(*policy, ToolLimits{}, site);
+
+    sandbox::RunRequest request;
+    request.argv = options.argv;
     if (options.forward_stdin) {
         auto data = read_stdin(config.limits.stdin_bytes);
         if (!data) return refuse(records::kValidationError, data.error().message());
@@ -244,63 +238,43 @@ int run_command(const RunOptions& options) {
     sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
     sandbox::UniqueFd cancel(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
 
-    std::optional<RecordStore::Started> started;
-    if (store) {
-        record.layers = (*sb)->layers();
-        record.limits = config.limits;
-        if (request.wall_timeout) record.limits->wall_timeout = *request.wall_timeout;
-        record.env = config.env;
-        auto s = store->start(record);
-        if (s) {
-            started = std::move(*s);
-            request.run_id = started->run_id;
-        } else if (!options.records_fail_open) {
-            report_error(
-                options,
-                "cannot record the start of the run in " + records_dir + ": " +
-                    s.error().message() +
-                    "; refusing to run without a record (--records-fail-open runs anyway)");
-            return kExitSandboxError;
-        } else {
-            std::cerr << "tooljail: warning: running without a record (--records-fail-open): "
-                      << s.error().message() << "\n";
-        }
+    RunHooks hooks;
+    hooks.cancel_fd = cancel.get();
+    // Without --json the program's output streams through as it arrives, as if unsandboxed.
+    if (!options.json) {
+        hooks.on_output = [](sandbox::Stream s, std::string_view chunk) {
+            int fd = s == sandbox::Stream::Stdout ? STDOUT_FILENO : STDERR_FILENO;
+            auto ignored = sandbox::sys::write_all(fd, chunk);
+            (void)ignored;
+        };
     }
-
-    auto run = (*sb)->launch(request);
-    sandbox::Outcome outcome;
-    std::string run_id = request.run_id;
-    if (!run) {
-        outcome = sandbox::launch_failure(run.error());
-    } else {
-        run_id = (*run)->id();
-        // Without --json the program's output streams through as it arrives, as if unsandboxed.
-        sandbox::OutputObserver stream;
-        if (!options.json) {
-            stream = [](sandbox::Stream s, std::string_view chunk) {
-                int fd = s == sandbox::Stream::Stdout ? STDOUT_FILENO : STDERR_FILENO;
-                auto ignored = sandbox::sys::write_all(fd, chunk);
-                (void)ignored;
-            };
-        }
-        outcome = (*run)->wait(cancel.get(), stream);
-        if (outcome.reason == sandbox::Termination::Cancelled) {
-            signalfd_siginfo si{};
-            if (::read(cancel.get(), &si, sizeof si) == sizeof si)
-                outcome.signal = static_cast<int>(si.ssi_signo);
-        }
+    hooks.on_unrecorded = [](const sandbox::Error& e) {
+        std::cerr << "tooljail: warning: running without a record (--records-fail-open): "
+                  << e.message() << "\n";
+    };
+    hooks.amend = [&cancel](sandbox::Outcome& o) {
+        if (o.reason != sandbox::Termination::Cancelled) return;
+        signalfd_siginfo si{};
+        if (::read(cancel.get(), &si, sizeof si) == sizeof si) o.signal = static_cast<int>(si.ssi_signo);
+    };
+    RecordedRun ran =
+        run_recorded(**sb, std::move(request), std::move(record), {store.get(), options.records_fail_open}, hooks, "run");
+    if (ran.refused) {
+        report_error(options, "cannot record the start of the run in " + records_dir + ": " +
+                                  ran.refused->message() +
+                                  "; refusing to run without a record (--records-fail-open runs anyway)");
+        return kExitSandboxError;
     }
-    if (started) {
-        if (auto f = store->finish(started->run_id, outcome); !f)
-            std::cerr << "tooljail: records: could not complete the record of run "
-                      << started->run_id << " in " << records_dir << ": " << f.error().message()
-                      << " (it will be marked interrupted)\n";
-    }
+    if (ran.unfinished)
+        std::cerr << "tooljail: records: could not complete the record of run " << ran.run_id << " in "
+                  << records_dir << ": " << ran.unfinished->message() << " (it will be marked interrupted)\n";
+    const sandbox::Outcome& outcome = ran.outcome;
+    const std::string& run_id = ran.run_id;
 
     int status = exit_status_for(outcome);
     if (options.json) {
         auto doc = outcome_to_json(outcome, options.policy, run_id);
-        if (started) doc["trace_id"] = started->trace_id;
+        if (!ran.trace_id.empty()) doc["trace_id"] = ran.trace_id;
         std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
         if (outcome.out.truncated || outcome.err.truncated)

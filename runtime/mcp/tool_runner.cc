@@ -8,6 +8,8 @@
 
 #include "runtime/tools/arguments.h"
 #include "runtime/base/log.h"
+#include "runtime/policy/merge.h"
+#include "runtime/records/recorded_run.h"
 #include "runtime/ops/metrics.h"
 #include "runtime/mcp/progress_reporter.h"
 #include "sandbox/base/sha256.h"
@@ -60,15 +62,8 @@ sandbox::Result<std::unique_ptr<ToolRunner>> ToolRunner::create(const ToolRegist
             return sandbox::fail(sandbox::Errc::NotFound,
                                  "tool '" + tool->name + "': policy '" + tool->policy + "' not loaded");
         Policy effective = *policy;
-        sandbox::SandboxConfig& config = effective.sandbox;
-        config.workspace = runner->workspace_;
-        // Manifests may only tighten (checked at load); apply the tighter values.
-        if (tool->wall_timeout) config.limits.wall_timeout = std::min(config.limits.wall_timeout, *tool->wall_timeout);
-        if (tool->memory_bytes) config.limits.memory_bytes = std::min(config.limits.memory_bytes, *tool->memory_bytes);
-        if (tool->output_bytes) {
-            config.limits.stdout_bytes = std::min(config.limits.stdout_bytes, *tool->output_bytes);
-            config.limits.stderr_bytes = std::min(config.limits.stderr_bytes, *tool->output_bytes);
-        }
+        effective.sandbox = merge(*policy, tool->limits, RunSite{runner->workspace_, std::nullopt});
+        const sandbox::SandboxConfig& config = effective.sandbox;
         auto sb = sandbox::Sandbox::prepare(config, host);
         if (!sb) return sandbox::fail(std::move(sb).error().with_prefix("tool '" + tool->name + "': "));
         runner->tools_.emplace(tool->name, Prepared{std::move(*sb), std::move(effective),
@@ -93,12 +88,8 @@ records::RunStart ToolRunner::initial_record(const CallOrigin& origin, const std
     records::RunStart rs;
     rs.client = origin.client;
     rs.session = origin.session;
-    if (!origin.traceparent.empty()) {
-        if (auto tp = records::parse_traceparent(origin.traceparent)) {
-            rs.trace_id = tp->trace_id;
-            rs.parent_span_id = tp->parent_span_id;
-        }
-    }
+    // A malformed traceparent from a client starts a new trace.
+    if (!origin.traceparent.empty()) records::apply_traceparent(rs, origin.traceparent);
     rs.tool = tool;
     rs.arguments = arguments;
     rs.workspace = workspace_;
@@ -154,67 +145,44 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     request.argv = std::move(inv.argv);
     request.stdin_data = std::move(inv.stdin_data);
 
-    std::optional<RecordStore::Started> started;
-    if (options_.records) {
-        record.argv = request.argv;
-        record.env = sb.config().env;
-        record.layers = sb.layers();
-        record.limits = sb.config().limits;
-        if (request.stdin_data) {
-            record.stdin_bytes = request.stdin_data->size();
-            record.stdin_sha256 = sandbox::sha256_hex(*request.stdin_data);
-        }
-        auto s = options_.records->start(record);
-        if (s) {
-            started = std::move(*s);
-            request.run_id = started->run_id;
-        } else if (!options_.records_fail_open) {
-            // Fail closed: no run without its record. The details (paths, errno) are for the
-            // operator's log, not the client.
-            LOG_ERROR("call tool={} refused: cannot record the start of the run: {}", tool.name, s.error().message());
-            metrics::global().on_refused("record_error");
-            return refusal_result("RECORD_ERROR",
-                                  "the run was refused because its audit record could not be written; the "
-                                  "server's operator has the details");
-        } else {
-            LOG_WARN("call tool={} runs without a record (--records-fail-open): {}", tool.name, s.error().message());
-        }
+    std::optional<ProgressReporter> progress;
+    if (!origin.progress_token.is_null() && ctx.notify) progress.emplace(ctx, origin.progress_token);
+    RunHooks hooks;
+    hooks.cancel_fd = ctx.cancel_fd;
+    if (progress) {
+        hooks.on_output = [&progress](sandbox::Stream s, std::string_view chunk) { progress->output(s, chunk); };
+        hooks.on_tick = [&progress](sandbox::Millis elapsed) { progress->tick(elapsed); };
     }
-    auto finish = [&](const sandbox::Outcome& outcome, bool launched) {
-        metrics::global().on_finished(tool.name, metrics_client(origin),
-                                      metrics::outcome_label(outcome, tool.success_exit_codes, launched), outcome);
-        if (!started) return;
-        if (auto f = options_.records->finish(started->run_id, outcome); !f)
-            LOG_ERROR("records: could not complete the record of run {}: {} (it will be marked interrupted)",
-                      started->run_id, f.error().message());
+    hooks.on_unrecorded = [&tool](const sandbox::Error& e) {
+        LOG_WARN("call tool={} runs without a record (--records-fail-open): {}", tool.name, e.message());
     };
-
-    auto run = sb.launch(request);
-    if (!run) {
-        LOG_WARN("call tool={} launch failed: {}", tool.name, run.error().message());
-        finish(sandbox::launch_failure(run.error()), false);
+    hooks.on_launched = [&](const sandbox::Run& run) {
+        client_log(ctx, origin, McpLogLevel::Debug,
+                   {{"event", "run_started"}, {"run_id", run.id()}, {"tool", tool.name}, {"policy", tool.policy}});
+    };
+    RecordedRun ran = run_recorded(sb, std::move(request), std::move(record),
+                                   {options_.records, options_.records_fail_open}, hooks, "call tool=" + tool.name);
+    if (ran.refused) {
+        // The details (paths, errno) are for the operator's log, not the client.
+        LOG_ERROR("call tool={} refused: cannot record the start of the run: {}", tool.name, ran.refused->message());
+        metrics::global().on_refused("record_error");
+        return refusal_result("RECORD_ERROR",
+                              "the run was refused because its audit record could not be written; the "
+                              "server's operator has the details");
+    }
+    sandbox::Outcome& o = ran.outcome;
+    metrics::global().on_finished(tool.name, metrics_client(origin),
+                                  metrics::outcome_label(o, tool.success_exit_codes, ran.launched), o);
+    if (ran.unfinished)
+        LOG_ERROR("records: could not complete the record of run {}: {} (it will be marked interrupted)", ran.run_id,
+                  ran.unfinished->message());
+    if (!ran.launched) {
+        LOG_WARN("call tool={} launch failed: {}", tool.name, o.error_message);
         client_log(ctx, origin, McpLogLevel::Error,
                    {{"event", "launch_failed"}, {"tool", tool.name}, {"code", "SANDBOX_ERROR"}});
-        return refusal_result("SANDBOX_ERROR", "the sandbox could not run the tool: " + run.error().message());
+        return refusal_result("SANDBOX_ERROR", "the sandbox could not run the tool: " + o.error_message);
     }
-    std::string run_id = (*run)->id();
-    const bool warm = (*run)->warm();
-    client_log(ctx, origin, McpLogLevel::Debug,
-               {{"event", "run_started"}, {"run_id", run_id}, {"tool", tool.name}, {"policy", tool.policy}});
-    sandbox::Outcome o;
-    if (!origin.progress_token.is_null() && ctx.notify) {
-        ProgressReporter progress(ctx, origin.progress_token);
-        o = (*run)->wait(
-            ctx.cancel_fd,
-            [&progress](sandbox::Stream s, std::string_view chunk) { progress.output(s, chunk); },
-            [&progress](sandbox::Millis elapsed) { progress.tick(elapsed); });
-    } else {
-        o = (*run)->wait(ctx.cancel_fd);
-    }
-    LOG_INFO("call tool={} run_id={} warm={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}",
-             tool.name, run_id, warm, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(), o.out.total,
-             o.err.total);
-    finish(o, true);
+    const std::string& run_id = ran.run_id;
 
     RunView view{o, sb.config().limits, run_id, tool.success_exit_codes, options_.shown_bytes, {}, {}, origin.resource_links};
     // Keep the captured output when the result cannot show all of it and the archive can hold it.

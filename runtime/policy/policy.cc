@@ -240,37 +240,9 @@ Result<Policy> load_policy_file(const std::string& path, const EnvLookup& env) {
     return parse_policy(*text, path, env);
 }
 
-const Policy* PolicySet::find(std::string_view name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> PolicySet::names() const {
-    std::vector<std::string> out;
-    out.reserve(by_name_.size());
-    for (const auto& entry : by_name_) out.push_back(entry.first);
-    return out;
-}
-
-Result<void> PolicySet::add(Policy policy) {
-    std::string name = policy.name;
-    auto [it, inserted] = by_name_.try_emplace(name, std::move(policy));
-    if (!inserted)
-        return fail(Errc::InvalidArgument, fmt::format("policy \"{}\" defined twice ({} and {})",
-                                                       name, it->second.path, policy.path));
-    return {};
-}
-
 Result<PolicySet> load_policy_dir(const std::string& dir, const EnvLookup& env) {
-    auto files = json_reader::list_json_files(dir, "policy directory", "no policies (*.json)");
-    if (!files) return fail(std::move(files).error());
-    PolicySet set;
-    for (const std::string& path : *files) {
-        auto policy = load_policy_file(path, env);
-        if (!policy) return fail(std::move(policy).error());
-        SBX_TRY(set.add(std::move(*policy)));
-    }
-    return set;
+    return load_config_dir<Policy>(dir, "policy directory", "no policies (*.json)",
+                                   [&env](const std::string& path) { return load_policy_file(path, env); });
 }
 
 std::string default_policy_dir() { return json_reader::config_dir("TOOLJAIL_POLICY_DIR", "policies"); }

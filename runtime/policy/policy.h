@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/base/config_set.h"
 #include "runtime/policy/policy_def.h"
 #include "sandbox/base/result.h"
 #include "sandbox/spec.h"
@@ -43,21 +44,8 @@ sandbox::Result<Policy> load_policy_file(const std::string& path, const EnvLooku
 
 inline constexpr std::size_t kMaxPolicyFileBytes = 1 << 20;
 
-// Policies by name; immutable once loaded. Iteration and names() are in name order.
-class PolicySet {
-public:
-    // nullptr when there is no policy of that name.
-    const Policy* find(std::string_view name) const;
-    std::vector<std::string> names() const;
-    std::size_t size() const { return by_name_.size(); }
-    bool empty() const { return by_name_.empty(); }
-
-    // Adds a policy; a second policy with the same name is InvalidArgument.
-    sandbox::Result<void> add(Policy policy);
-
-private:
-    std::map<std::string, Policy, std::less<>> by_name_;
-};
+// Policies by name; immutable once loaded (runtime/base/config_set.h).
+using PolicySet = ConfigSet<Policy>;
 
 // Loads every regular "*.json" file directly in dir (dotfiles are skipped), in file-name
 // order. The first invalid file fails the whole load and the error names that file; a

@@ -21,6 +21,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 EnvLookup process_env();
 
 struct Policy {
+    static constexpr const char* kConfigKind = "policy";  // in messages (ConfigSet)
+
     std::string name;         // equals the file's stem: policies/<name>.json
     std::string description;  // for humans and `tooljail check`
     std::string path;         // file label it was loaded from (used in every error message)

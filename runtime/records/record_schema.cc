@@ -114,6 +114,14 @@ std::optional<TraceParent> parse_traceparent(std::string_view h) {
     return TraceParent{std::string(trace), std::string(span)};
 }
 
+bool apply_traceparent(RunStart& run, std::string_view header) {
+    auto tp = parse_traceparent(header);
+    if (!tp) return false;
+    run.trace_id = tp->trace_id;
+    run.parent_span_id = tp->parent_span_id;
+    return true;
+}
+
 std::string new_trace_id() {
     if (auto hex = sandbox::sys::random_hex(16)) return *hex;
     // Never expected; the run id still identifies the run. Keep the id valid (not all zero).

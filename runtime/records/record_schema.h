@@ -107,6 +107,9 @@ struct TraceParent {
     std::string parent_span_id;
 };
 std::optional<TraceParent> parse_traceparent(std::string_view header);
+// The run's trace context from a traceparent header: trace_id and parent_span_id, when the
+// header parses. false (run untouched) when it does not; the store then starts a new trace.
+bool apply_traceparent(RunStart& run, std::string_view header);
 std::string new_trace_id();
 
 // ---- entries (bodies without the chain fields) ----------------------------------------------

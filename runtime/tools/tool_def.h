@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/policy/merge.h"
 #include "runtime/tools/json_schema.h"
 #include "sandbox/spec.h"
 
@@ -58,6 +59,8 @@ struct ArgumentRule {
 const char* kind_name(ArgumentRule::Kind kind);  // "string", "path", "integer", "boolean"
 
 struct ToolDef {
+    static constexpr const char* kConfigKind = "tool";  // in messages (ConfigSet)
+
     std::string name;  // snake_case verb_object, 1-64 of [a-z0-9_]
     std::string title;
     std::string description;                         // when to use it, what it refuses
@@ -75,9 +78,7 @@ struct ToolDef {
     std::map<std::string, ArgumentRule> rules;  // per argument (every schema property has one)
     // Per-tool tightening of the policy's limits (never loosening beyond it). output_bytes caps
     // stdout and stderr each; the server applies min(output_bytes, policy cap) per stream.
-    std::optional<sandbox::Millis> wall_timeout;
-    std::optional<uint64_t> memory_bytes;
-    std::optional<uint64_t> output_bytes;
+    ToolLimits limits;
     // Exit statuses that mean success for this program (grep: 1 = "no match"). Default {0}.
     std::vector<int> success_exit_codes{0};
     bool enabled = true;  // kill switch

@@ -110,9 +110,9 @@ Result<void> parse_limits(const Context& ctx, const Node& top, const Policy& pol
     SBX_TRY(read("output_bytes", lim.stdout_bytes, "stdout_bytes", output));
     if (memory_mb && *memory_mb < 8)
         return ctx.bad(n.at("memory_mb"), fmt::format("must be at least 8 (got {})", *memory_mb));
-    if (wall) tool.wall_timeout = sandbox::Millis(static_cast<int64_t>(*wall));
-    if (memory_mb) tool.memory_bytes = *memory_mb * kMiB;
-    tool.output_bytes = output;
+    if (wall) tool.limits.wall_timeout = sandbox::Millis(static_cast<int64_t>(*wall));
+    if (memory_mb) tool.limits.memory_bytes = *memory_mb * kMiB;
+    tool.limits.output_bytes = output;
     return {};
 }
 
@@ -396,14 +396,11 @@ Result<ToolDef> load_tool_file(const std::string& path, const PolicySet& policie
 }
 
 Result<ToolRegistry> ToolRegistry::load_dir(const std::string& dir, const PolicySet& policies) {
-    auto files = json_reader::list_json_files(dir, "tools directory", "no tool manifests (*.json)");
-    if (!files) return fail(std::move(files).error());
+    auto tools = load_config_dir<ToolDef>(dir, "tools directory", "no tool manifests (*.json)",
+                                          [&policies](const std::string& path) { return load_tool_file(path, policies); });
+    if (!tools) return fail(std::move(tools).error());
     ToolRegistry registry;
-    for (const std::string& path : *files) {
-        auto tool = load_tool_file(path, policies);
-        if (!tool) return fail(std::move(tool).error());
-        SBX_TRY(registry.add(std::move(*tool)));
-    }
+    registry.tools_ = std::move(*tools);
     return registry;
 }
 
@@ -412,10 +409,7 @@ const ToolDef* ToolRegistry::find(std::string_view name) const {
     return tool != nullptr && tool->enabled ? tool : nullptr;
 }
 
-const ToolDef* ToolRegistry::find_any(std::string_view name) const {
-    auto it = tools_.find(name);
-    return it == tools_.end() ? nullptr : &it->second;
-}
+const ToolDef* ToolRegistry::find_any(std::string_view name) const { return tools_.find(name); }
 
 std::vector<const ToolDef*> ToolRegistry::enabled_tools() const {
     std::vector<const ToolDef*> out;
@@ -424,14 +418,7 @@ std::vector<const ToolDef*> ToolRegistry::enabled_tools() const {
     return out;
 }
 
-Result<void> ToolRegistry::add(ToolDef tool) {
-    std::string name = tool.name;
-    auto [it, inserted] = tools_.try_emplace(name, std::move(tool));
-    if (!inserted)
-        return fail(Errc::InvalidArgument, fmt::format("tool \"{}\" defined twice ({} and {})",
-                                                       name, it->second.path, tool.path));
-    return {};
-}
+Result<void> ToolRegistry::add(ToolDef tool) { return tools_.add(std::move(tool)); }
 
 std::string default_tools_dir() { return json_reader::config_dir("TOOLJAIL_TOOLS_DIR", "tools.d"); }
 

@@ -57,7 +57,7 @@ public:
     sandbox::Result<void> add(ToolDef tool);
 
 private:
-    std::map<std::string, ToolDef, std::less<>> tools_;
+    ConfigSet<ToolDef> tools_;
 };
 
 // $TOOLJAIL_TOOLS_DIR, else <source>/tools.d when present, else /usr/local/share/tooljail/tools.d.

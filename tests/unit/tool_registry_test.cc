@@ -97,9 +97,9 @@ TEST_CASE("tool registry: the base test manifest is valid", "[tool_registry][uni
     CHECK(tool->policy == "default");
     CHECK(tool->end_of_options);
     CHECK(tool->stdin_arg == std::optional<std::string>("note"));
-    CHECK(tool->wall_timeout == sandbox::Millis(5000));
-    CHECK(tool->memory_bytes == std::optional<uint64_t>(64ull << 20));
-    CHECK(tool->output_bytes == std::optional<uint64_t>(4096));
+    CHECK(tool->limits.wall_timeout == sandbox::Millis(5000));
+    CHECK(tool->limits.memory_bytes == std::optional<uint64_t>(64ull << 20));
+    CHECK(tool->limits.output_bytes == std::optional<uint64_t>(4096));
     REQUIRE(tool->argv.size() == 6);
     CHECK(tool->argv[0].literal == "/usr/bin/wc");
     CHECK(tool->argv[3].arg == "max");
