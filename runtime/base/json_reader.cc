@@ -16,6 +16,12 @@ using sandbox::Errc;
 using sandbox::fail;
 using sandbox::Result;
 
+std::string string_or_empty(const nlohmann::json& j, std::string_view key) {
+    if (!j.is_object()) return {};
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::string escape_token(std::string_view key) {
     std::string out;
     for (char c : key) {

@@ -97,6 +97,10 @@ sandbox::Result<std::vector<std::string>> list_json_files(const std::string& dir
 // build tree's source directory has it; else /usr/local/share/tooljail/subdir.
 std::string config_dir(const char* env_var, std::string_view subdir);
 
+// Lenient, for documents already checked or read for display (records, their entries): the
+// member key's string, or "" when j is not an object, the key is absent or not a string.
+std::string string_or_empty(const nlohmann::json& j, std::string_view key);
+
 // For messages that the readers above do not cover.
 // RFC 6901 reference token: "~" -> "~0", "/" -> "~1".
 std::string escape_token(std::string_view key);

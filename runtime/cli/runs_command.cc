@@ -14,6 +14,7 @@
 #include "runtime/records/record_store.h"
 #include "runtime/records/record_verify.h"
 #include "runtime/base/exit_codes.h"
+#include "runtime/base/json_reader.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 
@@ -22,11 +23,6 @@ namespace {
 
 using nlohmann::json;
 constexpr int kExitNotFound = 1;
-
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string dump(const json& j, int indent = -1) {
     return j.dump(indent, ' ', false, json::error_handler_t::replace);
@@ -58,7 +54,7 @@ void recover_if_writable(const std::string& dir) {
 using journal::member;
 
 std::string tool_of(const json& r) {
-    std::string tool = str(r, "tool");
+    std::string tool = json_reader::string_or_empty(r, "tool");
     const json& argv = member(r, "argv");
     if (tool.empty() && argv.is_array() && !argv.empty() && argv[0].is_string())
         tool = argv[0].get<std::string>();
@@ -68,29 +64,29 @@ std::string tool_of(const json& r) {
 std::string client_of(const json& r) {
     const json& c = member(r, "client");
     if (!c.is_object()) return "";
-    std::string s = str(c, "transport");
-    if (member(c, "os_user").is_object()) s += ":" + str(c["os_user"], "name");
-    if (!str(c, "token_client").empty()) s += ":" + str(c, "token_client");
-    if (!str(member(c, "client_info"), "name").empty())
-        s += " (" + str(c["client_info"], "name") + ")";
+    std::string s = json_reader::string_or_empty(c, "transport");
+    if (member(c, "os_user").is_object()) s += ":" + json_reader::string_or_empty(c["os_user"], "name");
+    if (!json_reader::string_or_empty(c, "token_client").empty()) s += ":" + json_reader::string_or_empty(c, "token_client");
+    if (!json_reader::string_or_empty(member(c, "client_info"), "name").empty())
+        s += " (" + json_reader::string_or_empty(c["client_info"], "name") + ")";
     return s;
 }
 
 bool client_matches(const json& r, const std::string& want) {
     const json& c = member(r, "client");
     if (!c.is_object()) return false;
-    if (str(c, "transport") == want || str(c, "token_client") == want) return true;
+    if (json_reader::string_or_empty(c, "transport") == want || json_reader::string_or_empty(c, "token_client") == want) return true;
     const json& user = member(c, "os_user");
     const json& uid = member(user, "uid");
-    if (str(user, "name") == want ||
+    if (json_reader::string_or_empty(user, "name") == want ||
         (uid.is_number_unsigned() && std::to_string(uid.get<uint64_t>()) == want))
         return true;
-    return str(member(c, "client_info"), "name") == want;
+    return json_reader::string_or_empty(member(c, "client_info"), "name") == want;
 }
 
 std::optional<records::Time> record_time(const json& r) {
-    std::string at = str(r, "started_at");
-    if (at.empty()) at = str(r, "ended_at");
+    std::string at = json_reader::string_or_empty(r, "started_at");
+    if (at.empty()) at = json_reader::string_or_empty(r, "ended_at");
     return units::parse_time(at, records::Time{});
 }
 
@@ -116,10 +112,10 @@ bool keep(const json& r, const RunsOptions& o, const Filter& f) {
     auto t = record_time(r);
     if (f.since && (!t || *t < *f.since)) return false;
     if (f.until && (!t || *t > *f.until)) return false;
-    if (!o.tool.empty() && str(r, "tool") != o.tool && tool_of(r) != o.tool) return false;
+    if (!o.tool.empty() && json_reader::string_or_empty(r, "tool") != o.tool && tool_of(r) != o.tool) return false;
     if (!o.client.empty() && !client_matches(r, o.client)) return false;
-    if (!o.status.empty() && str(r, "status") != o.status) return false;
-    if (!o.reason.empty() && str(r, "reason") != o.reason) return false;
+    if (!o.status.empty() && json_reader::string_or_empty(r, "status") != o.status) return false;
+    if (!o.reason.empty() && json_reader::string_or_empty(r, "reason") != o.reason) return false;
     return true;
 }
 
@@ -131,7 +127,7 @@ sandbox::Result<std::vector<json>> load_records(const std::string& dir) {
     // RFC 3339 UTC with fixed width sorts as text. A record whose start was pruned sorts by its
     // end.
     auto key = [](const json& rec) {
-        return str(rec, "started_at").empty() ? str(rec, "ended_at") : str(rec, "started_at");
+        return json_reader::string_or_empty(rec, "started_at").empty() ? json_reader::string_or_empty(rec, "ended_at") : json_reader::string_or_empty(rec, "started_at");
     };
     std::stable_sort(all.begin(), all.end(),
                      [&](const json& a, const json& b) { return key(a) < key(b); });
@@ -171,9 +167,9 @@ int list(const RunsOptions& o, const std::string& dir, bool as_export) {
                                ? std::to_string(r["wall_ms"].get<int64_t>())
                                : "-";
         std::cout << fmt::format("{:<23} {:<37} {:<11} {:<17} {:>5} {:>8}  {:<20} {}\n",
-                                 str(r, "started_at").empty() ? "(pruned)" : str(r, "started_at"),
-                                 str(r, "run_id"), str(r, "status"),
-                                 str(r, "reason").empty() ? "-" : str(r, "reason"), exit_text(r),
+                                 json_reader::string_or_empty(r, "started_at").empty() ? "(pruned)" : json_reader::string_or_empty(r, "started_at"),
+                                 json_reader::string_or_empty(r, "run_id"), json_reader::string_or_empty(r, "status"),
+                                 json_reader::string_or_empty(r, "reason").empty() ? "-" : json_reader::string_or_empty(r, "reason"), exit_text(r),
                                  wall, tool_of(r).substr(0, 20), client_of(r));
     }
     return 0;
@@ -187,7 +183,7 @@ std::pair<std::string, std::string> read_output(const std::string& dir, const js
         return {"", "not a store path: " + rel};
     auto data = sandbox::sys::read_file(dir + "/" + rel, 1ull << 32);
     if (!data) return {"", data.error().message()};
-    if (sandbox::sha256_hex(*data) != str(capture, "file_sha256"))
+    if (sandbox::sha256_hex(*data) != json_reader::string_or_empty(capture, "file_sha256"))
         return {*data, "WARNING: sha256 mismatch, the file was changed"};
     return {*data, ""};
 }
@@ -198,7 +194,7 @@ int show(const RunsOptions& o, const std::string& dir) {
     const json* found = nullptr;
     size_t matches = 0;
     for (const auto& r : *all) {
-        std::string id = str(r, "run_id");
+        std::string id = json_reader::string_or_empty(r, "run_id");
         if (id == o.run_id) {
             found = &r;
             matches = 1;
@@ -240,19 +236,19 @@ int show(const RunsOptions& o, const std::string& dir) {
 }
 
 std::string entry_summary(const json& e) {
-    std::string type = str(e, "type");
-    std::string s = fmt::format("{} seq={} {:<11} {}", str(e, "at"), e.value("seq", 0ull), type,
-                                str(e, "run_id"));
+    std::string type = json_reader::string_or_empty(e, "type");
+    std::string s = fmt::format("{} seq={} {:<11} {}", json_reader::string_or_empty(e, "at"), e.value("seq", 0ull), type,
+                                json_reader::string_or_empty(e, "run_id"));
     if (type == "start") s += " tool=" + tool_of(e) + " client=" + client_of(e);
     if (type == "end")
-        s += " reason=" + str(e, "reason") + " exit=" + exit_text(e) +
+        s += " reason=" + json_reader::string_or_empty(e, "reason") + " exit=" + exit_text(e) +
              " wall_ms=" + std::to_string(e.value("wall_ms", 0));
     if (type == "refused")
-        s += " reason=" + str(e, "reason") + " tool=" + tool_of(e) + ": " + str(e, "message");
-    if (type == "interrupted") s += " " + str(e, "message");
+        s += " reason=" + json_reader::string_or_empty(e, "reason") + " tool=" + tool_of(e) + ": " + json_reader::string_or_empty(e, "message");
+    if (type == "interrupted") s += " " + json_reader::string_or_empty(e, "message");
     if (type == "prune")
         s += " through_seq=" + std::to_string(e.value("through_seq", 0ull)) +
-             " reason=" + str(e, "reason");
+             " reason=" + json_reader::string_or_empty(e, "reason");
     return s;
 }
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "runtime/base/json_number.h"
+#include "runtime/base/json_reader.h"
 #include "sandbox/base/sys.h"
 
 namespace runtime::records {
@@ -33,11 +34,6 @@ bool all_hex(std::string_view s) {
 }
 
 json nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
-std::string string_or_empty(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 json capture_to_json(const sandbox::Capture& c, const StoredOutput& stored) {
     return {{"bytes", c.total},
             {"captured_bytes", c.data.size()},
@@ -211,19 +207,19 @@ sandbox::Result<RunStart> run_start_from_json(const json& e) {
         RunStart r;
         r.run_id = e.at("run_id").get<std::string>();
         r.trace_id = e.at("trace_id").get<std::string>();
-        r.parent_span_id = string_or_empty(e, "parent_span_id");
+        r.parent_span_id = json_reader::string_or_empty(e, "parent_span_id");
         const json& c = e.at("client");
         r.client.transport = c.at("transport").get<std::string>();
         if (!c.at("os_user").is_null())
             r.client.os_user = OsUser{json_number::integer<uint32_t>(c["os_user"].at("uid")),
                                       c["os_user"].at("name").get<std::string>()};
-        r.client.token_client = string_or_empty(c, "token_client");
+        r.client.token_client = json_reader::string_or_empty(c, "token_client");
         r.client.client_info = c.at("client_info");
-        r.session = string_or_empty(e, "session");
-        r.tool = string_or_empty(e, "tool");
-        r.manifest_sha256 = string_or_empty(e, "manifest_sha256");
-        r.policy = string_or_empty(e, "policy");
-        r.policy_sha256 = string_or_empty(e, "policy_sha256");
+        r.session = json_reader::string_or_empty(e, "session");
+        r.tool = json_reader::string_or_empty(e, "tool");
+        r.manifest_sha256 = json_reader::string_or_empty(e, "manifest_sha256");
+        r.policy = json_reader::string_or_empty(e, "policy");
+        r.policy_sha256 = json_reader::string_or_empty(e, "policy_sha256");
         if (const json& l = e.at("layers"); !l.is_null()) {
             sandbox::Layers layers;
             layers.namespaces = l.at("namespaces").get<std::vector<std::string>>();
@@ -257,11 +253,11 @@ sandbox::Result<RunStart> run_start_from_json(const json& e) {
         r.arguments = e.at("arguments");
         r.argv = e.at("argv").get<std::vector<std::string>>();
         r.env = e.at("env").get<std::vector<std::string>>();
-        r.workspace = string_or_empty(e, "workspace");
+        r.workspace = json_reader::string_or_empty(e, "workspace");
         r.success_exit_codes = json_number::integers<int>(e.at("success_exit_codes"));
         if (const json& s = e.at("stdin"); !s.is_null()) {
             r.stdin_bytes = json_number::integer<uint64_t>(s.at("bytes"));
-            r.stdin_sha256 = string_or_empty(s, "sha256");
+            r.stdin_sha256 = json_reader::string_or_empty(s, "sha256");
         }
         r.redacted = e.at("redacted").get<bool>();
         r.redacted_pointers = e.at("redacted_pointers").get<std::vector<std::string>>();
@@ -297,12 +293,12 @@ sandbox::Result<sandbox::Outcome> outcome_from_json(const json& e) {
             const json& c = e.at(key);
             cap->total = json_number::integer<uint64_t>(c.at("bytes"));
             cap->truncated = c.at("truncated").get<bool>();
-            cap->sha256 = string_or_empty(c, "sha256");
+            cap->sha256 = json_reader::string_or_empty(c, "sha256");
         }
         if (const json& err = e.at("error"); !err.is_null()) {
-            o.failed_step = string_or_empty(err, "step");
+            o.failed_step = json_reader::string_or_empty(err, "step");
             o.failed_errno = json_number::integer<int>(err.at("errno"));
-            o.error_message = string_or_empty(err, "message");
+            o.error_message = json_reader::string_or_empty(err, "message");
         }
         return o;
     } catch (const json::exception& ex) {
@@ -312,7 +308,7 @@ sandbox::Result<sandbox::Outcome> outcome_from_json(const json& e) {
 }
 
 std::string record_status(const json& r) {
-    std::string reason = string_or_empty(r, "reason");
+    std::string reason = json_reader::string_or_empty(r, "reason");
     if (r.contains("refused")) return "refused";
     if (reason.empty()) return "running";
     if (reason == "interrupted") return "interrupted";
@@ -332,14 +328,14 @@ std::string record_status(const json& r) {
 void Folder::add(const json& entry) {
     auto id = entry.find("run_id");
     if (!entry.is_object() || id == entry.end() || !id->is_string()) return;
-    std::string type = string_or_empty(entry, "type");
+    std::string type = json_reader::string_or_empty(entry, "type");
     auto [it, inserted] = index_.try_emplace(id->get<std::string>(), records_.size());
     if (inserted) records_.push_back({{"schema", kSchemaVersion}, {"entries", json::array()}});
     json& r = records_[it->second];
     for (const auto& [key, value] : entry.items())
         if (!meta_key(key)) r[key] = value;
     if (auto seq = entry.find("seq"); seq != entry.end()) r["entries"].push_back(*seq);
-    std::string at = string_or_empty(entry, "at");
+    std::string at = json_reader::string_or_empty(entry, "at");
     if (type == "start" || type == "refused") r["started_at"] = at;
     if (type == "refused") r["refused"] = true;
     if (type == "end" || type == "interrupted" || type == "refused") r["ended_at"] = at;

@@ -1,5 +1,7 @@
 #include "runtime/records/record_verify.h"
 
+#include "runtime/base/json_reader.h"
+
 #include <cerrno>
 #include <map>
 #include <optional>
@@ -16,11 +18,6 @@ using nlohmann::json;
 // Hashes of recent seqs kept for the chain check; reorders further apart than this are still
 // reported as reorders, only their prev links go unchecked.
 constexpr size_t kRecent = 4096;
-
-std::string str(const json& e, const char* key) {
-    auto it = e.find(key);
-    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string range_text(uint64_t first, uint64_t last) {
     return first == last ? "seq " + std::to_string(first)
@@ -69,10 +66,10 @@ private:
 
     void flush_bad(const json* next) {
         if (!bad_) return;
-        bool acknowledged = next && str(*next, "type") == "torn" &&
+        bool acknowledged = next && json_reader::string_or_empty(*next, "type") == "torn" &&
                             journal::member(*next, "segment") == bad_->segment &&
                             journal::member(*next, "offset") == bad_->offset &&
-                            str(*next, "sha256") == bad_->sha256;
+                            json_reader::string_or_empty(*next, "sha256") == bad_->sha256;
         if (acknowledged)
             report_.notes.push_back(
                 bad_->where + ": bytes torn by a crash mid-write, acknowledged by the next entry");
@@ -108,7 +105,7 @@ private:
         ++report_.entries;
         uint64_t seq = journal::member(e, "seq").get<uint64_t>();  // checked by on_line
         std::string prev = journal::member(e, "prev").get<std::string>();
-        std::string run_id = str(e, "run_id");
+        std::string run_id = json_reader::string_or_empty(e, "run_id");
         std::string label = "entry seq " + std::to_string(seq) +
                             (run_id.empty() ? "" : " (run " + run_id + ")") + " in " + seg_name_ +
                             " line " + std::to_string(line);
@@ -153,10 +150,10 @@ private:
             report_.head_seq = seq;
             report_.head_hash = seal.claimed;
         }
-        std::string type = str(e, "type");
+        std::string type = json_reader::string_or_empty(e, "type");
         const json& through = journal::member(e, "through_seq");
         if (type == "prune" && through.is_number_unsigned())
-            prunes_.emplace(through.get<uint64_t>(), str(e, "through_hash"));
+            prunes_.emplace(through.get<uint64_t>(), json_reader::string_or_empty(e, "through_hash"));
         if (type == "end" && check_outputs_) check_outputs(e, run_id);
     }
 
@@ -192,7 +189,7 @@ private:
                 problem(name + (data.error().sys_errno == ENOENT
                                     ? ": missing (deleted)"
                                     : ": unreadable: " + data.error().message()));
-            } else if (sandbox::sha256_hex(*data) != str(c, "file_sha256")) {
+            } else if (sandbox::sha256_hex(*data) != json_reader::string_or_empty(c, "file_sha256")) {
                 problem(name + ": content tampered (sha256 mismatch)");
             }
         }
