@@ -14,7 +14,8 @@ PACKAGES=(
   json-schema-test-suite                     # official JSON Schema cases the unit tests run
   libbenchmark-dev bubblewrap                # bench/: Google Benchmark, the bwrap baseline
   clang libclang-rt-14-dev                   # fuzz/: libFuzzer comes with clang (scripts/fuzz)
-  python3                                    # tests run interpreters inside the sandbox
+  clang-format                               # scripts/format: the house style, checked in CI
+  python3                                    # tests run interpreters inside the sandbox; scripts/check-includes
   nginx                                      # the scale-out test: instances behind a real load balancer
 )
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# README's test command: installs dependencies, builds with -Werror, runs every test (unit and
-# integration, which launch real sandboxes), then builds the unit tests with ASan+UBSan and runs
+# README's test command: installs dependencies, checks the format and the include graph, builds
+# with -Werror, runs every test (unit and integration, which launch real sandboxes), then builds the unit tests with ASan+UBSan and runs
 # them again, then a short fuzzing pass (clang, libFuzzer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
+
+# The cheap checks first: the house format and the one-way include graph of the wings.
+"$ROOT/scripts/format"
+"$ROOT/scripts/check-includes"
 
 # The official MCP SDK client (tests/mcp), the conformance suite with its Node 22
 # (tests/conformance) and the round-trip benchmark's packages (bench/mcp), pinned by their
