@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs dependencies, checks the format and the include graph, builds
-# with -Werror, runs every test (unit and integration, which launch real sandboxes), then builds the unit tests with ASan+UBSan and runs
-# them again, then a short fuzzing pass (clang, libFuzzer).
+# with -Werror, runs every test (unit and integration, which launch real sandboxes), then builds
+# the unit tests with ASan+UBSan and runs them again, then a short fuzzing pass (clang, libFuzzer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
