@@ -1,4 +1,4 @@
-// Strict reading of JSON config files (policies/*.json; later tools.d/*.json), fail closed as
+// Strict reading of JSON config files (policies/*.json, tools.d/*.json), fail closed as
 // STYLE.md section 7 asks: malformed JSON, duplicate keys, unknown keys, wrong types and
 // out-of-range integers are errors, and every error names the file and the JSON pointer of the
 // offending value:

@@ -1,4 +1,4 @@
-// Internal to the Streamable HTTP transport (runtime/http_*.cc): bearer-token authentication
+// Internal to the Streamable HTTP transport (runtime/http/): bearer-token authentication
 // of each request (docs/AUTH.md), and the token file itself: loaded at start-up, re-read on
 // SIGHUP. Include it nowhere else.
 #pragma once

@@ -1,4 +1,4 @@
-// Internal to the Streamable HTTP transport (runtime/http_*.cc): reading request headers (media
+// Internal to the Streamable HTTP transport (runtime/http/): reading request headers (media
 // types, Accept, Host) and the CORS headers of our responses. No state; include it nowhere else.
 #pragma once
 

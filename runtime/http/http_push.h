@@ -1,4 +1,4 @@
-// Internal to the Streamable HTTP transport (runtime/http_*.cc): the GET streams of 2025-11-25
+// Internal to the Streamable HTTP transport (runtime/http/): the GET streams of 2025-11-25
 // sessions, on which the server sends what no request asked for (notifications/tools/list_changed
 // after a reload or a kill-switch change). Include it nowhere else.
 //

@@ -1,4 +1,4 @@
-// Internal to the Streamable HTTP transport (runtime/http_*.cc): the session table of the
+// Internal to the Streamable HTTP transport (runtime/http/): the session table of the
 // 2025-11-25 revision and the event stream of one tools/call, of either revision (the
 // thread-safe queue between the CallPool worker's sinks and the httplib content provider that
 // writes the text/event-stream response), with the bound on open streams. Include it nowhere

@@ -1,6 +1,6 @@
 // RecordStore: the durable, tamper-evident per-run records of REQUIREMENTS.md section 4
-// (docs/RECORDS.md). Used by `tooljail run` (run_command.cc) and, to be wired, `tooljail serve`
-// (tool_runner.cc); read by `tooljail runs` (runs_command.cc).
+// (docs/RECORDS.md). Written through run_recorded (recorded_run.h) by `tooljail run` and the MCP
+// tool runner, which record refusals here directly; read by `tooljail runs` (runs_command.cc).
 //
 // Life of a run, for a caller:
 //
