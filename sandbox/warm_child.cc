@@ -10,6 +10,7 @@
 #include "sandbox/base/sys.h"
 #include "sandbox/child.h"
 #include "sandbox/namespaces.h"
+#include "sandbox/run_id.h"
 #include "sandbox/warm_request.h"
 
 namespace sandbox::warm {
