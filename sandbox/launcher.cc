@@ -1,21 +1,16 @@
 #include "sandbox/launcher.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 
-#include "sandbox/base/sys.h"
 #include "sandbox/caps.h"
 #include "sandbox/child.h"
 #include "sandbox/landlock.h"
 #include "sandbox/mount_plan.h"
-#include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/pool.h"
 #include "sandbox/prepared.h"
@@ -23,6 +18,7 @@
 #include "sandbox/rlimits.h"
 #include "sandbox/run_impl.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spawn.h"
 #include "sandbox/warm_child.h"
 #include "sandbox/warm_request.h"
 
@@ -270,61 +266,23 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         warm->count_launch(false, dead);
     }
 
-    RunParts parts;
-    finish_parts(parts);
-    auto leaf = cgroup::Leaf::create(s.cgroups, parts.id, s.cgroup_limits);
-    if (!leaf) return fail(std::move(leaf).error());
-    parts.leaf = std::move(*leaf);
-
-    UniqueFd go_read, go_write, report_read, report_write, in_read, out_read, out_write, err_read,
-        err_write;
-    SBX_TRY(sys::make_pipe(go_read, go_write));
-    SBX_TRY(sys::make_pipe(report_read, report_write));
-    SBX_TRY(sys::make_pipe(out_read, out_write));
-    SBX_TRY(sys::make_pipe(err_read, err_write));
-    if (request.stdin_data) SBX_TRY(sys::make_pipe(in_read, parts.stdin_write));
-
+    // Cold path: the shared sequence (spawn.h) with this call's leaf name, argv and stdin.
     std::vector<char*> argv;
     for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-
-    child::Plan plan;
-    fill_child_plan(s, plan);
-    plan.go_fd = go_read.get();
-    plan.report_fd = report_write.get();
-    plan.stdin_fd = in_read.get();
-    plan.stdout_fd = out_write.get();
-    plan.stderr_fd = err_write.get();
-    plan.parent_fds[0] = go_write.get();
-    plan.parent_fds[1] = report_read.get();
-    plan.parent_fds[2] = out_read.get();
-    plan.parent_fds[3] = err_read.get();
-    plan.parent_fds[4] = parts.stdin_write.get();
-    plan.argv = argv.data();
-
-    auto spawned = spawn_child(s, parts.leaf, plan, child::run, go_write.get(),
-                               {&go_read, &report_write, &in_read, &out_write, &err_write});
+    SpawnOptions options;
+    options.leaf_name = id;
+    options.entry = child::run;
+    options.argv = argv.data();
+    options.stdin_pipe = request.stdin_data.has_value();
+    auto spawned = spawn(s, options);
     if (!spawned) return fail(std::move(spawned).error());
-    parts.pid = spawned->pid;
-    parts.pidfd = std::move(spawned->pidfd);
-    auto abort_child = [&](Error e) {
-        kill_and_reap(parts.pidfd.get());
-        return fail(std::move(e));
-    };
-
-    // EOF on the report pipe = the child exec'd (the pipe is O_CLOEXEC); a record = it failed.
-    auto report = read_report(report_read.get(), kSetupTimeoutMs);
-    parts.started = std::chrono::steady_clock::now();
-    if (!report) return abort_child(std::move(report).error());
-    if (*report) return abort_child(child_failure_error(s, **report, request.argv[0]));
-
-    for (UniqueFd* fd : {&parts.stdin_write, &out_read, &err_read}) {
-        if (fd->valid() && ::fcntl(fd->get(), F_SETFL, O_NONBLOCK) != 0)
-            return abort_child(sys_error("launch: fcntl(O_NONBLOCK)"));
-    }
-    parts.stdout_read = std::move(out_read);
-    parts.stderr_read = std::move(err_read);
-    return make_run(std::move(parts));
+    // A failure from here on leaves the child in *spawned, whose destructor kills and reaps it
+    // and removes its leaf before launch returns.
+    auto parts = await_exec(*spawned, s, request.argv[0]);
+    if (!parts) return fail(std::move(parts).error());
+    finish_parts(*parts);
+    return make_run(std::move(*parts));
 }
 
 bool Sandbox::wait_warm(size_t count, Millis timeout) const {
