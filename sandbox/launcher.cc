@@ -19,6 +19,7 @@
 #include "sandbox/run_impl.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/spawn.h"
+#include "sandbox/step.h"
 #include "sandbox/warm_child.h"
 #include "sandbox/warm_request.h"
 
@@ -212,19 +213,20 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
 Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     const Prepared& s = *impl_->prepared;
-    if (request.argv.empty() || request.argv[0].empty())
-        return fail(Errc::InvalidArgument, "launch: empty argv");
+    auto refuse = [](std::string context) {
+        return fail(make_error(Errc::InvalidArgument, std::move(context)).at_step(Step::Launch));
+    };
+    if (request.argv.empty() || request.argv[0].empty()) return refuse("launch: empty argv");
     for (const auto& arg : request.argv)
-        if (arg.find('\0') != std::string::npos)
-            return fail(Errc::InvalidArgument, "launch: argv element contains NUL");
+        if (arg.find('\0') != std::string::npos) return refuse("launch: argv element contains NUL");
     if (request.stdin_data && request.stdin_data->size() > s.config.limits.stdin_bytes)
-        return fail(Errc::InvalidArgument, "launch: stdin larger than the policy's stdin_bytes (" +
-                                               std::to_string(s.config.limits.stdin_bytes) + ")");
+        return refuse("launch: stdin larger than the policy's stdin_bytes (" +
+                      std::to_string(s.config.limits.stdin_bytes) + ")");
 
     // The id names the run (records, resources) and, on the cold path, its cgroup leaf: one
     // path component, no "." or "..", nothing a shell or a log line could misread.
     if (!request.run_id.empty() && !valid_run_id(request.run_id))
-        return fail(Errc::InvalidArgument, "launch: run id must be 1..64 of [a-z0-9-]");
+        return refuse("launch: run id must be 1..64 of [a-z0-9-]");
     std::string id = request.run_id.empty() ? new_run_id() : request.run_id;
     auto finish_parts = [&](RunParts& parts) {
         parts.id = id;
@@ -295,7 +297,7 @@ Outcome launch_failure(const Error& e) {
     Outcome o;
     o.reason = Termination::SandboxError;
     o.failed_errno = e.sys_errno;
-    o.failed_step = e.context.substr(0, e.context.find(':'));
+    o.failed_step = step_name(e.step);
     o.error_message = e.message();
     return o;
 }

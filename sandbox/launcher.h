@@ -106,8 +106,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// The Outcome of a launch that failed before exec: reason SandboxError, failed_step read from
-// the error's "<step>: <detail>" context, errno and message.
+// The Outcome of a launch that failed before exec: reason SandboxError, failed_step the
+// error's step (Error::step; every error of launch() names one), errno and message.
 Outcome launch_failure(const Error& error);
 
 // launch() + wait(); a launch failure becomes launch_failure(error).

@@ -16,6 +16,7 @@
 #include "sandbox/base/sys.h"
 #include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
+#include "sandbox/step.h"
 
 namespace sandbox {
 namespace {
@@ -46,16 +47,21 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     // the leaf removed.
     Spawned c;
     auto leaf = cgroup::Leaf::create(p.cgroups, options.leaf_name, p.cgroup_limits);
-    if (!leaf) return fail(std::move(leaf).error());
+    if (!leaf) return fail(std::move(leaf).error().at_step(Step::Cgroup));
     c.leaf = std::move(*leaf);
 
     // All O_CLOEXEC: the child's ends reach it through the plan, and it puts them in place itself.
     UniqueFd go_read, report_write, stdin_read, stdout_write, stderr_write;
-    SBX_TRY(sys::make_pipe(go_read, c.go_write));
-    SBX_TRY(sys::make_pipe(c.report_read, report_write));
-    if (options.stdin_pipe) SBX_TRY(sys::make_pipe(stdin_read, c.stdin_write));
-    SBX_TRY(sys::make_pipe(c.stdout_read, stdout_write));
-    SBX_TRY(sys::make_pipe(c.stderr_read, stderr_write));
+    auto pipe = [](UniqueFd& read_end, UniqueFd& write_end) -> Result<void> {
+        if (auto made = sys::make_pipe(read_end, write_end); !made)
+            return fail(std::move(made).error().at_step(Step::Pipes));
+        return {};
+    };
+    SBX_TRY(pipe(go_read, c.go_write));
+    SBX_TRY(pipe(c.report_read, report_write));
+    if (options.stdin_pipe) SBX_TRY(pipe(stdin_read, c.stdin_write));
+    SBX_TRY(pipe(c.stdout_read, stdout_write));
+    SBX_TRY(pipe(c.stderr_read, stderr_write));
 
     child::Plan plan;
     fill_child_plan(p, plan);
@@ -74,7 +80,7 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     plan.argv = options.argv;
 
     auto cloned = namespaces::clone_child(c.leaf.v2_dir_fd());
-    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: "));
+    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: ").at_step(Step::Clone));
     if (cloned->pid == 0) options.entry(plan);  // never returns
     c.pid = cloned->pid;
     c.pidfd = UniqueFd(cloned->pidfd);
@@ -82,11 +88,16 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     for (UniqueFd* fd : {&go_read, &report_write, &stdin_read, &stdout_write, &stderr_write})
         fd->reset();
 
-    SBX_TRY(namespaces::write_id_maps(c.pid, p.ids));
+    if (auto maps = namespaces::write_id_maps(c.pid, p.ids); !maps)
+        return fail(std::move(maps).error().at_step(Step::IdMaps));
     // cgroup v1: a cgroup.procs write, which can wait for an RCU grace period after an idle
     // spell (docs/CGROUPS.md); v2 children are born in the leaf (CLONE_INTO_CGROUP).
-    if (c.leaf.v2_dir_fd() < 0) SBX_TRY(c.leaf.attach(c.pid));
-    if (::write(c.go_write.get(), "g", 1) != 1) return fail(sys_error("launch: go byte"));
+    if (c.leaf.v2_dir_fd() < 0) {
+        if (auto attached = c.leaf.attach(c.pid); !attached)
+            return fail(std::move(attached).error().at_step(Step::Cgroup));
+    }
+    if (::write(c.go_write.get(), "g", 1) != 1)
+        return fail(sys_error("launch: go byte").at_step(Step::Launch));
     return c;
 }
 
@@ -97,39 +108,52 @@ Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms)
         pollfd p{report_fd, POLLIN, 0};
         int rc = ::poll(&p, 1, timeout_ms);
         if (rc < 0 && errno == EINTR) continue;
-        if (rc < 0) return fail(sys_error("launch: poll(report pipe)"));
-        if (rc == 0) return fail(make_error(Errc::Timeout, "launch: child setup did not finish"));
+        if (rc < 0) return fail(sys_error("launch: poll(report pipe)").at_step(Step::Launch));
+        if (rc == 0)
+            return fail(make_error(Errc::Timeout, "launch: child setup did not finish").at_step(Step::Launch));
         ssize_t n = ::read(report_fd, reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(sys_error("launch: read(report pipe)"));
+        if (n < 0) return fail(sys_error("launch: read(report pipe)").at_step(Step::Launch));
         if (n == 0) break;
         got += static_cast<size_t>(n);
     }
     if (got == 0) return std::optional<child::Failure>{};
-    if (got != sizeof failure) return fail(make_error(Errc::Internal, "launch: short failure record"));
+    if (got != sizeof failure)
+        return fail(make_error(Errc::Internal, "launch: short failure record").at_step(Step::Launch));
     return std::optional<child::Failure>{failure};
 }
 
 Error child_failure_error(const Prepared& p, const child::Failure& failure, std::string_view argv0) {
-    std::string step = child::step_name(failure.step);
     std::string detail;
     const auto idx = static_cast<size_t>(failure.detail);
-    if (step == "mount sources" && failure.detail >= 0 && idx < p.mounts.bind_sources.size())
-        detail = ": open_tree " + p.mounts.bind_sources[idx];
-    if (step == "mounts" && failure.detail >= 0 && idx < p.mounts.ops.size())
-        detail = ": /" + p.mounts.ops[idx].target;
-    if (step == "mounts" && failure.detail == mounts::kFailedPivot) detail = ": pivot_root";
-    if (step == "mounts" && failure.detail == mounts::kFailedStaging)
-        detail = ": staging root " + p.mounts.staging;
-    if (step == "mounts" && failure.detail == mounts::kFailedCwd)
-        detail = ": the sandbox user (host uid " + std::to_string(p.ids.host_uid) +
-                 ") cannot enter the workspace " + p.config.workspace +
-                 " (it needs search permission for others, or a host_uid that owns it)";
-    if (step == "execve") detail = ": " + std::string(argv0);
-    return Error{failure.err == ENOENT                                 ? Errc::NotFound
-                 : (failure.err == EPERM || failure.err == EACCES) ? Errc::PermissionDenied
-                                                                   : Errc::Syscall,
-                 failure.err, step + detail};
+    switch (failure.step) {
+        case Step::MountSources:
+            if (failure.detail >= 0 && idx < p.mounts.bind_sources.size())
+                detail = ": open_tree " + p.mounts.bind_sources[idx];
+            break;
+        case Step::Mounts:
+            if (failure.detail >= 0 && idx < p.mounts.ops.size())
+                detail = ": /" + p.mounts.ops[idx].target;
+            else if (failure.detail == mounts::kFailedPivot)
+                detail = ": pivot_root";
+            else if (failure.detail == mounts::kFailedStaging)
+                detail = ": staging root " + p.mounts.staging;
+            else if (failure.detail == mounts::kFailedCwd)
+                detail = ": the sandbox user (host uid " + std::to_string(p.ids.host_uid) +
+                         ") cannot enter the workspace " + p.config.workspace +
+                         " (it needs search permission for others, or a host_uid that owns it)";
+            break;
+        case Step::Execve:
+            detail = ": " + std::string(argv0);
+            break;
+        default:
+            break;
+    }
+    Error e{failure.err == ENOENT                                 ? Errc::NotFound
+            : (failure.err == EPERM || failure.err == EACCES) ? Errc::PermissionDenied
+                                                              : Errc::Syscall,
+            failure.err, step_name(failure.step) + detail};
+    return std::move(e).at_step(failure.step);
 }
 
 Result<RunParts> await_exec(Spawned& child, const Prepared& p, std::string_view argv0) {
@@ -142,7 +166,7 @@ Result<RunParts> await_exec(Spawned& child, const Prepared& p, std::string_view 
     // Run::wait polls these and must never block on them.
     for (UniqueFd* fd : {&child.stdin_write, &child.stdout_read, &child.stderr_read}) {
         if (fd->valid() && ::fcntl(fd->get(), F_SETFL, O_NONBLOCK) != 0)
-            return fail(sys_error("launch: fcntl(O_NONBLOCK)"));
+            return fail(sys_error("launch: fcntl(O_NONBLOCK)").at_step(Step::Launch));
     }
     RunParts parts;
     parts.started = started;

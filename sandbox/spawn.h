@@ -73,15 +73,18 @@ struct Spawned {
 // child's ends; writes the id maps; on cgroup v1 writes the child into the leaf; writes the go
 // byte. Any error before the clone removes the leaf; any error after it also kills and reaps
 // the child. The caller then reads the report pipe (await_exec, or the warm ready record).
+// Errors name their step: Cgroup (leaf, v1 attach), Pipes, Clone, IdMaps, Launch (go byte).
 Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options);
 
 // Parent: reads report_fd until EOF or one whole child::Failure record, for at most timeout_ms.
 // nullopt = EOF with nothing read (the child exec'd: the pipe is O_CLOEXEC); a record = the
-// child stopped at that step (or, warm, is ready). Timeout / a short record are errors.
+// child stopped at that step (or, warm, is ready: child::is_ready). Timeout / a short record
+// are errors at Step::Launch.
 Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms);
 
-// Parent: the Error for a child's failure record, "<step>: <detail>" (run_once and the CLI read
-// the step back from the context). argv0 names the program for execve failures.
+// Parent: the Error for a child's failure record: its step in Error::step, and the context
+// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope"). argv0 names the program for
+// execve failures.
 Error child_failure_error(const Prepared& p, const child::Failure& failure, std::string_view argv0);
 
 // Parent, after the go byte (cold) or the request (warm): reads the report pipe. EOF means the

@@ -70,7 +70,7 @@ Result<Child> fill(const Prepared& prepared) {
     if (!report) return fail(std::move(report).error());
     if (!*report)
         return fail(make_error(Errc::Internal, "warm sandbox: the child ended before it was ready"));
-    if ((*report)->step != child::kReadyStep)
+    if (!child::is_ready(**report))
         return fail(child_failure_error(prepared, **report, "(warm sandbox)"));
     // The preparation's CPU and memory high-water mark are not the program's.
     SBX_TRY(c.spawned_.leaf.reset_accounting());
@@ -85,7 +85,8 @@ Result<RunParts> start(Child& child, const Prepared& prepared, const std::string
     // find a run's cgroup by its id. v2 cannot rename; the leaf keeps its fill-time name there.
     if (prepared.cgroups.version() == cgroup::Version::V1 && run_id != child.leaf_name_) {
         *fall_back = false;
-        SBX_TRY(child.spawned_.leaf.rename(run_id));
+        if (auto renamed = child.spawned_.leaf.rename(run_id); !renamed)
+            return fail(std::move(renamed).error().at_step(Step::Cgroup));
         child.leaf_name_ = run_id;
         *fall_back = true;
     }
