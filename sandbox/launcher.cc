@@ -297,7 +297,7 @@ Outcome launch_failure(const Error& e) {
     Outcome o;
     o.reason = Termination::SandboxError;
     o.failed_errno = e.sys_errno;
-    o.failed_step = step_name(e.step);
+    o.failed_step = e.step;
     o.error_message = e.message();
     return o;
 }

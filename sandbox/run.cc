@@ -14,7 +14,6 @@
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 #include "sandbox/run_impl.h"
-#include "sandbox/step.h"
 
 namespace sandbox {
 namespace {
@@ -80,7 +79,7 @@ public:
             kill_tree();
             reap(true);
             out.reason = Termination::SandboxError;
-            out.failed_step = step_name(Step::Wait);
+            out.failed_step = Step::Wait;
             return out;
         }
         size_t stdin_off = 0;
