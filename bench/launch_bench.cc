@@ -82,8 +82,9 @@ std::string tooljail_launch(const sandbox::Sandbox& sb) {
     if (o.reason == sandbox::Termination::Exit && o.exit_code == 0) return {};
     std::string why = std::string("tooljail: ") + sandbox::termination_name(o.reason) +
                       " exit_code=" + std::to_string(o.exit_code);
-    if (!o.failed_step.empty())
-        why += " step=" + o.failed_step + " errno=" + std::to_string(o.failed_errno);
+    if (o.failed_step != sandbox::Step::None)
+        why += " step=" + std::string(sandbox::step_name(o.failed_step)) + " errno=" +
+               std::to_string(o.failed_errno);
     if (!o.error_message.empty()) why += " (" + o.error_message + ")";
     if (!o.err.data.empty()) why += " stderr: " + o.err.data.substr(0, 200);
     return why;

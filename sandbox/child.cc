@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <sched.h>
 
 #include "sandbox/mounts.h"
@@ -233,13 +234,12 @@ int step_request_buffer(State& s) {
 }
 
 int step_ready(State& s) {
-    Failure ready{kReadyStep, 0, -1};
     ssize_t n;
     do {
-        n = write(s.plan->report_fd, &ready, sizeof ready);
+        n = write(s.plan->report_fd, &kReady, sizeof kReady);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return errno;
-    return n == static_cast<ssize_t>(sizeof ready) ? 0 : EIO;
+    return n == static_cast<ssize_t>(sizeof kReady) ? 0 : EIO;
 }
 
 int step_request(State& s) {
@@ -255,8 +255,8 @@ int step_stdin(State& s) {
     return dup2(s.plan->stdin_fd, STDIN_FILENO) < 0 ? errno : 0;
 }
 
-struct Step {
-    const char* name;
+struct StepEntry {
+    Step step;  // what a failure record names (step.h)
     int (*run)(State&);
 };
 
@@ -264,70 +264,68 @@ struct Step {
 // still host root, switch identity, build and enter the new root, then tighten: rlimits, fds,
 // capabilities, no_new_privs, Landlock, and seccomp last so the filter never has to allow the
 // setup syscalls themselves.
-constexpr Step kSteps[] = {
-    {"signals", step_signals},
-    {"parent fds", step_close_parent_fds},
-    {"pdeathsig", step_pdeathsig},
-    {"sync", step_sync},
-    {"cgroup namespace", step_cgroupns},
-    {"mount sources", step_prepare_mounts},
-    {"identity", step_identity},
-    {"mounts", step_mounts},
-    {"hostname", step_hostname},
-    {"loopback", step_loopback},
-    {"stdio", step_stdio},
-    {"fds", step_fds},
-    {"capabilities", step_caps},
-    {"no_new_privs", step_no_new_privs},
-    {"landlock", step_landlock},
+constexpr StepEntry kSteps[] = {
+    {Step::Signals, step_signals},
+    {Step::ParentFds, step_close_parent_fds},
+    {Step::Pdeathsig, step_pdeathsig},
+    {Step::Sync, step_sync},
+    {Step::CgroupNamespace, step_cgroupns},
+    {Step::MountSources, step_prepare_mounts},
+    {Step::Identity, step_identity},
+    {Step::Mounts, step_mounts},
+    {Step::Hostname, step_hostname},
+    {Step::Loopback, step_loopback},
+    {Step::Stdio, step_stdio},
+    {Step::Fds, step_fds},
+    {Step::Capabilities, step_caps},
+    {Step::NoNewPrivs, step_no_new_privs},
+    {Step::Landlock, step_landlock},
     // After Landlock: a cold child still holds the supervisor's descriptors (close-on-exec, not
     // closed), so with a policy's low open_files limit the ruleset and path fds Landlock opens
     // would fail with EMFILE whenever the supervisor has more fds than that limit.
-    {"rlimits", step_rlimits},
-    {"seccomp", step_seccomp},
-    {"execve", step_execve},
+    {Step::Rlimits, step_rlimits},
+    {Step::Seccomp, step_seccomp},
+    {Step::Execve, step_execve},
 };
-constexpr uint32_t kStepCount = sizeof kSteps / sizeof kSteps[0];
 
 // A warm sandbox does every step that does not depend on the call before it waits: the same
 // list and order as kSteps, with the tightening (rlimits .. seccomp) done at fill time. Only
 // reading the request, stdin and execve remain for the call. Doing the tightening earlier is
 // at least as safe: the child runs restricted for longer, and what it still does afterwards
 // (read, dup2, execve, write, exit) is allowed by every profile (seccomp.cc).
-constexpr Step kWarmSteps[] = {
-    {"signals", step_signals},
-    {"inherited fds", step_inherited_fds},
-    {"pdeathsig", step_pdeathsig},
-    {"sync", step_sync},
-    {"cgroup namespace", step_cgroupns},
-    {"mount sources", step_prepare_mounts},
-    {"identity", step_identity},
-    {"mounts", step_mounts},
-    {"hostname", step_hostname},
-    {"loopback", step_loopback},
-    {"stdio", step_warm_stdio},
-    {"request buffer", step_request_buffer},
-    {"fds", step_fds},
-    {"capabilities", step_caps},
-    {"no_new_privs", step_no_new_privs},
-    {"landlock", step_landlock},
+constexpr StepEntry kWarmSteps[] = {
+    {Step::Signals, step_signals},
+    {Step::InheritedFds, step_inherited_fds},
+    {Step::Pdeathsig, step_pdeathsig},
+    {Step::Sync, step_sync},
+    {Step::CgroupNamespace, step_cgroupns},
+    {Step::MountSources, step_prepare_mounts},
+    {Step::Identity, step_identity},
+    {Step::Mounts, step_mounts},
+    {Step::Hostname, step_hostname},
+    {Step::Loopback, step_loopback},
+    {Step::Stdio, step_warm_stdio},
+    {Step::RequestBuffer, step_request_buffer},
+    {Step::Fds, step_fds},
+    {Step::Capabilities, step_caps},
+    {Step::NoNewPrivs, step_no_new_privs},
+    {Step::Landlock, step_landlock},
     // After Landlock, as in kSteps.
-    {"rlimits", step_rlimits},
-    {"seccomp", step_seccomp},
-    {"ready", step_ready},
-    {"request", step_request},
-    {"stdin", step_stdin},
-    {"execve", step_execve},
+    {Step::Rlimits, step_rlimits},
+    {Step::Seccomp, step_seccomp},
+    {Step::Ready, step_ready},
+    {Step::Request, step_request},
+    {Step::Stdin, step_stdin},
+    {Step::Execve, step_execve},
 };
-constexpr uint32_t kWarmStepCount = sizeof kWarmSteps / sizeof kWarmSteps[0];
 
-[[noreturn]] void run_steps(const Plan& plan, const Step* steps, uint32_t count, uint32_t base) {
+[[noreturn]] void run_steps(const Plan& plan, const StepEntry* steps, size_t count) {
     State state{&plan, {}, -1, plan.argv, nullptr, {}};
-    for (uint32_t i = 0; i < count; ++i) {
+    for (size_t i = 0; i < count; ++i) {
         state.detail = -1;
         int err = steps[i].run(state);
         if (err == 0) continue;
-        Failure f{base + i, err, state.detail};
+        Failure f{steps[i].step, err, state.detail};
         ssize_t ignored = write(plan.report_fd, &f, sizeof f);  // parent may be gone: nothing to do
         (void)ignored;
         _exit(127);
@@ -337,15 +335,8 @@ constexpr uint32_t kWarmStepCount = sizeof kWarmSteps / sizeof kWarmSteps[0];
 
 }  // namespace
 
-const char* step_name(uint32_t step) {
-    if (step < kStepCount) return kSteps[step].name;
-    if (step >= kWarmStepBase && step - kWarmStepBase < kWarmStepCount)
-        return kWarmSteps[step - kWarmStepBase].name;
-    return "unknown";
-}
+void run(const Plan& plan) { run_steps(plan, kSteps, std::size(kSteps)); }
 
-void run(const Plan& plan) { run_steps(plan, kSteps, kStepCount, 0); }
-
-void run_warm(const Plan& plan) { run_steps(plan, kWarmSteps, kWarmStepCount, kWarmStepBase); }
+void run_warm(const Plan& plan) { run_steps(plan, kWarmSteps, std::size(kWarmSteps)); }
 
 }  // namespace sandbox::child

@@ -1,7 +1,8 @@
 // The child's side of a launch: an ordered list of steps from clone to execve, run over a plan
 // the parent prepared. Post-fork rules apply to everything reachable from here (STYLE.md §3): no
 // allocation, no std::string construction, no logging, no exceptions; each step returns 0 or an
-// errno. The first failure is written to the report pipe as a ChildFailure and the child exits.
+// errno. The first failure is written to the report pipe as a Failure naming its Step, and the
+// child exits.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 #include "sandbox/mount_plan.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/step.h"
 
 namespace sandbox::child {
 
@@ -48,25 +50,23 @@ struct Plan {
 
 // The fixed-size record a failing child writes to report_fd.
 struct Failure {
-    uint32_t step;  // index into step_names()
-    int32_t err;    // errno
-    int32_t detail; // step-specific index (the mount op or bind source), -1 if none
+    Step step;       // the step that failed (step_name() names it)
+    int32_t err;     // errno; never 0 in a failure
+    int32_t detail;  // step-specific index (the mount op or bind source), -1 if none
 };
 
-// Failure::step of the record a warm child writes once it is prepared and waiting for its
-// request: not a failure, the "ready" signal.
-inline constexpr uint32_t kReadyStep = 0xffffffffu;
-
-// The step names, indexed by Failure::step: "pdeathsig", "sync", "identity", ... "execve" for
-// run(); warm steps (run_warm) are numbered from kWarmStepBase.
-inline constexpr uint32_t kWarmStepBase = 64;
-const char* step_name(uint32_t step);
+// The record a warm child writes once it is prepared and waiting for its request: not a
+// failure, the "ready" signal. A failure of the ready step itself carries its errno, never 0.
+inline constexpr Failure kReady{Step::Ready, 0, -1};
+inline bool is_ready(const Failure& record) {
+    return record.step == kReady.step && record.err == kReady.err;
+}
 
 // Runs the cold path's steps and execs. Never returns.
 [[noreturn]] void run(const Plan& plan);
 
 // A warm sandbox (sandbox/pool.h): runs every step up to and including seccomp, writes a
-// kReadyStep record to report_fd, then blocks on go_fd for the run request, puts stdin in
+// kReady record to report_fd, then blocks on go_fd for the run request, puts stdin in
 // place and execs the request's argv. EOF on go_fd before a whole request (the pool dismissed
 // it, or the supervisor died) ends the child. Never returns.
 [[noreturn]] void run_warm(const Plan& plan);

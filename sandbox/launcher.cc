@@ -1,23 +1,16 @@
 #include "sandbox/launcher.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 
-#include "sandbox/base/sys.h"
 #include "sandbox/caps.h"
 #include "sandbox/child.h"
 #include "sandbox/landlock.h"
 #include "sandbox/mount_plan.h"
-#include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/pool.h"
 #include "sandbox/prepared.h"
@@ -25,6 +18,8 @@
 #include "sandbox/rlimits.h"
 #include "sandbox/run_impl.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spawn.h"
+#include "sandbox/step.h"
 #include "sandbox/warm_child.h"
 #include "sandbox/warm_request.h"
 
@@ -67,32 +62,7 @@ std::vector<std::string> split_path(const std::vector<std::string>& env) {
     return dirs;
 }
 
-std::atomic<uint64_t> g_run_counter{0};
-
 }  // namespace
-
-std::string new_run_id() {
-    // getrandom(2) of 8 bytes never blocks after boot and never returns short. If it fails
-    // anyway, a per-process counter mixed with the clock keeps ids unique within this process.
-    std::string hex;
-    if (auto random = sys::random_hex(8)) {
-        hex = std::move(*random);
-    } else {
-        auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-        uint64_t mixed = (static_cast<uint64_t>(now) << 16) ^ g_run_counter.fetch_add(1);
-        char buf[17];
-        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(mixed));
-        hex = buf;
-    }
-    return "run-" + std::to_string(::getpid()) + "-" + hex;
-}
-
-bool valid_run_id(std::string_view id) {
-    if (id.empty() || id.size() > 64) return false;
-    for (char ch : id)
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) return false;
-    return true;
-}
 
 const char* termination_name(Termination t) {
     switch (t) {
@@ -220,9 +190,7 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
     prep.cgroup_limits.cpu_percent = c.limits.cpu_percent;
     prep.cgroup_limits.need_cpu_usage = true;
     {
-        auto probe = cgroup::Leaf::create(cg, "probe-" + std::to_string(::getpid()) + "-" +
-                                                  std::to_string(g_run_counter.fetch_add(1)),
-                                          prep.cgroup_limits);
+        auto probe = cgroup::Leaf::create(cg, new_probe_leaf_name(), prep.cgroup_limits);
         if (!probe) return fail(std::move(probe).error().with_prefix(label));
     }
 
@@ -245,19 +213,20 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
 Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     const Prepared& s = *impl_->prepared;
-    if (request.argv.empty() || request.argv[0].empty())
-        return fail(Errc::InvalidArgument, "launch: empty argv");
+    auto refuse = [](std::string context) {
+        return fail(make_error(Errc::InvalidArgument, std::move(context)).at_step(Step::Launch));
+    };
+    if (request.argv.empty() || request.argv[0].empty()) return refuse("launch: empty argv");
     for (const auto& arg : request.argv)
-        if (arg.find('\0') != std::string::npos)
-            return fail(Errc::InvalidArgument, "launch: argv element contains NUL");
+        if (arg.find('\0') != std::string::npos) return refuse("launch: argv element contains NUL");
     if (request.stdin_data && request.stdin_data->size() > s.config.limits.stdin_bytes)
-        return fail(Errc::InvalidArgument, "launch: stdin larger than the policy's stdin_bytes (" +
-                                               std::to_string(s.config.limits.stdin_bytes) + ")");
+        return refuse("launch: stdin larger than the policy's stdin_bytes (" +
+                      std::to_string(s.config.limits.stdin_bytes) + ")");
 
     // The id names the run (records, resources) and, on the cold path, its cgroup leaf: one
     // path component, no "." or "..", nothing a shell or a log line could misread.
     if (!request.run_id.empty() && !valid_run_id(request.run_id))
-        return fail(Errc::InvalidArgument, "launch: run id must be 1..64 of [a-z0-9-]");
+        return refuse("launch: run id must be 1..64 of [a-z0-9-]");
     std::string id = request.run_id.empty() ? new_run_id() : request.run_id;
     auto finish_parts = [&](RunParts& parts) {
         parts.id = id;
@@ -299,61 +268,23 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         warm->count_launch(false, dead);
     }
 
-    RunParts parts;
-    finish_parts(parts);
-    auto leaf = cgroup::Leaf::create(s.cgroups, parts.id, s.cgroup_limits);
-    if (!leaf) return fail(std::move(leaf).error());
-    parts.leaf = std::move(*leaf);
-
-    UniqueFd go_read, go_write, report_read, report_write, in_read, out_read, out_write, err_read,
-        err_write;
-    SBX_TRY(sys::make_pipe(go_read, go_write));
-    SBX_TRY(sys::make_pipe(report_read, report_write));
-    SBX_TRY(sys::make_pipe(out_read, out_write));
-    SBX_TRY(sys::make_pipe(err_read, err_write));
-    if (request.stdin_data) SBX_TRY(sys::make_pipe(in_read, parts.stdin_write));
-
+    // Cold path: the shared sequence (spawn.h) with this call's leaf name, argv and stdin.
     std::vector<char*> argv;
     for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-
-    child::Plan plan;
-    fill_child_plan(s, plan);
-    plan.go_fd = go_read.get();
-    plan.report_fd = report_write.get();
-    plan.stdin_fd = in_read.get();
-    plan.stdout_fd = out_write.get();
-    plan.stderr_fd = err_write.get();
-    plan.parent_fds[0] = go_write.get();
-    plan.parent_fds[1] = report_read.get();
-    plan.parent_fds[2] = out_read.get();
-    plan.parent_fds[3] = err_read.get();
-    plan.parent_fds[4] = parts.stdin_write.get();
-    plan.argv = argv.data();
-
-    auto spawned = spawn_child(s, parts.leaf, plan, child::run, go_write.get(),
-                               {&go_read, &report_write, &in_read, &out_write, &err_write});
+    SpawnOptions options;
+    options.leaf_name = id;
+    options.entry = child::run;
+    options.argv = argv.data();
+    options.stdin_pipe = request.stdin_data.has_value();
+    auto spawned = spawn(s, options);
     if (!spawned) return fail(std::move(spawned).error());
-    parts.pid = spawned->pid;
-    parts.pidfd = std::move(spawned->pidfd);
-    auto abort_child = [&](Error e) {
-        kill_and_reap(parts.pidfd.get());
-        return fail(std::move(e));
-    };
-
-    // EOF on the report pipe = the child exec'd (the pipe is O_CLOEXEC); a record = it failed.
-    auto report = read_report(report_read.get(), kSetupTimeoutMs);
-    parts.started = std::chrono::steady_clock::now();
-    if (!report) return abort_child(std::move(report).error());
-    if (*report) return abort_child(child_failure_error(s, **report, request.argv[0]));
-
-    for (UniqueFd* fd : {&parts.stdin_write, &out_read, &err_read}) {
-        if (fd->valid() && ::fcntl(fd->get(), F_SETFL, O_NONBLOCK) != 0)
-            return abort_child(sys_error("launch: fcntl(O_NONBLOCK)"));
-    }
-    parts.stdout_read = std::move(out_read);
-    parts.stderr_read = std::move(err_read);
-    return make_run(std::move(parts));
+    // A failure from here on leaves the child in *spawned, whose destructor kills and reaps it
+    // and removes its leaf before launch returns.
+    auto parts = await_exec(*spawned, s, request.argv[0]);
+    if (!parts) return fail(std::move(parts).error());
+    finish_parts(*parts);
+    return make_run(std::move(*parts));
 }
 
 bool Sandbox::wait_warm(size_t count, Millis timeout) const {
@@ -366,7 +297,7 @@ Outcome launch_failure(const Error& e) {
     Outcome o;
     o.reason = Termination::SandboxError;
     o.failed_errno = e.sys_errno;
-    o.failed_step = e.context.substr(0, e.context.find(':'));
+    o.failed_step = e.step;
     o.error_message = e.message();
     return o;
 }

@@ -19,6 +19,8 @@
 #include "sandbox/base/result.h"
 #include "sandbox/base/unique_fd.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/run.h"
+#include "sandbox/run_id.h"
 #include "sandbox/spec.h"
 
 namespace sandbox {
@@ -67,8 +69,6 @@ struct Layers {
     uid_t host_uid = 0;    // what it maps to
 };
 
-class Run;
-
 class Sandbox {
 public:
     // Parent. Validates the config and builds everything that does not depend on the call.
@@ -106,36 +106,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-enum class Stream { Stdout, Stderr };
-// Called from wait() with each chunk of captured output (only bytes within the cap).
-using OutputObserver = std::function<void(Stream, std::string_view)>;
-// Called from wait() about once a second while the run lasts, with the time since exec.
-using TickObserver = std::function<void(Millis elapsed)>;
-
-// One live run. Destroying it before wait() returns kills the whole process tree and reaps it.
-class Run {
-public:
-    virtual ~Run() = default;
-
-    // Blocks until the run ends. Becoming readable on cancel_fd (an eventfd or pipe, owned by
-    // the caller) cancels it: the tree is killed and the reason is Cancelled.
-    virtual Outcome wait(int cancel_fd = -1, const OutputObserver& observer = {},
-                         const TickObserver& tick = {}) = 0;
-    virtual pid_t pid() const = 0;  // host pid of the sandbox's pid 1
-    // The run id (request.run_id or a new one). The cold path names the cgroup leaf after it;
-    // a warm sandbox's leaf was named when it was filled.
-    virtual const std::string& id() const = 0;
-    virtual bool warm() const = 0;  // the run used a warm sandbox from the pool
-};
-
-// A fresh run id, "run-<this process's pid>-<16 random hex digits>": unique across supervisors
-// and restarts (the random part), and recognisable by cgroup::remove_stale_leaves (the pid).
-std::string new_run_id();
-// True for the ids RunRequest::run_id accepts: 1..64 characters of [a-z0-9-].
-bool valid_run_id(std::string_view id);
-
-// The Outcome of a launch that failed before exec: reason SandboxError, failed_step read from
-// the error's "<step>: <detail>" context, errno and message.
+// The Outcome of a launch that failed before exec: reason SandboxError, failed_step the
+// error's step (Error::step; every error of launch() names one), errno and message.
 Outcome launch_failure(const Error& error);
 
 // launch() + wait(); a launch failure becomes launch_failure(error).

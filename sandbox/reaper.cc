@@ -1,6 +1,6 @@
 #include "sandbox/reaper.h"
 
-#include "sandbox/prepared.h"
+#include "sandbox/base/sys.h"
 
 namespace sandbox {
 
@@ -33,7 +33,7 @@ void Reaper::loop() {
         Item item = std::move(queue_.front());
         queue_.pop_front();
         lock.unlock();
-        if (item.pidfd.valid()) kill_and_reap(item.pidfd.get());
+        if (item.pidfd.valid()) sys::kill_and_reap(item.pidfd.get());
         item.leaf.kill_all();
         (void)item.leaf.remove();  // errors: the next start's remove_stale_leaves retries
         lock.lock();

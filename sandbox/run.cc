@@ -1,6 +1,7 @@
 // Run::wait: one poll loop over the output pipes, the stdin pipe, the child's pidfd, the
 // deadline timer, the CPU watchdog and the caller's cancel fd. Single-threaded, no busy waiting.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -78,7 +79,7 @@ public:
             kill_tree();
             reap(true);
             out.reason = Termination::SandboxError;
-            out.failed_step = "wait";
+            out.failed_step = Step::Wait;
             return out;
         }
         size_t stdin_off = 0;

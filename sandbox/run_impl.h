@@ -7,8 +7,9 @@
 
 #include "sandbox/base/unique_fd.h"
 #include "sandbox/cgroup.h"
-#include "sandbox/launcher.h"
 #include "sandbox/reaper.h"
+#include "sandbox/run.h"
+#include "sandbox/spec.h"
 
 namespace sandbox {
 

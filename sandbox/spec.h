@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/step.h"
+
 namespace sandbox {
 
 using Millis = std::chrono::milliseconds;
@@ -157,9 +159,10 @@ struct Outcome {
     uint64_t pids_limit_hits = 0;
     Capture out;
     Capture err;
-    // For SandboxError: which layer or step failed, and errno. "execve" with ENOENT means the
-    // program does not exist inside the sandbox; EACCES/ENOEXEC that it is not executable.
-    std::string failed_step;
+    // For SandboxError: which layer or step failed (step.h; step_name() gives its name), and
+    // errno. Step::Execve with ENOENT means the program does not exist inside the sandbox;
+    // EACCES/ENOEXEC that it is not executable. Step::None otherwise.
+    Step failed_step = Step::None;
     int failed_errno = 0;
     std::string error_message;
 };

@@ -17,11 +17,10 @@
 #include <vector>
 
 #include "sandbox/base/result.h"
-#include "sandbox/base/unique_fd.h"
-#include "sandbox/cgroup.h"
 #include "sandbox/prepared.h"
 #include "sandbox/reaper.h"
 #include "sandbox/run_impl.h"
+#include "sandbox/spawn.h"
 
 namespace sandbox::warm {
 
@@ -33,10 +32,10 @@ public:
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
     // An unused warm sandbox is killed and reaped; its leaf's destructor kills what is left in
-    // it and removes it. Blocks until the child is reaped (SIGKILL: promptly).
-    ~Child();
+    // it and removes it (~Spawned). Blocks until the child is reaped (SIGKILL: promptly).
+    ~Child() = default;
 
-    pid_t pid() const { return pid_; }
+    pid_t pid() const { return spawned_.pid; }
     const std::string& leaf_name() const { return leaf_name_; }
     // False once the child has exited (its pidfd is readable): it must not be used.
     bool alive() const;
@@ -52,25 +51,21 @@ private:
     friend Result<Child> fill(const Prepared& prepared);
     friend Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
                                   bool has_stdin, const std::string& run_id, bool* fall_back);
+    Child(Spawned spawned, std::string leaf_name, std::vector<std::pair<dev_t, ino_t>> binds);
 
-    pid_t pid_ = -1;
-    UniqueFd pidfd_;
-    UniqueFd request_write_;  // the go byte went first; the request follows
-    UniqueFd report_read_;    // O_CLOEXEC in the child: EOF after the request = exec'd
-    UniqueFd stdin_write_;
-    UniqueFd stdout_read_;
-    UniqueFd stderr_read_;
-    cgroup::Leaf leaf_;
+    // The child, its leaf and the parent's pipe ends. go_write carries the request after the go
+    // byte; report_read sees the ready record, then EOF once the request's argv exec'd.
+    Spawned spawned_;
     std::string leaf_name_;
     // (device, inode) of each bind source, taken before the clone: a change after that shows.
     std::vector<std::pair<dev_t, ino_t>> binds_;
 };
 
-// Parent, on the pool's fill thread. Creates the leaf "run-<pid>-<hex>" (new_run_id(), so
-// cgroup::remove_stale_leaves cleans it up after a supervisor crash), the pipes, clones, writes
-// the id maps, attaches the child to the leaf on v1 (v2: born in it, CLONE_INTO_CGROUP), sends
-// the go byte and waits for the ready record; then resets the leaf's accounting so the run's
-// stats start at the request. Any failure kills and reaps the child and removes the leaf: a
+// Parent, on the pool's fill thread. Runs the launch sequence the cold path runs (spawn.h:
+// the leaf "run-<pid>-<hex>", a new_run_id() so cgroup::remove_stale_leaves cleans it up after
+// a supervisor crash; the pipes, a stdin pipe always; clone3 into child::run_warm; the id maps;
+// the v1 attach, v2 being born in the leaf; the go byte) and waits for the ready record; then
+// resets the leaf's accounting so the run's stats start at the request. Any failure kills and reaps the child and removes the leaf: a
 // warm sandbox that could not be prepared with every layer is never used. The error names the
 // step like a cold launch's ("mounts: /usr").
 Result<Child> fill(const Prepared& prepared);

@@ -82,7 +82,7 @@ int exit_status_for(const sandbox::Outcome& o) {
         case Termination::OutputCap:
             return kExitResourceLimit;
         case Termination::SandboxError:
-            if (o.failed_step == "execve") {
+            if (o.failed_step == sandbox::Step::Execve) {
                 if (o.failed_errno == ENOENT || o.failed_errno == ENOTDIR) return kExitNotFound;
                 return kExitNotExecutable;
             }
@@ -113,7 +113,7 @@ nlohmann::json outcome_to_json(const sandbox::Outcome& o, const std::string& pol
     };
     if (o.reason == sandbox::Termination::SandboxError) {
         doc["error"] = o.error_message;
-        doc["failed_step"] = o.failed_step;
+        doc["failed_step"] = sandbox::step_name(o.failed_step);
         doc["errno"] = o.failed_errno;
     }
     return doc;

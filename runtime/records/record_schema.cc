@@ -186,7 +186,7 @@ json end_entry(const std::string& run_id, const sandbox::Outcome& o, const Store
               {"stderr", capture_to_json(o.err, err)},
               {"error", nullptr}};
     if (error || !o.error_message.empty())
-        e["error"] = {{"step", nullable(o.failed_step)},
+        e["error"] = {{"step", nullable(sandbox::step_name(o.failed_step))},
                       {"errno", o.failed_errno},
                       {"errno_name", o.failed_errno ? json(sandbox::sys::errno_name(o.failed_errno))
                                                     : json(nullptr)},
@@ -296,7 +296,8 @@ sandbox::Result<sandbox::Outcome> outcome_from_json(const json& e) {
             cap->sha256 = json_reader::string_or_empty(c, "sha256");
         }
         if (const json& err = e.at("error"); !err.is_null()) {
-            o.failed_step = json_reader::string_or_empty(err, "step");
+            // An absent or null step is Step::None, a name this build does not know Unknown.
+            o.failed_step = sandbox::parse_step(json_reader::string_or_empty(err, "step"));
             o.failed_errno = json_number::integer<int>(err.at("errno"));
             o.error_message = json_reader::string_or_empty(err, "message");
         }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -22,16 +23,28 @@ enum class Errc {
 
 const char* errc_name(Errc code);
 
+// The step a launch stopped at (sandbox/step.h has the steps). Declared here without them so
+// that Error can carry one; Step{} is Step::None.
+enum class Step : std::uint8_t;
+
 struct Error {
     Errc code = Errc::Internal;
     int sys_errno = 0;
     std::string context;  // what was being done: "mount(/usr -> /usr, ro)"
+    // For an error of Sandbox::launch: the step it stopped at, which becomes
+    // Outcome::failed_step (launch_failure). Step::None for every other error.
+    Step step{};
 
     // "context: strerror (ENAME)" — the one-line form used in logs and CLI output.
     std::string message() const;
     // Prefix more context while the error travels up: "policy 'default': " + context.
     Error&& with_prefix(const std::string& prefix) && {
         context = prefix + context;
+        return std::move(*this);
+    }
+    // Names the launch step the error stopped at; the context is left as it is.
+    Error&& at_step(Step at) && {
+        step = at;
         return std::move(*this);
     }
 };

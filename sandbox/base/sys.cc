@@ -1,8 +1,10 @@
 #include "sandbox/base/sys.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,6 +92,14 @@ Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, int extra_flags)
 
 int pidfd_signal(int pidfd, int sig) {
     return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+void kill_and_reap(int pidfd) {
+    if (pidfd < 0) return;
+    pidfd_signal(pidfd, SIGKILL);
+    siginfo_t info;
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
+    }
 }
 
 const char* errno_name(int err) {

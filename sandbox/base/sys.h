@@ -30,6 +30,9 @@ Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, int extra_flags 
 // pidfd_send_signal(2) via syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C" guards, so its
 // declaration does not link from C++. Async-signal-safe; usable in any context. 0 or -1/errno.
 int pidfd_signal(int pidfd, int sig);
+// SIGKILL through the pidfd, then waitid(P_PIDFD) until the child is reaped. For a child that
+// must not run on; does nothing for pidfd < 0. Blocks until the child exits (SIGKILL: promptly).
+void kill_and_reap(int pidfd);
 // Symbolic errno name ("EPERM"); "E?" for unknown values.
 const char* errno_name(int err);
 

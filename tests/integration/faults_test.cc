@@ -221,7 +221,7 @@ TEST_CASE_METHOD(tjtest::SandboxFixture,
         sandbox::Outcome o = sandbox::run_once(*sb, request);
         TJ_SHOW(o);
         CHECK(o.reason == sandbox::Termination::SandboxError);
-        CHECK(o.failed_step == "execve");
+        CHECK(o.failed_step == sandbox::Step::Execve);
         CHECK(o.failed_errno == E2BIG);
     }
 }

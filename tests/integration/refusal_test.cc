@@ -39,7 +39,7 @@ void expect_exec_failure(const sandbox::SandboxConfig& config, std::vector<std::
     Outcome o = sandbox::run_once(**sb, request);
     TJ_SHOW(o);
     CHECK(o.reason == Termination::SandboxError);
-    CHECK(o.failed_step == "execve");
+    CHECK(o.failed_step == sandbox::Step::Execve);
     CHECK(o.failed_errno == err);
     CHECK(o.out.data.empty());
 }
@@ -61,7 +61,8 @@ Refusal attempt_with(const sandbox::HostOptions& options, const sandbox::Sandbox
     request.argv = {tjtest::kProbe, "getuid"};
     Outcome o = sandbox::run_once(**sb, request);
     if (o.reason == Termination::SandboxError)
-        return {"run", Errc::Internal, o.failed_step + ": " + o.error_message};
+        return {"run", Errc::Internal,
+                std::string(sandbox::step_name(o.failed_step)) + ": " + o.error_message};
     return {"", Errc::Internal, tjtest::describe(o)};
 }
 

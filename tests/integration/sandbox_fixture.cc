@@ -175,9 +175,10 @@ std::string describe(const sandbox::Outcome& o) {
       << " signal=" << o.signal << " wall=" << o.wall.count() << "ms cpu=" << o.cpu.count()
       << "ms peak_memory=" << o.peak_memory_bytes << " oom_kills=" << o.oom_kills
       << " pids_limit_hits=" << o.pids_limit_hits;
-    if (!o.failed_step.empty() || o.failed_errno != 0 || !o.error_message.empty())
-        s << "\n  failed_step='" << o.failed_step << "' failed_errno=" << o.failed_errno << " ("
-          << strerror(o.failed_errno) << ") error_message='" << o.error_message << "'";
+    if (o.failed_step != sandbox::Step::None || o.failed_errno != 0 || !o.error_message.empty())
+        s << "\n  failed_step='" << sandbox::step_name(o.failed_step)
+          << "' failed_errno=" << o.failed_errno << " (" << strerror(o.failed_errno)
+          << ") error_message='" << o.error_message << "'";
     s << "\n  stdout total=" << o.out.total << " truncated=" << o.out.truncated << ": "
       << head(o.out.data, 1500);
     s << "\n  stderr total=" << o.err.total << " truncated=" << o.err.truncated << ": "

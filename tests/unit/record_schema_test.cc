@@ -173,7 +173,7 @@ TEST_CASE("record schema: an end entry round-trips the outcome", "[records][unit
     CHECK(back->out.sha256 == o.out.sha256);
 
     sandbox::Outcome failed;
-    failed.failed_step = "execve";
+    failed.failed_step = sandbox::Step::Execve;
     failed.failed_errno = 2;
     failed.error_message = "execve: /bin/nope: No such file or directory (ENOENT)";
     json fe = rec::end_entry("run-1-b", failed, {}, {}, rec::Time{});
@@ -181,7 +181,7 @@ TEST_CASE("record schema: an end entry round-trips the outcome", "[records][unit
     CHECK(fe["error"]["errno_name"] == "ENOENT");
     auto fb = rec::outcome_from_json(fe);
     REQUIRE(fb);
-    CHECK(fb->failed_step == "execve");
+    CHECK(fb->failed_step == sandbox::Step::Execve);
     CHECK(fb->failed_errno == 2);
 }
 
