@@ -20,7 +20,6 @@
 //
 // The benchmark needs root or unprivileged user namespaces, like tooljail itself. A launcher that
 // cannot run on this host reports SkipWithError with the reason instead of a number.
-#include <benchmark/benchmark.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -40,6 +39,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "runtime/policy/policy.h"
 #include "sandbox/launcher.h"
@@ -83,8 +84,8 @@ std::string tooljail_launch(const sandbox::Sandbox& sb) {
     std::string why = std::string("tooljail: ") + sandbox::termination_name(o.reason) +
                       " exit_code=" + std::to_string(o.exit_code);
     if (o.failed_step != sandbox::Step::None)
-        why += " step=" + std::string(sandbox::step_name(o.failed_step)) + " errno=" +
-               std::to_string(o.failed_errno);
+        why += " step=" + std::string(sandbox::step_name(o.failed_step)) +
+               " errno=" + std::to_string(o.failed_errno);
     if (!o.error_message.empty()) why += " (" + o.error_message + ")";
     if (!o.err.data.empty()) why += " stderr: " + o.err.data.substr(0, 200);
     return why;
@@ -375,11 +376,10 @@ int main(int argc, char** argv) {
     for (const auto& e : entries) {
         if (!e.throughput) continue;
         auto samples = std::make_shared<Samples>();
-        benchmark::RegisterBenchmark(
-            ("throughput/" + e.name).c_str(),
-            [e, samples](benchmark::State& s) {
-                throughput(s, e.launch, e.error, samples, e.counts.get());
-            })
+        benchmark::RegisterBenchmark(("throughput/" + e.name).c_str(),
+                                     [e, samples](benchmark::State& s) {
+                                         throughput(s, e.launch, e.error, samples, e.counts.get());
+                                     })
             ->Iterations(kThroughputLaunchesPerThread)
             ->Threads(2)
             ->UseRealTime()

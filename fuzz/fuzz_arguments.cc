@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
-#include "runtime/tools/arguments.h"
 #include "runtime/policy/policy.h"
+#include "runtime/tools/arguments.h"
 #include "runtime/tools/tool_registry.h"
 
 namespace {
@@ -26,7 +26,8 @@ struct World {
 World& world() {
     static World* w = [] {
         auto* w = new World;
-        auto policies = runtime::load_policy_dir(fuzz::source_path("policies"), runtime::process_env());
+        auto policies =
+            runtime::load_policy_dir(fuzz::source_path("policies"), runtime::process_env());
         if (!policies) std::abort();
         w->policies = std::move(*policies);
         auto tools = runtime::ToolRegistry::load_dir(fuzz::source_path("tools.d"), w->policies);
@@ -63,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     auto result = runtime::prepare_invocation(tool, args, w.workspace, "/workspace");
     if (auto* err = std::get_if<runtime::ArgumentError>(&result)) {
-        if (err->rule.empty() || err->message.empty() || err->message.find('\n') != std::string::npos)
+        if (err->rule.empty() || err->message.empty() ||
+            err->message.find('\n') != std::string::npos)
             std::abort();
         return 0;
     }

@@ -12,7 +12,8 @@ namespace {
 
 const runtime::PolicySet& shipped_policies() {
     static runtime::PolicySet* set = [] {
-        auto policies = runtime::load_policy_dir(fuzz::source_path("policies"), runtime::process_env());
+        auto policies =
+            runtime::load_policy_dir(fuzz::source_path("policies"), runtime::process_env());
         if (!policies) std::abort();
         return new runtime::PolicySet(std::move(*policies));
     }();

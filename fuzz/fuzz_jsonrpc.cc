@@ -10,8 +10,8 @@
 #include "fuzz/fuzz_util.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/records/record_schema.h"
 #include "runtime/mcp/transport.h"
+#include "runtime/records/record_schema.h"
 
 namespace {
 
@@ -28,11 +28,8 @@ void envelope(std::string_view line) {
             check(m.params.is_object() || m.params.is_null());
             (void)runtime::jsonrpc::serialize(runtime::jsonrpc::result(m.id, m.params));
             break;
-        case Kind::Notification:
-            check(m.id.is_null());
-            break;
-        case Kind::Response:
-            break;
+        case Kind::Notification: check(m.id.is_null()); break;
+        case Kind::Response: break;
         case Kind::Invalid:
             if (!m.error_reply.is_null()) {
                 std::string out = runtime::jsonrpc::serialize(m.error_reply);

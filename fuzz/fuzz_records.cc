@@ -68,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // The whole-store verifier costs a directory scan and several opens: one input in eight
     // (chosen by content, so a failing input reproduces) keeps the rest of the target fast.
-    if (size > 0 && data[0] % 8 == 0) (void)verify::verify_store(store_dir(), /*check_outputs=*/false);
+    if (size > 0 && data[0] % 8 == 0)
+        (void)verify::verify_store(store_dir(), /*check_outputs=*/false);
     return 0;
 }

@@ -20,7 +20,8 @@ std::shared_ptr<const runtime::schema::Validator> shipped() {
         std::stringstream text;
         text << in.rdbuf();
         auto manifest = nlohmann::json::parse(text.str());
-        auto compiled = runtime::schema::Validator::compile(manifest.at("inputSchema"), "run_command");
+        auto compiled =
+            runtime::schema::Validator::compile(manifest.at("inputSchema"), "run_command");
         if (!compiled) std::abort();
         return *compiled;
     }();

@@ -18,10 +18,9 @@ namespace {
 //  NO_SETUID_FIXUP: a later setuid does not recompute the sets;
 //  KEEP_CAPS_LOCKED (with KEEP_CAPS itself clear): keep-caps cannot be turned back on;
 //  NO_CAP_AMBIENT_RAISE: the ambient set stays empty.
-constexpr unsigned long kSecurebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-                                      SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                                      SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                                      SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+constexpr unsigned long kSecurebits =
+    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+    SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
 void release(cap_t& c) {
     if (c) cap_free(c);
@@ -74,9 +73,7 @@ Result<Plan> prepare() {
     return plan;
 }
 
-int raise_effective(const Plan& plan) {
-    return cap_set_proc(plan.all) == 0 ? 0 : errno;
-}
+int raise_effective(const Plan& plan) { return cap_set_proc(plan.all) == 0 ? 0 : errno; }
 
 int drop_all(const Plan& plan) {
     // Order matters. Keep-caps off first: PR_SET_KEEPCAPS fails with EPERM once

@@ -284,14 +284,16 @@ Result<uint64_t> Leaf::cpu_usage_usec() const {
 
 Result<void> Leaf::rename(std::string_view new_name) {
     if (!valid_leaf_name(new_name))
-        return fail(Errc::InvalidArgument, "cgroup: invalid leaf name '" + std::string(new_name) + "'");
+        return fail(Errc::InvalidArgument,
+                    "cgroup: invalid leaf name '" + std::string(new_name) + "'");
     if (version_ == Version::V2) return fail(Errc::Unsupported, "cgroup: v2 cannot rename a group");
     for (auto& dir : dirs_) {
         if (dir.empty()) continue;
         const std::string from = dir;
         const std::string to = from.substr(0, from.rfind('/') + 1) + std::string(new_name);
         // rename(2) within the parent: cgroup v1 supports it (cgroup1_rename); members stay.
-        if (::rename(from.c_str(), to.c_str()) != 0) return fail(sys_error("cgroup: rename(" + from + ")"));
+        if (::rename(from.c_str(), to.c_str()) != 0)
+            return fail(sys_error("cgroup: rename(" + from + ")"));
         for (auto& d : dirs_)  // co-mounted controllers name the same directory
             if (d == from) d = to;
     }

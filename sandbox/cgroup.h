@@ -26,10 +26,10 @@ namespace sandbox::cgroup {
 enum class Version { V1, V2 };
 
 struct LeafLimits {
-    uint64_t memory_bytes = 0;  // 0 = none
-    uint32_t pids = 0;          // 0 = none
-    uint32_t cpu_percent = 0;   // 0 = none; 100 = one core
-    bool need_cpu_usage = true; // CPU time must be readable (v1: cpuacct)
+    uint64_t memory_bytes = 0;   // 0 = none
+    uint32_t pids = 0;           // 0 = none
+    uint32_t cpu_percent = 0;    // 0 = none; 100 = one core
+    bool need_cpu_usage = true;  // CPU time must be readable (v1: cpuacct)
 };
 
 struct Stats {

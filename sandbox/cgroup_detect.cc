@@ -1,8 +1,6 @@
 // Cgroup hierarchy detection: which version and controllers the host offers, from
 // /proc/self/mountinfo and /proc/self/cgroup, and the parent group every leaf goes under. See
 // cgroup.h for the contract and docs/CGROUPS.md for the layouts and the fail-closed rules.
-#include "sandbox/cgroup.h"
-
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -13,6 +11,7 @@
 #include <optional>
 
 #include "sandbox/base/sys.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/cgroup_internal.h"
 
 namespace sandbox::cgroup {

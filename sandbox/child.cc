@@ -4,10 +4,11 @@
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,7 +16,6 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
-#include <sched.h>
 
 #include "sandbox/mounts.h"
 #include "sandbox/warm_request.h"
@@ -29,9 +29,9 @@ struct State {
     const Plan* plan;
     int tree_fds[mount_plan::kMaxBindSources];
     int detail;
-    char* const* argv;               // plan->argv, or the warm request's
-    char* request_buf;               // warm: kBufferBytes mapped before seccomp
-    warm_request::Decoded request;   // warm: what arrived on go_fd
+    char* const* argv;              // plan->argv, or the warm request's
+    char* request_buf;              // warm: kBufferBytes mapped before seccomp
+    warm_request::Decoded request;  // warm: what arrived on go_fd
 };
 
 int step_signals(State&) {
@@ -152,9 +152,7 @@ int step_fds(State&) {
 
 int step_caps(State& s) { return caps::drop_all(*s.plan->caps); }
 
-int step_no_new_privs(State&) {
-    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno;
-}
+int step_no_new_privs(State&) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno; }
 
 int step_landlock(State& s) { return landlock::apply(*s.plan->landlock); }
 
@@ -179,8 +177,10 @@ int step_execve(State& s) {
         path[dir_len] = '/';
         memcpy(path + dir_len + 1, prog, prog_len + 1);
         execve(path, s.argv, p.envp);
-        if (errno == EACCES) result = EACCES;
-        else if (errno != ENOENT && errno != ENOTDIR) return errno;
+        if (errno == EACCES)
+            result = EACCES;
+        else if (errno != ENOENT && errno != ENOTDIR)
+            return errno;
     }
     return result;
 }
@@ -202,7 +202,8 @@ int step_inherited_fds(State& s) {
     unsigned next = 3;
     for (int fd : keep) {
         if (fd < 3) return EBADF;  // the parent's pipes never sit on 0-2 (its stdio is open)
-        if (static_cast<unsigned>(fd) > next && close_range(next, static_cast<unsigned>(fd) - 1, 0) != 0)
+        if (static_cast<unsigned>(fd) > next &&
+            close_range(next, static_cast<unsigned>(fd) - 1, 0) != 0)
             return errno;
         next = static_cast<unsigned>(fd) + 1;
     }

@@ -82,15 +82,15 @@ Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_ex
     for (const auto* list : {&read_exec_paths, &writable_paths})
         for (const auto& path : *list)
             if (path.empty() || path[0] != '/')
-                return fail(Errc::InvalidArgument,
-                            "landlock: path '" + path + "' is not absolute");
+                return fail(Errc::InvalidArgument, "landlock: path '" + path + "' is not absolute");
 
     int abi = abi_version();
     int required = std::max(config.min_abi, 1);
     if (abi < required)
         return fail(Errc::Unsupported,
                     abi == 0 ? "landlock: not available on this kernel (disabled or too old); "
-                               "the policy requires ABI " + std::to_string(required)
+                               "the policy requires ABI " +
+                                   std::to_string(required)
                              : "landlock: kernel ABI " + std::to_string(abi) +
                                    " is older than the required ABI " + std::to_string(required));
 

@@ -24,13 +24,13 @@ struct Plan {
     std::vector<std::string> writable_paths;   // e.g. "/tmp", "/dev/null"
     // Access masks for the running ABI, computed by plan() so that apply() only issues syscalls.
     // A rule on a non-directory may carry file rights only, hence the *_file variants.
-    uint64_t handled_fs = 0;         // every filesystem right the ABI knows: all denied by default
-    uint64_t read_exec_dir = 0;      // READ_FILE | READ_DIR | EXECUTE
-    uint64_t read_exec_file = 0;     // READ_FILE | EXECUTE
-    uint64_t writable_dir = 0;       // == handled_fs
-    uint64_t writable_file = 0;      // READ_FILE | WRITE_FILE | TRUNCATE (ABI 3) | IOCTL_DEV (ABI 5)
-    uint64_t handled_net = 0;        // ABI 4: BIND_TCP | CONNECT_TCP, with no rule: all TCP denied
-    uint64_t scoped = 0;             // ABI 6: abstract unix sockets and signals stay in the domain
+    uint64_t handled_fs = 0;      // every filesystem right the ABI knows: all denied by default
+    uint64_t read_exec_dir = 0;   // READ_FILE | READ_DIR | EXECUTE
+    uint64_t read_exec_file = 0;  // READ_FILE | EXECUTE
+    uint64_t writable_dir = 0;    // == handled_fs
+    uint64_t writable_file = 0;   // READ_FILE | WRITE_FILE | TRUNCATE (ABI 3) | IOCTL_DEV (ABI 5)
+    uint64_t handled_net = 0;     // ABI 4: BIND_TCP | CONNECT_TCP, with no rule: all TCP denied
+    uint64_t scoped = 0;          // ABI 6: abstract unix sockets and signals stay in the domain
 };
 
 // Parent. Mode Off -> a disabled plan. Mode Required and the kernel ABI below min_abi (or no

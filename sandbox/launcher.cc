@@ -145,21 +145,26 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
         ids.host_uid = c.host_uid.value_or(65534);
         ids.host_gid = c.host_gid.value_or(65534);
         if (ids.host_uid == 0 || ids.host_gid == 0)
-            return fail(Errc::InvalidArgument, label + "identity: host uid/gid 0 would be real root");
+            return fail(Errc::InvalidArgument,
+                        label + "identity: host uid/gid 0 would be real root");
         ids.allow_setgroups = true;
     } else {
         ids.host_uid = ::geteuid();
         ids.host_gid = ::getegid();
-        if ((c.host_uid && *c.host_uid != ids.host_uid) || (c.host_gid && *c.host_gid != ids.host_gid))
+        if ((c.host_uid && *c.host_uid != ids.host_uid) ||
+            (c.host_gid && *c.host_gid != ids.host_gid))
             return fail(Errc::Unsupported,
                         label + "user namespace: mapping to another host uid/gid requires root");
         ids.allow_setgroups = false;
     }
 
     std::string uid = std::to_string(c.uid), gid = std::to_string(c.gid);
-    std::string passwd = "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
-                         "sandbox:x:" + uid + ":" + gid + ":tooljail sandbox:/tmp:/bin/sh\n"
-                         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+    std::string passwd =
+        "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+        "sandbox:x:" +
+        uid + ":" + gid +
+        ":tooljail sandbox:/tmp:/bin/sh\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
     std::string group = "root:x:0:\nsandbox:x:" + gid + ":\nnogroup:x:65534:\n";
     auto mounts = mount_plan::build(c, host->runtime_dir() + "/root", passwd, group);
     if (!mounts) return fail(std::move(mounts).error().with_prefix(label));
@@ -175,10 +180,9 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
     prep.rlimits = rlimits::plan(c.limits);
 
-    auto ll = landlock::plan(c.landlock, {"/"},
-                             {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-                              "/dev/urandom"},
-                             c.loopback);
+    auto ll = landlock::plan(
+        c.landlock, {"/"},
+        {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}, c.loopback);
     if (!ll) return fail(std::move(ll).error().with_prefix(label));
     prep.landlock = std::move(*ll);
 

@@ -8,10 +8,8 @@
 // A Sandbox is immutable after prepare() and may be launched from many threads at once.
 #pragma once
 
-#include <poll.h>
 #include <sys/types.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>

@@ -41,9 +41,10 @@ struct Op {
 };
 
 struct Plan {
-    std::string staging;                    // absolute host path of the new root's mount point
-    std::string root_options;               // tmpfs options of the new root
-    std::vector<std::string> bind_sources;  // host paths cloned with open_tree before the uid switch
+    std::string staging;       // absolute host path of the new root's mount point
+    std::string root_options;  // tmpfs options of the new root
+    std::vector<std::string>
+        bind_sources;  // host paths cloned with open_tree before the uid switch
     std::vector<Op> ops;
     std::string cwd;  // inside the sandbox: the workspace target, or "/"
 };

@@ -23,7 +23,8 @@ int set_attr(int dfd, const char* path, unsigned flags, uint64_t attr) {
 }
 
 int write_whole(const Op& op) {
-    int fd = ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode);
+    int fd =
+        ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode);
     if (fd < 0) return errno;
     const char* p = op.data.data();
     size_t left = op.data.size();
@@ -47,15 +48,15 @@ int apply_op(const Op& op, const int* tree_fds) {
             if (::mkdir(op.target.c_str(), op.mode) != 0 && errno != EEXIST) return errno;
             return 0;
         case OpKind::CreateFile: {
-            int fd = ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, op.mode);
+            int fd =
+                ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, op.mode);
             if (fd < 0) return errno;
             ::close(fd);
             return 0;
         }
         case OpKind::Symlink:
             return ::symlink(op.source.c_str(), op.target.c_str()) == 0 ? 0 : errno;
-        case OpKind::WriteFile:
-            return write_whole(op);
+        case OpKind::WriteFile: return write_whole(op);
         case OpKind::Tmpfs:
             return ::mount("tmpfs", op.target.c_str(), "tmpfs", op.attr, op.source.c_str()) == 0
                        ? 0
@@ -78,9 +79,11 @@ int apply_op(const Op& op, const int* tree_fds) {
         case OpKind::BindSelf: {
             struct stat st;
             if (::lstat(op.target.c_str(), &st) != 0) return errno == ENOENT ? 0 : errno;
-            if (::mount(op.target.c_str(), op.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+            if (::mount(op.target.c_str(), op.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) !=
+                0)
                 return errno;
-            return set_attr(AT_FDCWD, op.target.c_str(), AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, op.attr);
+            return set_attr(AT_FDCWD, op.target.c_str(), AT_RECURSIVE | AT_SYMLINK_NOFOLLOW,
+                            op.attr);
         }
         case OpKind::SetAttr:
             return set_attr(AT_FDCWD, path_or_dot(op), AT_SYMLINK_NOFOLLOW, op.attr);

@@ -29,15 +29,19 @@ Result<Cloned> clone_child(int cgroup_fd) {
     }
     // No stack given: clone3 then behaves like fork(), the child runs on a copy of ours.
     long ret = ::syscall(SYS_clone3, &args, sizeof args);
-    if (ret < 0) return fail(sys_error("clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|"
-                                       "CLONE_NEWIPC|CLONE_NEWUTS)"));
+    if (ret < 0)
+        return fail(
+            sys_error("clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|"
+                      "CLONE_NEWIPC|CLONE_NEWUTS)"));
     return Cloned{static_cast<pid_t>(ret), pidfd};
 }
 
 Result<void> write_id_maps(pid_t child, const IdMap& map) {
     std::string proc = "/proc/" + std::to_string(child);
-    std::string uid_line = std::to_string(map.inside_uid) + " " + std::to_string(map.host_uid) + " 1\n";
-    std::string gid_line = std::to_string(map.inside_gid) + " " + std::to_string(map.host_gid) + " 1\n";
+    std::string uid_line =
+        std::to_string(map.inside_uid) + " " + std::to_string(map.host_uid) + " 1\n";
+    std::string gid_line =
+        std::to_string(map.inside_gid) + " " + std::to_string(map.host_gid) + " 1\n";
     auto uid = sys::write_file(proc + "/uid_map", uid_line);
     if (!uid) return fail(std::move(uid).error().with_prefix("user namespace: uid_map: "));
     // An unprivileged parent must deny setgroups before writing gid_map (user_namespaces(7)).

@@ -18,8 +18,8 @@ unsigned long long clone_flags();
 std::vector<std::string> names();
 
 struct Cloned {
-    pid_t pid;     // 0 in the child
-    int pidfd;     // parent only: pidfd of the child (CLONE_PIDFD)
+    pid_t pid;  // 0 in the child
+    int pidfd;  // parent only: pidfd of the child (CLONE_PIDFD)
 };
 
 // Parent: clone3 with the flags above, CLONE_PIDFD, and CLONE_INTO_CGROUP when cgroup_fd >= 0

@@ -90,9 +90,11 @@ std::shared_ptr<WarmSet> Pool::add(std::shared_ptr<const Prepared> prepared) {
     return set;
 }
 
-std::shared_ptr<WarmSet> Pool::pick(WarmSet::Clock::time_point now, WarmSet::Clock::time_point* wake) {
-    sets_.erase(std::remove_if(sets_.begin(), sets_.end(), [](const auto& w) { return w.expired(); }),
-                sets_.end());
+std::shared_ptr<WarmSet> Pool::pick(WarmSet::Clock::time_point now,
+                                    WarmSet::Clock::time_point* wake) {
+    sets_.erase(
+        std::remove_if(sets_.begin(), sets_.end(), [](const auto& w) { return w.expired(); }),
+        sets_.end());
     if (total_ >= options_.max_total || sets_.empty()) return nullptr;
     for (size_t i = 0; i < sets_.size(); ++i) {
         size_t index = (next_set_ + i) % sets_.size();
@@ -115,8 +117,10 @@ void Pool::fill_loop() {
         auto wake = WarmSet::Clock::time_point::max();
         std::shared_ptr<WarmSet> set = pick(now, &wake);
         if (!set) {
-            if (wake == WarmSet::Clock::time_point::max()) work_cv_.wait(lock);
-            else work_cv_.wait_until(lock, wake);
+            if (wake == WarmSet::Clock::time_point::max())
+                work_cv_.wait(lock);
+            else
+                work_cv_.wait_until(lock, wake);
             continue;
         }
         ++total_;
@@ -141,7 +145,7 @@ void Pool::fill_loop() {
             ++set->stats_.fill_failures;
             set->stats_.last_fill_error = filled.error().message();
             set->backoff_ = set->backoff_.count() == 0 ? kFirstBackoff
-                                                        : std::min(set->backoff_ * 2, kMaxBackoff);
+                                                       : std::min(set->backoff_ * 2, kMaxBackoff);
             set->next_attempt_ = WarmSet::Clock::now() + set->backoff_;
         }
         ready_cv_.notify_all();

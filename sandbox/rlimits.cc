@@ -34,7 +34,8 @@ Plan plan(const Limits& limits) {
     // No core files: they would land in the workspace or /tmp and may hold secrets.
     add(RLIMIT_CORE, 0, 0);
     // 0 in Limits means "no limit" (spec.h convention): the supervisor's limit is inherited.
-    if (limits.file_size_bytes > 0) add(RLIMIT_FSIZE, limits.file_size_bytes, limits.file_size_bytes);
+    if (limits.file_size_bytes > 0)
+        add(RLIMIT_FSIZE, limits.file_size_bytes, limits.file_size_bytes);
     if (limits.open_files > 0) add(RLIMIT_NOFILE, limits.open_files, limits.open_files);
     // Per-process backstop for the cgroup CPU watchdog, which counts the whole run and fires
     // first: the soft limit (SIGXCPU) a second after the budget, the hard one (SIGKILL) after two.

@@ -41,7 +41,8 @@ Result<UniqueFd> make_timer(Millis first, Millis interval) {
     };
     spec.it_value = to_ts(first.count() > 0 ? first : Millis{1});
     spec.it_interval = to_ts(interval);
-    if (timerfd_settime(timer.get(), 0, &spec, nullptr) != 0) return fail(sys_error("timerfd_settime"));
+    if (timerfd_settime(timer.get(), 0, &spec, nullptr) != 0)
+        return fail(sys_error("timerfd_settime"));
     return timer;
 }
 
@@ -72,7 +73,8 @@ public:
             return true;
         };
         UniqueFd deadline, cpu_tick, drain_timer, tick_timer;
-        Millis remaining = p_.wall_timeout - std::chrono::duration_cast<Millis>(Clock::now() - p_.started);
+        Millis remaining =
+            p_.wall_timeout - std::chrono::duration_cast<Millis>(Clock::now() - p_.started);
         if (!setup(make_timer(remaining, Millis{0}), deadline) ||
             (p_.limits.cpu_time.count() > 0 && !setup(make_timer(kCpuTick, kCpuTick), cpu_tick)) ||
             (tick && !setup(make_timer(kTick, kTick), tick_timer))) {
@@ -87,7 +89,18 @@ public:
 
         while (!reaped_ || p_.stdout_read.valid() || p_.stderr_read.valid()) {
             std::vector<pollfd> fds;
-            enum Slot { kOut, kErr, kIn, kPid, kDeadline, kCpu, kCancel, kDrain, kTickSlot, kSlots };
+            enum Slot {
+                kOut,
+                kErr,
+                kIn,
+                kPid,
+                kDeadline,
+                kCpu,
+                kCancel,
+                kDrain,
+                kTickSlot,
+                kSlots
+            };
             int slot_of[kSlots];
             auto add = [&](Slot s, int fd, short events) {
                 slot_of[s] = -1;
@@ -123,7 +136,8 @@ public:
                                     p_.stdin_data.size() - stdin_off);
                 if (n > 0) stdin_off += static_cast<size_t>(n);
                 // EPIPE: the program closed stdin early, which is its right.
-                if ((n < 0 && errno != EAGAIN && errno != EINTR) || stdin_off == p_.stdin_data.size())
+                if ((n < 0 && errno != EAGAIN && errno != EINTR) ||
+                    stdin_off == p_.stdin_data.size())
                     p_.stdin_write.reset();
             }
             if (ready(kDeadline)) stop(Termination::Timeout);
@@ -181,7 +195,8 @@ private:
         hash.update(std::string_view(buf, static_cast<size_t>(n)));
         size_t keep = 0;
         if (cap.data.size() < limit)
-            keep = static_cast<size_t>(std::min<uint64_t>(limit - cap.data.size(), static_cast<uint64_t>(n)));
+            keep = static_cast<size_t>(
+                std::min<uint64_t>(limit - cap.data.size(), static_cast<uint64_t>(n)));
         if (keep > 0) {
             cap.data.append(buf, keep);
             if (observer) observer(stream, std::string_view(buf, keep));
@@ -243,18 +258,26 @@ private:
         }
 
         bool exited = status_code_ == CLD_EXITED;
-        if (exited) out.exit_code = status_;
-        else out.signal = status_;
+        if (exited)
+            out.exit_code = status_;
+        else
+            out.signal = status_;
 
-        if (killed_) out.reason = kill_reason_;
-        else if (out.oom_kills > 0 && !(exited && status_ == 0)) out.reason = Termination::MemoryLimit;
-        else if (!exited && status_ == SIGSYS) out.reason = Termination::SeccompViolation;
+        if (killed_)
+            out.reason = kill_reason_;
+        else if (out.oom_kills > 0 && !(exited && status_ == 0))
+            out.reason = Termination::MemoryLimit;
+        else if (!exited && status_ == SIGSYS)
+            out.reason = Termination::SeccompViolation;
         else if (!exited && (status_ == SIGXCPU ||
                              (p_.limits.cpu_time.count() > 0 && out.cpu >= p_.limits.cpu_time)))
             out.reason = Termination::CpuLimit;
-        else if (out.pids_limit_hits > 0 && !(exited && status_ == 0)) out.reason = Termination::PidsLimit;
-        else if (!exited) out.reason = Termination::Signaled;
-        else out.reason = Termination::Exit;
+        else if (out.pids_limit_hits > 0 && !(exited && status_ == 0))
+            out.reason = Termination::PidsLimit;
+        else if (!exited)
+            out.reason = Termination::Signaled;
+        else
+            out.reason = Termination::Exit;
         return out;
     }
 
@@ -272,6 +295,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Run> make_run(RunParts parts) { return std::make_unique<RunImpl>(std::move(parts)); }
+std::unique_ptr<Run> make_run(RunParts parts) {
+    return std::make_unique<RunImpl>(std::move(parts));
+}
 
 }  // namespace sandbox

@@ -17,10 +17,10 @@ struct RunParts {
     std::string id;
     pid_t pid = -1;
     UniqueFd pidfd;
-    UniqueFd stdin_write;   // nonblocking; invalid when stdin is /dev/null
+    UniqueFd stdin_write;  // nonblocking; invalid when stdin is /dev/null
     std::string stdin_data;
-    UniqueFd stdout_read;   // nonblocking
-    UniqueFd stderr_read;   // nonblocking
+    UniqueFd stdout_read;  // nonblocking
+    UniqueFd stderr_read;  // nonblocking
     cgroup::Leaf leaf;
     Limits limits;
     Millis wall_timeout{0};

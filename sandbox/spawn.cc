@@ -80,7 +80,8 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     plan.argv = options.argv;
 
     auto cloned = namespaces::clone_child(c.leaf.v2_dir_fd());
-    if (!cloned) return fail(std::move(cloned).error().with_prefix("namespaces: ").at_step(Step::Clone));
+    if (!cloned)
+        return fail(std::move(cloned).error().with_prefix("namespaces: ").at_step(Step::Clone));
     if (cloned->pid == 0) options.entry(plan);  // never returns
     c.pid = cloned->pid;
     c.pidfd = UniqueFd(cloned->pidfd);
@@ -110,8 +111,10 @@ Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms)
         if (rc < 0 && errno == EINTR) continue;
         if (rc < 0) return fail(sys_error("launch: poll(report pipe)").at_step(Step::Launch));
         if (rc == 0)
-            return fail(make_error(Errc::Timeout, "launch: child setup did not finish").at_step(Step::Launch));
-        ssize_t n = ::read(report_fd, reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
+            return fail(make_error(Errc::Timeout, "launch: child setup did not finish")
+                            .at_step(Step::Launch));
+        ssize_t n =
+            ::read(report_fd, reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail(sys_error("launch: read(report pipe)").at_step(Step::Launch));
         if (n == 0) break;
@@ -119,11 +122,13 @@ Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms)
     }
     if (got == 0) return std::optional<child::Failure>{};
     if (got != sizeof failure)
-        return fail(make_error(Errc::Internal, "launch: short failure record").at_step(Step::Launch));
+        return fail(
+            make_error(Errc::Internal, "launch: short failure record").at_step(Step::Launch));
     return std::optional<child::Failure>{failure};
 }
 
-Error child_failure_error(const Prepared& p, const child::Failure& failure, std::string_view argv0) {
+Error child_failure_error(const Prepared& p, const child::Failure& failure,
+                          std::string_view argv0) {
     std::string detail;
     const auto idx = static_cast<size_t>(failure.detail);
     switch (failure.step) {
@@ -143,13 +148,10 @@ Error child_failure_error(const Prepared& p, const child::Failure& failure, std:
                          ") cannot enter the workspace " + p.config.workspace +
                          " (it needs search permission for others, or a host_uid that owns it)";
             break;
-        case Step::Execve:
-            detail = ": " + std::string(argv0);
-            break;
-        default:
-            break;
+        case Step::Execve: detail = ": " + std::string(argv0); break;
+        default: break;
     }
-    Error e{failure.err == ENOENT                                 ? Errc::NotFound
+    Error e{failure.err == ENOENT                             ? Errc::NotFound
             : (failure.err == EPERM || failure.err == EACCES) ? Errc::PermissionDenied
                                                               : Errc::Syscall,
             failure.err, step_name(failure.step) + detail};

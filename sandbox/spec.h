@@ -21,8 +21,8 @@ using Millis = std::chrono::milliseconds;
 // A read-only bind of a host path into the sandbox. A host symlink (e.g. /bin -> usr/bin on
 // merged-/usr systems) is recreated as the same symlink instead of being bound.
 struct BindMount {
-    std::string source;  // absolute host path
-    std::string target;  // absolute path inside the sandbox; empty = same as source
+    std::string source;     // absolute host path
+    std::string target;     // absolute path inside the sandbox; empty = same as source
     bool optional = false;  // skip silently when the source does not exist
     bool noexec = false;
 };
@@ -33,10 +33,10 @@ struct Limits {
     uint32_t cpu_percent = 100;            // CPU bandwidth, 100 = one core. 0 = no limit
     Millis wall_timeout{30'000};           // whole run, from exec to exit
     Millis cpu_time{0};                    // total CPU of the whole cgroup; 0 = no limit
-    uint64_t stdout_bytes = 1ull << 20;    // captured bytes per stream; the rest is counted, dropped
+    uint64_t stdout_bytes = 1ull << 20;  // captured bytes per stream; the rest is counted, dropped
     uint64_t stderr_bytes = 1ull << 20;
-    bool kill_on_output_cap = false;       // end the run (reason OutputCap) instead of dropping
-    uint64_t tmpfs_bytes = 64ull << 20;    // size of the fresh /tmp
+    bool kill_on_output_cap = false;         // end the run (reason OutputCap) instead of dropping
+    uint64_t tmpfs_bytes = 64ull << 20;      // size of the fresh /tmp
     uint64_t file_size_bytes = 64ull << 20;  // RLIMIT_FSIZE
     uint32_t open_files = 256;               // RLIMIT_NOFILE
     uint64_t stdin_bytes = 1ull << 20;       // largest stdin a request may supply
@@ -45,7 +45,7 @@ struct Limits {
 enum class SeccompAction { Errno, Kill };
 
 struct SeccompConfig {
-    std::string profile = "default";  // see seccomp.h for the profiles
+    std::string profile = "default";                    // see seccomp.h for the profiles
     SeccompAction on_violation = SeccompAction::Errno;  // EPERM, or kill the process (SIGSYS)
 };
 
@@ -59,9 +59,9 @@ struct LandlockConfig {
 struct SandboxConfig {
     std::string name;  // policy name, used in error messages and records
 
-    std::vector<BindMount> binds;          // system directories (/usr, /lib, ...)
-    std::vector<std::string> etc_entries;  // names under host /etc to expose read-only
-    std::string workspace;                 // host directory, bound read-only; empty = none
+    std::vector<BindMount> binds;                 // system directories (/usr, /lib, ...)
+    std::vector<std::string> etc_entries;         // names under host /etc to expose read-only
+    std::string workspace;                        // host directory, bound read-only; empty = none
     std::string workspace_target = "/workspace";  // fixed mount point and working directory
     bool workspace_noexec = false;
     std::string hostname = "tooljail";
@@ -113,7 +113,7 @@ struct HostOptions {
 };
 
 struct RunRequest {
-    std::vector<std::string> argv;      // argv[0] is a path, or a name looked up in PATH
+    std::vector<std::string> argv;          // argv[0] is a path, or a name looked up in PATH
     std::optional<std::string> stdin_data;  // nullopt = /dev/null
     std::optional<Millis> wall_timeout;     // tighter than the policy's, never looser
     // The run id, also the cgroup leaf name; empty = the launcher makes one (new_run_id()).
@@ -140,8 +140,8 @@ enum class Termination {
 const char* termination_name(Termination t);  // "exit", "timeout", "memory_limit", ...
 
 struct Capture {
-    std::string data;      // at most the cap
-    uint64_t total = 0;    // bytes the child wrote, including what was dropped
+    std::string data;    // at most the cap
+    uint64_t total = 0;  // bytes the child wrote, including what was dropped
     bool truncated = false;
     // sha256 (64 hex digits) of all `total` bytes, the dropped ones included; "" when the run
     // never reached the output pumps (a launch failure).

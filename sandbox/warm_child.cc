@@ -19,7 +19,7 @@ namespace {
 std::vector<std::pair<dev_t, ino_t>> bind_ids(const Prepared& prepared) {
     std::vector<std::pair<dev_t, ino_t>> ids;
     for (const auto& source : prepared.mounts.bind_sources) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(source.c_str(), &st) != 0) st = {};
         ids.emplace_back(st.st_dev, st.st_ino);
     }
@@ -69,7 +69,8 @@ Result<Child> fill(const Prepared& prepared) {
     auto report = read_report(c.spawned_.report_read.get(), kSetupTimeoutMs);
     if (!report) return fail(std::move(report).error());
     if (!*report)
-        return fail(make_error(Errc::Internal, "warm sandbox: the child ended before it was ready"));
+        return fail(
+            make_error(Errc::Internal, "warm sandbox: the child ended before it was ready"));
     if (!child::is_ready(**report))
         return fail(child_failure_error(prepared, **report, "(warm sandbox)"));
     // The preparation's CPU and memory high-water mark are not the program's.

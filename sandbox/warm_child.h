@@ -49,8 +49,9 @@ public:
 
 private:
     friend Result<Child> fill(const Prepared& prepared);
-    friend Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
-                                  bool has_stdin, const std::string& run_id, bool* fall_back);
+    friend Result<RunParts> start(Child& child, const Prepared& prepared,
+                                  const std::string& request, bool has_stdin,
+                                  const std::string& run_id, bool* fall_back);
     Child(Spawned spawned, std::string leaf_name, std::vector<std::pair<dev_t, ino_t>> binds);
 
     // The child, its leaf and the parent's pipe ends. go_write carries the request after the go
@@ -65,19 +66,19 @@ private:
 // the leaf "run-<pid>-<hex>", a new_run_id() so cgroup::remove_stale_leaves cleans it up after
 // a supervisor crash; the pipes, a stdin pipe always; clone3 into child::run_warm; the id maps;
 // the v1 attach, v2 being born in the leaf; the go byte) and waits for the ready record; then
-// resets the leaf's accounting so the run's stats start at the request. Any failure kills and reaps the child and removes the leaf: a
-// warm sandbox that could not be prepared with every layer is never used. The error names the
-// step like a cold launch's ("mounts: /usr").
+// resets the leaf's accounting so the run's stats start at the request. Any failure kills and reaps
+// the child and removes the leaf: a warm sandbox that could not be prepared with every layer is
+// never used. The error names the step like a cold launch's ("mounts: /usr").
 Result<Child> fill(const Prepared& prepared);
 
 // Parent, on the launching thread. request is warm_request::encode(argv, has_stdin). On
 // cgroup v1 renames the leaf to run_id (as the cold path names it; EEXIST like a cold launch's
-// Leaf::create); v2 cannot rename. Sends the request and waits until the child has exec'd, then hands the pid, pidfd, pipes (nonblocking) and
-// leaf over as RunParts; the caller fills in id, limits, deadline and stdin data.
-// On error *fall_back says whether the warm sandbox was unusable before the request reached it
-// (it had died, or the request could not be written): the caller should then run the call on
-// the cold path. Otherwise the error is the run's own, exactly as the cold path reports it
-// (e.g. "execve: /bin/nope", NotFound).
+// Leaf::create); v2 cannot rename. Sends the request and waits until the child has exec'd, then
+// hands the pid, pidfd, pipes (nonblocking) and leaf over as RunParts; the caller fills in id,
+// limits, deadline and stdin data. On error *fall_back says whether the warm sandbox was unusable
+// before the request reached it (it had died, or the request could not be written): the caller
+// should then run the call on the cold path. Otherwise the error is the run's own, exactly as the
+// cold path reports it (e.g. "execve: /bin/nope", NotFound).
 Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
                        bool has_stdin, const std::string& run_id, bool* fall_back);
 

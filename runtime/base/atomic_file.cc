@@ -1,10 +1,11 @@
 #include "runtime/base/atomic_file.h"
 
 #include <fcntl.h>
-#include <cerrno>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "sandbox/base/sys.h"
 #include "sandbox/base/unique_fd.h"
@@ -35,7 +36,8 @@ sandbox::Result<void> replace_file(const std::string& path, std::string_view dat
     std::string dir = parent_dir(path);
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
     {
-        auto out = sandbox::sys::open_file(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        auto out = sandbox::sys::open_file(
+            tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (!out) return sandbox::fail(std::move(out).error().with_prefix(prefix));
         // The umask may have narrowed the mode; the file's readers (the server) need it exact.
         auto failed = [&](sandbox::Error e) {
@@ -55,7 +57,8 @@ sandbox::Result<void> replace_file(const std::string& path, std::string_view dat
     // The rename is durable only once the directory is.
     auto d = sandbox::sys::open_file(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!d) return sandbox::fail(std::move(d).error().with_prefix(prefix));
-    if (::fsync(d->get()) != 0) return sandbox::fail(sandbox::sys_error("fsync " + dir).with_prefix(prefix));
+    if (::fsync(d->get()) != 0)
+        return sandbox::fail(sandbox::sys_error("fsync " + dir).with_prefix(prefix));
     return {};
 }
 

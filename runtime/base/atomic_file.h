@@ -4,10 +4,10 @@
 // tools_lock.h, tool_kill_switch.h).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
-
-#include <sys/types.h>
 
 #include "sandbox/base/result.h"
 #include "sandbox/base/unique_fd.h"

@@ -3,8 +3,6 @@
 // `static constexpr const char* kConfigKind` ("policy", "tool") for messages.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -12,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "runtime/base/json_reader.h"
 #include "sandbox/base/result.h"
@@ -44,8 +44,8 @@ public:
         auto [it, inserted] = by_name_.try_emplace(name, std::move(entry));
         if (!inserted)
             return sandbox::fail(sandbox::Errc::InvalidArgument,
-                                 fmt::format("{} \"{}\" defined twice ({} and {})", T::kConfigKind, name,
-                                             it->second.path, entry.path));
+                                 fmt::format("{} \"{}\" defined twice ({} and {})", T::kConfigKind,
+                                             name, it->second.path, entry.path));
         return {};
     }
 

@@ -1,13 +1,13 @@
 #include "runtime/base/json_reader.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <set>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace runtime::json_reader {
 
@@ -70,12 +70,8 @@ class DuplicateKeyFinder {
 public:
     bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
         switch (event) {
-            case json::parse_event_t::object_start:
-                stack_.push_back({true, {}, {}, 0});
-                break;
-            case json::parse_event_t::array_start:
-                stack_.push_back({false, {}, {}, 0});
-                break;
+            case json::parse_event_t::object_start: stack_.push_back({true, {}, {}, 0}); break;
+            case json::parse_event_t::array_start: stack_.push_back({false, {}, {}, 0}); break;
             case json::parse_event_t::object_end:
             case json::parse_event_t::array_end:
                 stack_.pop_back();
@@ -89,9 +85,7 @@ public:
                 top.key = std::move(key);
                 break;
             }
-            case json::parse_event_t::value:
-                element_done();
-                break;
+            case json::parse_event_t::value: element_done(); break;
         }
         return true;
     }
@@ -158,8 +152,8 @@ Result<Node> as_object(const Context& ctx, const json& j, std::string ptr, Keys 
     return Node{&j, std::move(ptr)};
 }
 
-Result<std::optional<Node>> sub_object(const Context& ctx, const Node& parent,
-                                       std::string_view key, Keys allowed) {
+Result<std::optional<Node>> sub_object(const Context& ctx, const Node& parent, std::string_view key,
+                                       Keys allowed) {
     const json* v = parent.get(key);
     if (v == nullptr) return std::optional<Node>();
     auto node = as_object(ctx, *v, parent.at(key), allowed);
@@ -176,8 +170,8 @@ Result<void> read_bool(const Context& ctx, const Node& n, std::string_view key, 
     return {};
 }
 
-Result<void> read_string(const Context& ctx, const Node& n, std::string_view key,
-                         std::string& out, Presence presence) {
+Result<void> read_string(const Context& ctx, const Node& n, std::string_view key, std::string& out,
+                         Presence presence) {
     const json* v = n.get(key);
     if (v == nullptr) {
         if (presence == Presence::Required) return ctx.bad(n.at(key), "missing required key");
@@ -230,7 +224,8 @@ Result<std::vector<std::string>> list_json_files(const std::string& dir, std::st
     fs::directory_iterator it(dir, ec);
     if (ec)
         return fail(sandbox::Error{
-            ec == std::errc::no_such_file_or_directory ? Errc::NotFound : Errc::Syscall, ec.value(), where});
+            ec == std::errc::no_such_file_or_directory ? Errc::NotFound : Errc::Syscall, ec.value(),
+            where});
     std::vector<std::string> files;
     for (; it != fs::directory_iterator(); it.increment(ec)) {
         const fs::path& path = it->path();

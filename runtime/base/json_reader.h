@@ -15,11 +15,12 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "sandbox/base/result.h"
 
@@ -68,8 +69,7 @@ sandbox::Result<std::optional<Node>> sub_object(const Context& ctx, const Node& 
 
 // Readers: out is replaced only when the key is present and valid.
 // Errors: "expected <type> (got <type>)"; "missing required key" (read_string, Required).
-sandbox::Result<void> read_bool(const Context& ctx, const Node& n, std::string_view key,
-                                bool& out);
+sandbox::Result<void> read_bool(const Context& ctx, const Node& n, std::string_view key, bool& out);
 sandbox::Result<void> read_string(const Context& ctx, const Node& n, std::string_view key,
                                   std::string& out, Presence presence = Presence::Optional);
 // A string that must be one of allowed. out holds the default, which need not be in allowed.
@@ -82,8 +82,7 @@ sandbox::Result<void> read_uint(const Context& ctx, const Node& n, std::string_v
                                 uint64_t min, uint64_t max, uint64_t& out);
 // The same check for a value already in hand (an array element, a key read by hand) at ptr.
 sandbox::Result<void> check_uint(const Context& ctx, const nlohmann::json& v,
-                                 const std::string& ptr, uint64_t min, uint64_t max,
-                                 uint64_t& out);
+                                 const std::string& ptr, uint64_t min, uint64_t max, uint64_t& out);
 
 // Config directories (policies/, tools.d/): the regular "*.json" files directly in dir, dotfiles
 // skipped, sorted by name. label names the directory in errors ("policy directory"); none is

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+
 #include <nlohmann/json.hpp>
 
 namespace runtime::log {
@@ -46,15 +47,20 @@ bool parse_level(std::string_view name, Level& out) {
 }
 
 bool parse_format(std::string_view name, Format& out) {
-    if (name == "text") out = Format::Text;
-    else if (name == "json") out = Format::Json;
-    else return false;
+    if (name == "text")
+        out = Format::Text;
+    else if (name == "json")
+        out = Format::Json;
+    else
+        return false;
     return true;
 }
 
-std::string json_line(std::string_view ts, Level lvl, std::string_view src, std::string_view message) {
+std::string json_line(std::string_view ts, Level lvl, std::string_view src,
+                      std::string_view message) {
     // Ordered: ts, level, src and msg lead every line, as in the text format.
-    nlohmann::ordered_json event = {{"ts", ts}, {"level", level_name(lvl)}, {"src", src}, {"msg", message}};
+    nlohmann::ordered_json event = {
+        {"ts", ts}, {"level", level_name(lvl)}, {"src", src}, {"msg", message}};
     // Words of the form key=value (key: a lower-case identifier) become fields; the message
     // keeps them too. The first occurrence wins, and the fixed keys are never overwritten.
     size_t pos = 0;
@@ -82,8 +88,9 @@ void write(Level lvl, const char* file, int line, std::string_view message) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     const char* base = std::strrchr(file, '/');
-    std::string ts = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    std::string ts =
+        fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
     std::string src = fmt::format("{}:{}", base ? base + 1 : file, line);
     std::string out = g_format.load(std::memory_order_relaxed) == Format::Json
                           ? json_line(ts, lvl, src, message)

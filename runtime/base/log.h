@@ -6,11 +6,11 @@
 // Tool arguments and output may hold secrets: log sizes and hashes, never content.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace runtime::log {
 
@@ -23,7 +23,8 @@ bool parse_level(std::string_view name, Level& out);
 void set_format(Format format);
 bool parse_format(std::string_view name, Format& out);  // "text" or "json"
 // One event as a JSON line (Format::Json); exposed for tests.
-std::string json_line(std::string_view ts, Level level, std::string_view src, std::string_view message);
+std::string json_line(std::string_view ts, Level level, std::string_view src,
+                      std::string_view message);
 void write(Level level, const char* file, int line, std::string_view message);
 // Names for a log line's key=value word: comma-separated, "-" for none (one word either way).
 std::string names(const std::vector<std::string>& names);

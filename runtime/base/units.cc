@@ -70,7 +70,8 @@ std::optional<Time> parse_rfc3339(std::string_view s) {
     std::time_t t = ::timegm(&tm);
     // Time counts nanoseconds in 64 bits (about 1678..2262): a later or earlier year would
     // overflow the conversion (found by fuzz_records).
-    if (t - offset_sec > kTimeLimitSeconds || t - offset_sec < -kTimeLimitSeconds) return std::nullopt;
+    if (t - offset_sec > kTimeLimitSeconds || t - offset_sec < -kTimeLimitSeconds)
+        return std::nullopt;
     return Time(std::chrono::seconds(t - offset_sec)) + std::chrono::milliseconds(millis);
 }
 
@@ -96,23 +97,12 @@ std::optional<int64_t> parse_duration_seconds(std::string_view text) {
     char last = text.back();
     if (!std::isdigit(static_cast<unsigned char>(last))) {
         switch (last) {
-            case 's':
-                unit = 1;
-                break;
-            case 'm':
-                unit = 60;
-                break;
-            case 'h':
-                unit = 3600;
-                break;
-            case 'd':
-                unit = 86400;
-                break;
-            case 'w':
-                unit = 7 * 86400;
-                break;
-            default:
-                return std::nullopt;
+            case 's': unit = 1; break;
+            case 'm': unit = 60; break;
+            case 'h': unit = 3600; break;
+            case 'd': unit = 86400; break;
+            case 'w': unit = 7 * 86400; break;
+            default: return std::nullopt;
         }
         text.remove_suffix(1);
     }
@@ -131,20 +121,11 @@ std::optional<uint64_t> parse_size(std::string_view text) {
     char last = static_cast<char>(std::toupper(static_cast<unsigned char>(text.back())));
     if (!std::isdigit(static_cast<unsigned char>(last))) {
         switch (last) {
-            case 'K':
-                unit = 1ull << 10;
-                break;
-            case 'M':
-                unit = 1ull << 20;
-                break;
-            case 'G':
-                unit = 1ull << 30;
-                break;
-            case 'T':
-                unit = 1ull << 40;
-                break;
-            default:
-                return std::nullopt;
+            case 'K': unit = 1ull << 10; break;
+            case 'M': unit = 1ull << 20; break;
+            case 'G': unit = 1ull << 30; break;
+            case 'T': unit = 1ull << 40; break;
+            default: return std::nullopt;
         }
         text.remove_suffix(1);
     }

@@ -2,16 +2,17 @@
 // parses flags and dispatches.
 #include <malloc.h>
 
-#include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "runtime/http/http_transport.h"
+#include <CLI/CLI.hpp>
+
 #include "runtime/base/log.h"
 #include "runtime/cli/run_command.h"
 #include "runtime/cli/runs_command.h"
 #include "runtime/cli/serve_command.h"
 #include "runtime/cli/token_command.h"
 #include "runtime/cli/tools_command.h"
+#include "runtime/http/http_transport.h"
 
 int main(int argc, char** argv) {
     // Blocks of 1 MiB and more (request bodies, their parse, captured output) are mmapped and go
@@ -19,15 +20,17 @@ int main(int argc, char** argv) {
     // the largest block freed so far and serve later ones from its per-thread arenas, which keep
     // what is freed: each server thread's arena would end up holding its largest request
     // (docs/BOUNDS.md). Setting it fixes the threshold; failure only costs that memory.
-    if (mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1) std::cerr << "tooljail: mallopt(M_MMAP_THRESHOLD) failed\n";
+    if (mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1)
+        std::cerr << "tooljail: mallopt(M_MMAP_THRESHOLD) failed\n";
     CLI::App app{"tooljail: run tools inside a locked-down Linux sandbox"};
     app.require_subcommand(1);
     app.set_version_flag("--version", TOOLJAIL_VERSION);
     std::string log_level = "warn";
     app.add_option("--log-level", log_level, "debug, info, warn, error or off (logs go to stderr)");
     std::string log_format = "text";
-    app.add_option("--log-format", log_format,
-                   "text, or json: one JSON object per line (ts, level, src, msg, key=value fields)");
+    app.add_option(
+        "--log-format", log_format,
+        "text, or json: one JSON object per line (ts, level, src, msg, key=value fields)");
 
     runtime::RunOptions run;
     std::string workspace;
@@ -85,9 +88,10 @@ int main(int argc, char** argv) {
             "listener's own http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT)")
         ->needs(http);
     serve_cmd
-        ->add_option("--auth", http_options.auth_file,
-                     "With --http: require bearer tokens from this token file (see `tooljail token`; "
-                     "e.g. /etc/tooljail/tokens.json); allows listening beyond loopback")
+        ->add_option(
+            "--auth", http_options.auth_file,
+            "With --http: require bearer tokens from this token file (see `tooljail token`; "
+            "e.g. /etc/tooljail/tokens.json); allows listening beyond loopback")
         ->needs(http);
     serve_cmd
         ->add_option("--allowed-host", http_options.allowed_hosts,
@@ -114,22 +118,26 @@ int main(int argc, char** argv) {
                      "Warm sandboxes kept ready for all tools together (bounds their idle memory)")
         ->check(CLI::Range(1, 1024))
         ->capture_default_str();
-    serve_cmd->add_option("--tools-lock", serve.tools_lock,
-                          "Serve only tools whose hash this lock file approves (`tooljail tools approve`; "
-                          "re-read on SIGHUP)");
-    serve_cmd->add_option("--state", serve.state_dir,
-                          "Kill-switch directory (`tooljail tools disable`; default: $TOOLJAIL_STATE, "
-                          "/var/lib/tooljail as root, else ~/.local/state/tooljail)");
+    serve_cmd->add_option(
+        "--tools-lock", serve.tools_lock,
+        "Serve only tools whose hash this lock file approves (`tooljail tools approve`; "
+        "re-read on SIGHUP)");
+    serve_cmd->add_option(
+        "--state", serve.state_dir,
+        "Kill-switch directory (`tooljail tools disable`; default: $TOOLJAIL_STATE, "
+        "/var/lib/tooljail as root, else ~/.local/state/tooljail)");
 
     // Admission control (docs/ADMISSION.md); rates are parsed after the command line.
     std::string client_rate;
     std::string request_rate;
     std::vector<std::string> tool_rates;
-    serve_cmd->add_option("--client-rate", client_rate,
-                          "tools/call per second by one client, RATE[/BURST] (e.g. 5/20; default off)");
-    serve_cmd->add_option("--tool-rate", tool_rates,
-                          "tools/call per second of each tool, all clients together: RATE[/BURST], or "
-                          "TOOL=RATE[/BURST] for one tool (repeatable; default off)");
+    serve_cmd->add_option(
+        "--client-rate", client_rate,
+        "tools/call per second by one client, RATE[/BURST] (e.g. 5/20; default off)");
+    serve_cmd->add_option(
+        "--tool-rate", tool_rates,
+        "tools/call per second of each tool, all clients together: RATE[/BURST], or "
+        "TOOL=RATE[/BURST] for one tool (repeatable; default off)");
     serve_cmd
         ->add_option("--request-rate", request_rate,
                      "With --http: requests per second by one client, any method, RATE[/BURST]; "
@@ -149,16 +157,18 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->needs(http);
     serve_cmd
-        ->add_option("--request-timeout", http_options.request_timeout_seconds,
-                     "With --http: seconds a request's headers and body may take to arrive; then the "
-                     "connection is closed")
+        ->add_option(
+            "--request-timeout", http_options.request_timeout_seconds,
+            "With --http: seconds a request's headers and body may take to arrive; then the "
+            "connection is closed")
         ->check(CLI::Range(1.0, 3600.0))
         ->capture_default_str()
         ->needs(http);
     serve_cmd
-        ->add_option("--max-get-streams", http_options.max_get_streams,
-                     "With --http: sessions that may keep a GET stream open at once, for notifications "
-                     "such as tools/list_changed (each holds a server thread; 0 = none, GET is 405)")
+        ->add_option(
+            "--max-get-streams", http_options.max_get_streams,
+            "With --http: sessions that may keep a GET stream open at once, for notifications "
+            "such as tools/list_changed (each holds a server thread; 0 = none, GET is 405)")
         ->check(CLI::Range(0, 256))
         ->capture_default_str()
         ->needs(http);
@@ -246,8 +256,7 @@ int main(int argc, char** argv) {
         sub->callback([&token, name] { token.action = name; });
         return sub;
     };
-    auto* create_cmd =
-        token_sub("create", "Add a client and print its new token once on stdout");
+    auto* create_cmd = token_sub("create", "Add a client and print its new token once on stdout");
     create_cmd->add_option("--client", token.client, "Client name: 1-64 of A-Za-z0-9._-")
         ->required();
     create_cmd
@@ -284,12 +293,15 @@ int main(int argc, char** argv) {
     tools_list->add_option("--lock", tools.lock_file, "Also show approval against this lock file");
     tools_list->add_flag("--json", tools.json, "A JSON array instead of a table");
     state_opt(tools_list);
-    auto* tools_approve = tools_sub("approve", "Write tools' current hashes into the lock file", true);
-    tools_approve->add_option("--lock", tools.lock_file, "The lock file (serve --tools-lock)")->required();
+    auto* tools_approve =
+        tools_sub("approve", "Write tools' current hashes into the lock file", true);
+    tools_approve->add_option("--lock", tools.lock_file, "The lock file (serve --tools-lock)")
+        ->required();
     tools_approve->add_flag("--all", tools.all, "Approve exactly the current tool set");
     tools_approve->add_option("names", tools.names, "Tools to approve");
-    for (auto [name, help] : {std::pair{"disable", "Kill switch: refuse these tools from the next call on"},
-                              std::pair{"enable", "Undo disable"}}) {
+    for (auto [name, help] :
+         {std::pair{"disable", "Kill switch: refuse these tools from the next call on"},
+          std::pair{"enable", "Undo disable"}}) {
         auto* sub = tools_sub(name, help, false);
         sub->add_option("names", tools.names, "Tool names")->required();
         state_opt(sub);
@@ -329,7 +341,8 @@ int main(int argc, char** argv) {
         auto rate = [](const char* flag, const std::string& text, runtime::rate_limit::Rate& out) {
             if (text.empty()) return true;
             auto parsed = runtime::rate_limit::parse_rate(text);
-            if (!parsed) std::cerr << "tooljail serve: " << flag << ": " << parsed.error().context << "\n";
+            if (!parsed)
+                std::cerr << "tooljail serve: " << flag << ": " << parsed.error().context << "\n";
             if (parsed) out = *parsed;
             return parsed.has_value();
         };
@@ -344,6 +357,7 @@ int main(int argc, char** argv) {
     }
     if (*tools_cmd) return runtime::tools_command(tools);
     if (*serve_cmd)
-        return http_options.listen.empty() ? runtime::serve_stdio(serve) : runtime::serve_http(serve, http_options);
+        return http_options.listen.empty() ? runtime::serve_stdio(serve)
+                                           : runtime::serve_http(serve, http_options);
     return runtime::kExitSandboxError;
 }

@@ -67,20 +67,15 @@ void report_error(const RunOptions& options, const std::string& message) {
 int exit_status_for(const sandbox::Outcome& o) {
     using sandbox::Termination;
     switch (o.reason) {
-        case Termination::Exit:
-            return o.exit_code;
+        case Termination::Exit: return o.exit_code;
         case Termination::Signaled:
-        case Termination::SeccompViolation:
-            return 128 + o.signal;
-        case Termination::Cancelled:
-            return 128 + (o.signal > 0 ? o.signal : SIGTERM);
-        case Termination::Timeout:
-            return kExitTimeout;
+        case Termination::SeccompViolation: return 128 + o.signal;
+        case Termination::Cancelled: return 128 + (o.signal > 0 ? o.signal : SIGTERM);
+        case Termination::Timeout: return kExitTimeout;
         case Termination::CpuLimit:
         case Termination::MemoryLimit:
         case Termination::PidsLimit:
-        case Termination::OutputCap:
-            return kExitResourceLimit;
+        case Termination::OutputCap: return kExitResourceLimit;
         case Termination::SandboxError:
             if (o.failed_step == sandbox::Step::Execve) {
                 if (o.failed_errno == ENOENT || o.failed_errno == ENOTDIR) return kExitNotFound;
@@ -255,19 +250,22 @@ int run_command(const RunOptions& options) {
     hooks.amend = [&cancel](sandbox::Outcome& o) {
         if (o.reason != sandbox::Termination::Cancelled) return;
         signalfd_siginfo si{};
-        if (::read(cancel.get(), &si, sizeof si) == sizeof si) o.signal = static_cast<int>(si.ssi_signo);
+        if (::read(cancel.get(), &si, sizeof si) == sizeof si)
+            o.signal = static_cast<int>(si.ssi_signo);
     };
-    RecordedRun ran =
-        run_recorded(**sb, std::move(request), std::move(record), {store.get(), options.records_fail_open}, hooks, "run");
+    RecordedRun ran = run_recorded(**sb, std::move(request), std::move(record),
+                                   {store.get(), options.records_fail_open}, hooks, "run");
     if (ran.refused) {
-        report_error(options, "cannot record the start of the run in " + records_dir + ": " +
-                                  ran.refused->message() +
-                                  "; refusing to run without a record (--records-fail-open runs anyway)");
+        report_error(options,
+                     "cannot record the start of the run in " + records_dir + ": " +
+                         ran.refused->message() +
+                         "; refusing to run without a record (--records-fail-open runs anyway)");
         return kExitSandboxError;
     }
     if (ran.unfinished)
-        std::cerr << "tooljail: records: could not complete the record of run " << ran.run_id << " in "
-                  << records_dir << ": " << ran.unfinished->message() << " (it will be marked interrupted)\n";
+        std::cerr << "tooljail: records: could not complete the record of run " << ran.run_id
+                  << " in " << records_dir << ": " << ran.unfinished->message()
+                  << " (it will be marked interrupted)\n";
     const sandbox::Outcome& outcome = ran.outcome;
     const std::string& run_id = ran.run_id;
 

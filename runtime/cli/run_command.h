@@ -4,10 +4,11 @@
 // policy, a sandbox layer the host cannot provide); 126 program not executable; 127 not found.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/base/exit_codes.h"
 #include "sandbox/spec.h"

@@ -1,6 +1,5 @@
 #include "runtime/cli/runs_command.h"
 
-#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,12 +8,14 @@
 #include <iostream>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "runtime/base/exit_codes.h"
+#include "runtime/base/json_reader.h"
 #include "runtime/records/record_journal.h"
 #include "runtime/records/record_schema.h"
 #include "runtime/records/record_store.h"
 #include "runtime/records/record_verify.h"
-#include "runtime/base/exit_codes.h"
-#include "runtime/base/json_reader.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
 
@@ -65,8 +66,10 @@ std::string client_of(const json& r) {
     const json& c = member(r, "client");
     if (!c.is_object()) return "";
     std::string s = json_reader::string_or_empty(c, "transport");
-    if (member(c, "os_user").is_object()) s += ":" + json_reader::string_or_empty(c["os_user"], "name");
-    if (!json_reader::string_or_empty(c, "token_client").empty()) s += ":" + json_reader::string_or_empty(c, "token_client");
+    if (member(c, "os_user").is_object())
+        s += ":" + json_reader::string_or_empty(c["os_user"], "name");
+    if (!json_reader::string_or_empty(c, "token_client").empty())
+        s += ":" + json_reader::string_or_empty(c, "token_client");
     if (!json_reader::string_or_empty(member(c, "client_info"), "name").empty())
         s += " (" + json_reader::string_or_empty(c["client_info"], "name") + ")";
     return s;
@@ -75,7 +78,9 @@ std::string client_of(const json& r) {
 bool client_matches(const json& r, const std::string& want) {
     const json& c = member(r, "client");
     if (!c.is_object()) return false;
-    if (json_reader::string_or_empty(c, "transport") == want || json_reader::string_or_empty(c, "token_client") == want) return true;
+    if (json_reader::string_or_empty(c, "transport") == want ||
+        json_reader::string_or_empty(c, "token_client") == want)
+        return true;
     const json& user = member(c, "os_user");
     const json& uid = member(user, "uid");
     if (json_reader::string_or_empty(user, "name") == want ||
@@ -112,7 +117,9 @@ bool keep(const json& r, const RunsOptions& o, const Filter& f) {
     auto t = record_time(r);
     if (f.since && (!t || *t < *f.since)) return false;
     if (f.until && (!t || *t > *f.until)) return false;
-    if (!o.tool.empty() && json_reader::string_or_empty(r, "tool") != o.tool && tool_of(r) != o.tool) return false;
+    if (!o.tool.empty() && json_reader::string_or_empty(r, "tool") != o.tool &&
+        tool_of(r) != o.tool)
+        return false;
     if (!o.client.empty() && !client_matches(r, o.client)) return false;
     if (!o.status.empty() && json_reader::string_or_empty(r, "status") != o.status) return false;
     if (!o.reason.empty() && json_reader::string_or_empty(r, "reason") != o.reason) return false;
@@ -127,7 +134,9 @@ sandbox::Result<std::vector<json>> load_records(const std::string& dir) {
     // RFC 3339 UTC with fixed width sorts as text. A record whose start was pruned sorts by its
     // end.
     auto key = [](const json& rec) {
-        return json_reader::string_or_empty(rec, "started_at").empty() ? json_reader::string_or_empty(rec, "ended_at") : json_reader::string_or_empty(rec, "started_at");
+        return json_reader::string_or_empty(rec, "started_at").empty()
+                   ? json_reader::string_or_empty(rec, "ended_at")
+                   : json_reader::string_or_empty(rec, "started_at");
     };
     std::stable_sort(all.begin(), all.end(),
                      [&](const json& a, const json& b) { return key(a) < key(b); });
@@ -167,10 +176,15 @@ int list(const RunsOptions& o, const std::string& dir, bool as_export) {
                                ? std::to_string(r["wall_ms"].get<int64_t>())
                                : "-";
         std::cout << fmt::format("{:<23} {:<37} {:<11} {:<17} {:>5} {:>8}  {:<20} {}\n",
-                                 json_reader::string_or_empty(r, "started_at").empty() ? "(pruned)" : json_reader::string_or_empty(r, "started_at"),
-                                 json_reader::string_or_empty(r, "run_id"), json_reader::string_or_empty(r, "status"),
-                                 json_reader::string_or_empty(r, "reason").empty() ? "-" : json_reader::string_or_empty(r, "reason"), exit_text(r),
-                                 wall, tool_of(r).substr(0, 20), client_of(r));
+                                 json_reader::string_or_empty(r, "started_at").empty()
+                                     ? "(pruned)"
+                                     : json_reader::string_or_empty(r, "started_at"),
+                                 json_reader::string_or_empty(r, "run_id"),
+                                 json_reader::string_or_empty(r, "status"),
+                                 json_reader::string_or_empty(r, "reason").empty()
+                                     ? "-"
+                                     : json_reader::string_or_empty(r, "reason"),
+                                 exit_text(r), wall, tool_of(r).substr(0, 20), client_of(r));
     }
     return 0;
 }
@@ -237,14 +251,16 @@ int show(const RunsOptions& o, const std::string& dir) {
 
 std::string entry_summary(const json& e) {
     std::string type = json_reader::string_or_empty(e, "type");
-    std::string s = fmt::format("{} seq={} {:<11} {}", json_reader::string_or_empty(e, "at"), e.value("seq", 0ull), type,
-                                json_reader::string_or_empty(e, "run_id"));
+    std::string s =
+        fmt::format("{} seq={} {:<11} {}", json_reader::string_or_empty(e, "at"),
+                    e.value("seq", 0ull), type, json_reader::string_or_empty(e, "run_id"));
     if (type == "start") s += " tool=" + tool_of(e) + " client=" + client_of(e);
     if (type == "end")
         s += " reason=" + json_reader::string_or_empty(e, "reason") + " exit=" + exit_text(e) +
              " wall_ms=" + std::to_string(e.value("wall_ms", 0));
     if (type == "refused")
-        s += " reason=" + json_reader::string_or_empty(e, "reason") + " tool=" + tool_of(e) + ": " + json_reader::string_or_empty(e, "message");
+        s += " reason=" + json_reader::string_or_empty(e, "reason") + " tool=" + tool_of(e) + ": " +
+             json_reader::string_or_empty(e, "message");
     if (type == "interrupted") s += " " + json_reader::string_or_empty(e, "message");
     if (type == "prune")
         s += " through_seq=" + std::to_string(e.value("through_seq", 0ull)) +

@@ -9,15 +9,15 @@
 #include <cstring>
 #include <iostream>
 
-#include "runtime/mcp/call_pool.h"
-#include "runtime/serve/drain.h"
-#include "runtime/http/http_ops.h"
-#include "runtime/base/log.h"
-#include "runtime/mcp/mcp_server.h"
-#include "runtime/policy/policy.h"
-#include "runtime/serve/reload_signal.h"
 #include "runtime/base/exit_codes.h"
+#include "runtime/base/log.h"
+#include "runtime/http/http_ops.h"
+#include "runtime/mcp/call_pool.h"
+#include "runtime/mcp/mcp_server.h"
 #include "runtime/mcp/transport.h"
+#include "runtime/policy/policy.h"
+#include "runtime/serve/drain.h"
+#include "runtime/serve/reload_signal.h"
 #include "sandbox/base/unique_fd.h"
 
 namespace runtime {
@@ -43,7 +43,8 @@ int serve_stdio(const ServeOptions& options) {
         std::cerr << "tooljail serve: eventfd: " << std::strerror(errno) << "\n";
         return kExitSandboxError;
     }
-    LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools->current()->visible().size(), ctx.workspace);
+    LOG_INFO("serving {} tools over stdio, workspace={}", ctx.tools->current()->visible().size(),
+             ctx.workspace);
 
     ServerOptions server_options{100, ctx.instructions, "stdio"};
     server_options.admission = ctx.admission.get();
@@ -52,7 +53,8 @@ int serve_stdio(const ServeOptions& options) {
     // Not before the client finished initialize: a notification may not precede its result.
     ctx.tools->on_list_changed([&out, &initialized] {
         if (initialized.load())
-            out.write_line(jsonrpc::serialize({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}}));
+            out.write_line(jsonrpc::serialize(
+                {{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}}));
     });
     LineReader in(STDIN_FILENO);
     in.stop_on(stop.get());
@@ -67,7 +69,9 @@ int serve_stdio(const ServeOptions& options) {
                          if (::write(stop.get(), &one, sizeof one) != sizeof one)
                              LOG_ERROR("cannot end the stdio loop: {}", std::strerror(errno));
                      }});
-    auto write = [&out](const nlohmann::json& message) { out.write_line(jsonrpc::serialize(message)); };
+    auto write = [&out](const nlohmann::json& message) {
+        out.write_line(jsonrpc::serialize(message));
+    };
 
     while (auto line = in.next()) {
         if (line->oversized) {
@@ -78,7 +82,8 @@ int serve_stdio(const ServeOptions& options) {
         }
         jsonrpc::Message m = jsonrpc::parse(line->text);
         if (m.kind == jsonrpc::Kind::Notification && m.method == "notifications/cancelled") {
-            if (m.params.is_object() && m.params.contains("requestId")) pool.cancel(m.params["requestId"].dump());
+            if (m.params.is_object() && m.params.contains("requestId"))
+                pool.cancel(m.params["requestId"].dump());
             continue;
         }
         McpServer::Reply reply;
@@ -98,13 +103,15 @@ int serve_stdio(const ServeOptions& options) {
                     m.id, jsonrpc::kServerBusy, "too many calls in progress; retry later",
                     {{"code", "RATE_LIMITED"}, {"retry_after", 1}})));
             } else if (submitted == CallPool::Submit::Stopping) {
-                server.record_refused_call(m, records::kShuttingDown, "the server is shutting down");
-                out.write_line(jsonrpc::serialize(jsonrpc::error(m.id, jsonrpc::kServerBusy,
-                                                                 "the server is shutting down; no new calls",
-                                                                 {{"code", "SHUTTING_DOWN"}})));
+                server.record_refused_call(m, records::kShuttingDown,
+                                           "the server is shutting down");
+                out.write_line(jsonrpc::serialize(jsonrpc::error(
+                    m.id, jsonrpc::kServerBusy, "the server is shutting down; no new calls",
+                    {{"code", "SHUTTING_DOWN"}})));
             } else if (submitted != CallPool::Submit::Ok)
                 out.write_line(jsonrpc::serialize(
-                    jsonrpc::error(m.id, jsonrpc::kInvalidRequest, "a request with this id is still in progress")));
+                    jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
+                                   "a request with this id is still in progress")));
         }
     }
     // stdin closed (the client is gone) or the drain ended: cancel what runs; nothing of it may

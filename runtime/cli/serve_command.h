@@ -8,9 +8,9 @@
 namespace runtime {
 
 // Loads everything (refusing to start on any invalid file), then serves stdin/stdout until
-// stdin closes (running calls are cancelled) or a SIGTERM/SIGINT drain ends (runtime/serve/drain.h);
-// SIGHUP reloads the tools. Must be called before the process has started any thread. Returns
-// the process exit status.
+// stdin closes (running calls are cancelled) or a SIGTERM/SIGINT drain ends
+// (runtime/serve/drain.h); SIGHUP reloads the tools. Must be called before the process has started
+// any thread. Returns the process exit status.
 int serve_stdio(const ServeOptions& options);
 
 }  // namespace runtime

@@ -8,12 +8,13 @@
 #include <cerrno>
 #include <chrono>
 #include <iostream>
+
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/exit_codes.h"
+#include "runtime/base/units.h"
 #include "runtime/http/auth_tokens.h"
 #include "runtime/policy/policy.h"
-#include "runtime/base/units.h"
-#include "runtime/base/exit_codes.h"
 #include "runtime/tools/tool_registry.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
@@ -38,7 +39,8 @@ std::string dir_of(const std::string& path) {
 // read the same old list and the second rename would drop the first one's client. The lock is
 // on the directory, which (unlike the file) survives the rename.
 sandbox::Result<sandbox::UniqueFd> lock_dir(const std::string& dir) {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return sandbox::fail(sandbox::sys_error("mkdir " + dir));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return sandbox::fail(sandbox::sys_error("mkdir " + dir));
     auto fd = sandbox::sys::open_file(dir, O_RDONLY | O_DIRECTORY);
     if (!fd) return sandbox::fail(std::move(fd).error());
     while (::flock(fd->get(), LOCK_EX) != 0)
@@ -55,9 +57,11 @@ sandbox::Result<auth::TokenFile> load_or_empty(const std::string& path) {
 
 // tools.d as serve would load it: --tools must name tools that exist (disabled ones count).
 sandbox::Result<ToolRegistry> load_tools(const TokenOptions& o) {
-    auto policies = load_policy_dir(o.policy_dir.empty() ? default_policy_dir() : o.policy_dir, process_env());
+    auto policies =
+        load_policy_dir(o.policy_dir.empty() ? default_policy_dir() : o.policy_dir, process_env());
     if (!policies) return sandbox::fail(std::move(policies).error());
-    return ToolRegistry::load_dir(o.tools_dir.empty() ? default_tools_dir() : o.tools_dir, *policies);
+    return ToolRegistry::load_dir(o.tools_dir.empty() ? default_tools_dir() : o.tools_dir,
+                                  *policies);
 }
 
 int create(const TokenOptions& o, const std::string& path) {
@@ -69,28 +73,35 @@ int create(const TokenOptions& o, const std::string& path) {
     entry.created = units::format_time(std::chrono::system_clock::now());
     size_t index = 0;
     if (std::string problem = auth::scope_problem(entry.tools, index); !problem.empty())
-        return error("--tools" + (entry.tools.empty() ? std::string() : " '" + entry.tools[index] + "'") + ": " + problem);
+        return error("--tools" +
+                     (entry.tools.empty() ? std::string() : " '" + entry.tools[index] + "'") +
+                     ": " + problem);
     auto registry = load_tools(o);
-    if (!registry) return error("cannot check --tools against tools.d: " + registry.error().message());
+    if (!registry)
+        return error("cannot check --tools against tools.d: " + registry.error().message());
     for (const auto& t : entry.tools)
-        if (t != auth::kAllTools && !registry->find_any(t)) return error("--tools: unknown tool '" + t + "' (not in tools.d)");
+        if (t != auth::kAllTools && !registry->find_any(t))
+            return error("--tools: unknown tool '" + t + "' (not in tools.d)");
 
     auto lock = lock_dir(dir_of(path));
     if (!lock) return error(lock.error().message());
     auto file = load_or_empty(path);
     if (!file) return error(file.error().message());
     if (file->find(o.client))
-        return error("client '" + o.client + "' already exists in " + path + " (revoke it first to replace its token)");
+        return error("client '" + o.client + "' already exists in " + path +
+                     " (revoke it first to replace its token)");
     auto token = auth::generate_token();
     if (!token) return error(token.error().message());
     entry.sha256 = sandbox::sha256_hex(*token);
     if (entry.sha256.size() != 64) return error("sha256 failed");
     file->clients.push_back(entry);
-    if (auto saved = auth::save_token_file(path, *file); !saved) return error(saved.error().message());
+    if (auto saved = auth::save_token_file(path, *file); !saved)
+        return error(saved.error().message());
     std::cout << *token << std::endl;
     std::string scope;
     for (const auto& t : entry.tools) scope += (scope.empty() ? "" : ",") + t;
-    std::cerr << "tooljail token: created client '" << o.client << "' (tools: " << scope << ") in " << path
+    std::cerr << "tooljail token: created client '" << o.client << "' (tools: " << scope << ") in "
+              << path
               << "; the token above is shown only this once. Restart tooljail serve to use it.\n";
     return 0;
 }
@@ -109,8 +120,10 @@ int list(const TokenOptions& o, const std::string& path) {
     for (const auto& e : file->clients) {
         std::string scope;
         for (const auto& t : e.tools) scope += (scope.empty() ? "" : ",") + t;
-        std::string name = e.client.size() < 32 ? e.client + std::string(32 - e.client.size(), ' ') : e.client;
-        std::string created = e.created.size() < 25 ? e.created + std::string(25 - e.created.size(), ' ') : e.created;
+        std::string name =
+            e.client.size() < 32 ? e.client + std::string(32 - e.client.size(), ' ') : e.client;
+        std::string created =
+            e.created.size() < 25 ? e.created + std::string(25 - e.created.size(), ' ') : e.created;
         std::cout << name << " " << created << " " << scope << "\n";
     }
     return 0;
@@ -122,13 +135,15 @@ int revoke(const TokenOptions& o, const std::string& path) {
     auto file = auth::load_token_file(path);
     if (!file) return error(file.error().message());
     auto& clients = file->clients;
-    auto it = std::find_if(clients.begin(), clients.end(), [&](const auth::TokenEntry& e) { return e.client == o.client; });
+    auto it = std::find_if(clients.begin(), clients.end(),
+                           [&](const auth::TokenEntry& e) { return e.client == o.client; });
     if (it == clients.end()) {
         std::cerr << "tooljail token: no client '" << o.client << "' in " << path << "\n";
         return kExitNoSuchClient;
     }
     clients.erase(it);
-    if (auto saved = auth::save_token_file(path, *file); !saved) return error(saved.error().message());
+    if (auto saved = auth::save_token_file(path, *file); !saved)
+        return error(saved.error().message());
     std::cerr << "tooljail token: revoked client '" << o.client << "' in " << path
               << "; restart tooljail serve to apply it.\n";
     return 0;

@@ -1,7 +1,8 @@
 // `tooljail token`: manages the token file that `serve --http --auth FILE` reads
 // (runtime/http/auth_tokens.h, docs/AUTH.md).
 //
-//   tooljail token create --client NAME --tools a,b|* [--auth FILE] [--tools-dir D] [--policy-dir D]
+//   tooljail token create --client NAME --tools a,b|* [--auth FILE] [--tools-dir D] [--policy-dir
+//   D]
 //        prints the new token once on stdout (it is not stored, only its sha256); tool names are
 //        checked against tools.d; the client name must be new
 //   tooljail token list   [--auth FILE] [--json]       clients, tools, created (never hashes)

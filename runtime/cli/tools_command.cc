@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/atomic_file.h"
-#include "runtime/policy/policy.h"
 #include "runtime/base/exit_codes.h"
+#include "runtime/policy/policy.h"
+#include "runtime/tools/tool_def.h"
 #include "runtime/tools/tool_hash.h"
 #include "runtime/tools/tool_kill_switch.h"
-#include "runtime/tools/tool_def.h"
 #include "runtime/tools/tool_registry.h"
 #include "runtime/tools/tools_lock.h"
 
@@ -26,9 +26,11 @@ int error(const std::string& message) {
 
 // tools.d as serve would load it, and the hash serve would compute for each enabled tool.
 sandbox::Result<std::pair<ToolRegistry, HashMap>> load_tools(const ToolsOptions& o) {
-    auto policies = load_policy_dir(o.policy_dir.empty() ? default_policy_dir() : o.policy_dir, process_env());
+    auto policies =
+        load_policy_dir(o.policy_dir.empty() ? default_policy_dir() : o.policy_dir, process_env());
     if (!policies) return sandbox::fail(std::move(policies).error());
-    auto tools = ToolRegistry::load_dir(o.tools_dir.empty() ? default_tools_dir() : o.tools_dir, *policies);
+    auto tools =
+        ToolRegistry::load_dir(o.tools_dir.empty() ? default_tools_dir() : o.tools_dir, *policies);
     if (!tools) return sandbox::fail(std::move(tools).error());
     HashMap hashes;
     for (const ToolDef* tool : tools->enabled_tools()) {
@@ -39,7 +41,9 @@ sandbox::Result<std::pair<ToolRegistry, HashMap>> load_tools(const ToolsOptions&
     return std::pair{std::move(*tools), std::move(hashes)};
 }
 
-std::string state_dir(const ToolsOptions& o) { return o.state_dir.empty() ? default_state_dir() : o.state_dir; }
+std::string state_dir(const ToolsOptions& o) {
+    return o.state_dir.empty() ? default_state_dir() : o.state_dir;
+}
 
 int list(const ToolsOptions& o) {
     auto loaded = load_tools(o);
@@ -56,14 +60,17 @@ int list(const ToolsOptions& o) {
     nlohmann::json out = nlohmann::json::array();
     for (const ToolDef* tool : tools.enabled_tools()) {
         const std::string& hash = hashes.at(tool->name);
-        nlohmann::json entry = {{"name", tool->name}, {"sha256", hash}, {"disabled", disabled->count(tool->name) > 0}};
+        nlohmann::json entry = {
+            {"name", tool->name}, {"sha256", hash}, {"disabled", disabled->count(tool->name) > 0}};
         std::string state = entry["disabled"] ? "disabled (kill switch)" : "served";
         if (lock) {
             auto approved = lock->find(tool->name);
-            entry["approved_sha256"] = approved == lock->end() ? nlohmann::json(nullptr) : nlohmann::json(approved->second);
+            entry["approved_sha256"] = approved == lock->end() ? nlohmann::json(nullptr)
+                                                               : nlohmann::json(approved->second);
             entry["approved"] = approved != lock->end() && approved->second == hash;
             if (!entry["approved"])
-                state = approved == lock->end() ? "not approved (not in the lock)" : "not approved (changed)";
+                state = approved == lock->end() ? "not approved (not in the lock)"
+                                                : "not approved (changed)";
         }
         entry["state"] = state;
         out.push_back(std::move(entry));
@@ -73,8 +80,8 @@ int list(const ToolsOptions& o) {
         return 0;
     }
     for (const auto& e : out)
-        std::cout << fmt::format("{:<24} {} {}\n", e["name"].get<std::string>(), e["sha256"].get<std::string>(),
-                                 e["state"].get<std::string>());
+        std::cout << fmt::format("{:<24} {} {}\n", e["name"].get<std::string>(),
+                                 e["sha256"].get<std::string>(), e["state"].get<std::string>());
     return 0;
 }
 
@@ -101,8 +108,10 @@ int approve(const ToolsOptions& o) {
     for (const auto& name : names) {
         auto it = hashes.find(name);
         if (it == hashes.end())
-            return error(tools.find_any(name) ? "tool '" + name + "' is disabled in its manifest (\"enabled\": false)"
-                                              : "no tool '" + name + "' in tools.d");
+            return error(tools.find_any(name)
+                             ? "tool '" + name +
+                                   "' is disabled in its manifest (\"enabled\": false)"
+                             : "no tool '" + name + "' in tools.d");
         lock[name] = it->second;
     }
     if (auto w = write_tools_lock(o.lock_file, lock); !w) return error(w.error().message());
@@ -112,11 +121,14 @@ int approve(const ToolsOptions& o) {
 }
 
 int switch_tools(const ToolsOptions& o, bool disable) {
-    if (o.names.empty()) return error(std::string(disable ? "disable" : "enable") + " needs tool names");
+    if (o.names.empty())
+        return error(std::string(disable ? "disable" : "enable") + " needs tool names");
     for (const auto& name : o.names)
-        if (!valid_tool_name(name)) return error("'" + name + "' is not a tool name ([a-z][a-z0-9_]{0,63})");
+        if (!valid_tool_name(name))
+            return error("'" + name + "' is not a tool name ([a-z][a-z0-9_]{0,63})");
     std::string file = disabled_tools_file(state_dir(o));
-    if (auto made = make_parent_dirs(file); !made) return error("disabled tools: " + made.error().message());
+    if (auto made = make_parent_dirs(file); !made)
+        return error("disabled tools: " + made.error().message());
     auto guard = lock_parent_dir(file);
     if (!guard) return error("disabled tools " + file + ": " + guard.error().message());
     auto current = read_disabled_tools(file);
@@ -128,7 +140,8 @@ int switch_tools(const ToolsOptions& o, bool disable) {
             current->erase(name);
     }
     if (auto w = write_disabled_tools(file, *current); !w) return error(w.error().message());
-    for (const auto& name : o.names) std::cout << (disable ? "disabled " : "enabled ") << name << "\n";
+    for (const auto& name : o.names)
+        std::cout << (disable ? "disabled " : "enabled ") << name << "\n";
     return 0;
 }
 

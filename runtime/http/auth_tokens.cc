@@ -6,14 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/json_reader.h"
@@ -37,14 +37,15 @@ constexpr off_t kMaxFileBytes = off_t{4} << 20;
 bool valid_tool_name(std::string_view name) {
     if (name.empty() || name.size() > 128) return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-               c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '.';
     });
 }
 
 bool lower_hex_sha256(std::string_view s) {
-    return s.size() == 64 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
 }
 
 // RFC 3339 date-time only: units::parse_time also takes durations ("7d"), which mean
@@ -60,10 +61,12 @@ Result<TokenEntry> parse_entry(const jr::Context& ctx, const json& j, const std:
     TokenEntry e;
     SBX_TRY(jr::read_string(ctx, *node, "client", e.client, jr::Presence::Required));
     if (!valid_client_name(e.client))
-        return ctx.bad(node->at("client"), "must be 1-64 characters of A-Za-z0-9._- (got \"" + e.client + "\")");
+        return ctx.bad(node->at("client"),
+                       "must be 1-64 characters of A-Za-z0-9._- (got \"" + e.client + "\")");
     SBX_TRY(jr::read_string(ctx, *node, "sha256", e.sha256, jr::Presence::Required));
     if (!lower_hex_sha256(e.sha256))
-        return ctx.bad(node->at("sha256"), "expected 64 lowercase hex digits (the sha256 of the token)");
+        return ctx.bad(node->at("sha256"),
+                       "expected 64 lowercase hex digits (the sha256 of the token)");
     SBX_TRY(jr::read_string(ctx, *node, "created", e.created, jr::Presence::Required));
     if (!rfc3339(e.created))
         return ctx.bad(node->at("created"), "expected an RFC 3339 time, e.g. 2026-11-21T18:30:00Z");
@@ -72,16 +75,19 @@ Result<TokenEntry> parse_entry(const jr::Context& ctx, const json& j, const std:
     std::string tools_ptr = node->at("tools");
     if (!tools) return ctx.bad(tools_ptr, "missing required key");
     if (!tools->is_array())
-        return ctx.bad(tools_ptr, fmt::format("expected array (got {})", jr::describe_type(*tools)));
+        return ctx.bad(tools_ptr,
+                       fmt::format("expected array (got {})", jr::describe_type(*tools)));
     for (size_t i = 0; i < tools->size(); ++i) {
         const json& t = (*tools)[i];
         if (!t.is_string())
-            return ctx.bad(tools_ptr + "/" + std::to_string(i), fmt::format("expected string (got {})", jr::describe_type(t)));
+            return ctx.bad(tools_ptr + "/" + std::to_string(i),
+                           fmt::format("expected string (got {})", jr::describe_type(t)));
         e.tools.push_back(t.get<std::string>());
     }
     size_t index = 0;
     if (std::string problem = scope_problem(e.tools, index); !problem.empty())
-        return ctx.bad(e.tools.empty() ? tools_ptr : tools_ptr + "/" + std::to_string(index), problem);
+        return ctx.bad(e.tools.empty() ? tools_ptr : tools_ptr + "/" + std::to_string(index),
+                       problem);
     return e;
 }
 
@@ -95,7 +101,8 @@ std::string scope_problem(const std::vector<std::string>& tools, size_t& index) 
     for (index = 0; index < tools.size(); ++index) {
         const std::string& name = tools[index];
         if (name == kAllTools) {
-            if (tools.size() != 1) return "\"*\" must be the only entry (it already means every tool)";
+            if (tools.size() != 1)
+                return "\"*\" must be the only entry (it already means every tool)";
         } else if (!valid_tool_name(name)) {
             return "not a tool name (1-128 of A-Za-z0-9_-.)";
         }
@@ -107,8 +114,8 @@ std::string scope_problem(const std::vector<std::string>& tools, size_t& index) 
 bool valid_client_name(std::string_view name) {
     if (name.empty() || name.size() > 64) return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-               c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
     });
 }
 
@@ -127,7 +134,8 @@ Result<TokenFile> parse_token_file(std::string_view label, std::string_view text
     const json* list = top->get("clients");
     if (!list) return ctx.bad("/clients", "missing required key");
     if (!list->is_array())
-        return ctx.bad("/clients", fmt::format("expected array (got {})", jr::describe_type(*list)));
+        return ctx.bad("/clients",
+                       fmt::format("expected array (got {})", jr::describe_type(*list)));
     TokenFile file;
     std::map<std::string, size_t> names;
     std::map<std::string, size_t> hashes;
@@ -136,10 +144,12 @@ Result<TokenFile> parse_token_file(std::string_view label, std::string_view text
         auto entry = parse_entry(ctx, (*list)[i], ptr);
         if (!entry) return fail(std::move(entry).error());
         if (auto [it, fresh] = names.emplace(entry->client, i); !fresh)
-            return ctx.bad(ptr + "/client", fmt::format("duplicate client (also /clients/{})", it->second));
+            return ctx.bad(ptr + "/client",
+                           fmt::format("duplicate client (also /clients/{})", it->second));
         // Two clients with one token could not be told apart: which identity would a record get?
         if (auto [it, fresh] = hashes.emplace(entry->sha256, i); !fresh)
-            return ctx.bad(ptr + "/sha256", fmt::format("the same token as /clients/{}", it->second));
+            return ctx.bad(ptr + "/sha256",
+                           fmt::format("the same token as /clients/{}", it->second));
         file.clients.push_back(std::move(*entry));
     }
     return file;
@@ -152,7 +162,8 @@ Result<void> check_known_tools(std::string_view label, const TokenFile& file,
         const auto& tools = file.clients[i].tools;
         for (size_t t = 0; t < tools.size(); ++t) {
             if (tools[t] == kAllTools || known(tools[t])) continue;
-            return ctx.bad(fmt::format("/clients/{}/tools/{}", i, t), "unknown tool '" + tools[t] + "' (not in tools.d)");
+            return ctx.bad(fmt::format("/clients/{}/tools/{}", i, t),
+                           "unknown tool '" + tools[t] + "' (not in tools.d)");
         }
     }
     return {};
@@ -161,7 +172,10 @@ Result<void> check_known_tools(std::string_view label, const TokenFile& file,
 std::string serialize_token_file(const TokenFile& file) {
     json clients = json::array();
     for (const auto& e : file.clients)
-        clients.push_back(json{{"client", e.client}, {"sha256", e.sha256}, {"tools", e.tools}, {"created", e.created}});
+        clients.push_back(json{{"client", e.client},
+                               {"sha256", e.sha256},
+                               {"tools", e.tools},
+                               {"created", e.created}});
     return json{{"clients", clients}}.dump(2) + "\n";
 }
 
@@ -170,20 +184,26 @@ Result<TokenFile> load_token_file(const std::string& path) {
     auto fd = sandbox::sys::open_file(path, O_RDONLY | O_NOFOLLOW);
     if (!fd) {
         if (fd.error().sys_errno == ENOENT)
-            return fail(Errc::NotFound, "token file " + path + ": does not exist (create it with tooljail token create)");
+            return fail(
+                Errc::NotFound,
+                "token file " + path + ": does not exist (create it with tooljail token create)");
         return fail(std::move(fd).error().with_prefix("token file: "));
     }
     struct stat st {};
-    if (::fstat(fd->get(), &st) != 0) return fail(sandbox::sys_error("token file " + path + ": fstat"));
-    if (!S_ISREG(st.st_mode)) return fail(Errc::PermissionDenied, "token file " + path + ": not a regular file");
+    if (::fstat(fd->get(), &st) != 0)
+        return fail(sandbox::sys_error("token file " + path + ": fstat"));
+    if (!S_ISREG(st.st_mode))
+        return fail(Errc::PermissionDenied, "token file " + path + ": not a regular file");
     // Whoever can write the file can add a client with every tool: refuse rather than trust it.
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return fail(Errc::PermissionDenied,
-                    fmt::format("token file {}: writable by group or others (mode {:o}); chmod 600 it", path,
-                                st.st_mode & 07777));
+        return fail(
+            Errc::PermissionDenied,
+            fmt::format("token file {}: writable by group or others (mode {:o}); chmod 600 it",
+                        path, st.st_mode & 07777));
     // A token file is a few hundred bytes per client; a huge one is not ours.
     if (st.st_size > kMaxFileBytes)
-        return fail(Errc::InvalidArgument, fmt::format("token file {}: larger than {} bytes", path, kMaxFileBytes));
+        return fail(Errc::InvalidArgument,
+                    fmt::format("token file {}: larger than {} bytes", path, kMaxFileBytes));
     std::string text;
     char buf[4096];
     for (;;) {
@@ -193,7 +213,8 @@ Result<TokenFile> load_token_file(const std::string& path) {
         if (n == 0) break;
         text.append(buf, static_cast<size_t>(n));
         if (text.size() > static_cast<size_t>(kMaxFileBytes))
-            return fail(Errc::InvalidArgument, fmt::format("token file {}: larger than {} bytes", path, kMaxFileBytes));
+            return fail(Errc::InvalidArgument,
+                        fmt::format("token file {}: larger than {} bytes", path, kMaxFileBytes));
     }
     return parse_token_file(path, text);
 }

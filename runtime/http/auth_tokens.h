@@ -102,11 +102,14 @@ BearerHeader bearer_token(const std::optional<std::string>& header, std::string&
 // sees the old file or the new one, and an entry it returned stays valid for its holder.
 class TokenVerifier {
 public:
-    explicit TokenVerifier(TokenFile file) : file_(std::make_shared<const TokenFile>(std::move(file))) {}
+    explicit TokenVerifier(TokenFile file)
+        : file_(std::make_shared<const TokenFile>(std::move(file))) {}
     // The entry whose hash matches, or null (also for an empty token).
     std::shared_ptr<const TokenEntry> verify(std::string_view token) const;
     std::shared_ptr<const TokenFile> file() const { return file_.load(); }
-    void replace(TokenFile file) { file_.store(std::make_shared<const TokenFile>(std::move(file))); }
+    void replace(TokenFile file) {
+        file_.store(std::make_shared<const TokenFile>(std::move(file)));
+    }
 
 private:
     std::atomic<std::shared_ptr<const TokenFile>> file_;

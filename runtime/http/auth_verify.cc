@@ -1,15 +1,15 @@
 // Tokens: generation, the Authorization header, constant-time verification and the scope check.
 // The token file itself is in auth_tokens.cc.
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
+#include <openssl/crypto.h>
+
 #include "runtime/http/auth_tokens.h"
-#include "sandbox/base/sys.h"
 #include "sandbox/base/sha256.h"
+#include "sandbox/base/sys.h"
 
 namespace runtime::auth {
 namespace {
@@ -24,8 +24,8 @@ bool token68(std::string_view s) {
     while (end > 0 && s[end - 1] == '=') --end;
     if (end == 0) return false;
     return std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(end), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-               c == '_' || c == '~' || c == '+' || c == '/';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
     });
 }
 
@@ -50,9 +50,11 @@ sandbox::Result<std::string> generate_token() {
     // 256 bits from the kernel CSPRNG: nothing to guess, and no need to slow down guessing (the
     // hashes can be a fast sha256 rather than a password hash because the input has full entropy).
     unsigned char bytes[32];
-    if (auto r = sandbox::sys::random_bytes(bytes, sizeof bytes); !r) return sandbox::fail(std::move(r).error());
+    if (auto r = sandbox::sys::random_bytes(bytes, sizeof bytes); !r)
+        return sandbox::fail(std::move(r).error());
     // base64url without padding (RFC 4648 section 5): safe in headers, URLs and JSON as is.
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out = kTokenPrefix;
     uint32_t acc = 0;
     int bits = 0;

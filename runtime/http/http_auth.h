@@ -25,15 +25,18 @@ struct Caller {
 };
 
 // Bearer tokens (RFC 6750); `verifier` null means no authentication. Not ok: res is the 401.
-Caller authenticate(const auth::TokenVerifier* verifier, const httplib::Request& req, httplib::Response& res);
+Caller authenticate(const auth::TokenVerifier* verifier, const httplib::Request& req,
+                    httplib::Response& res);
 
 // The token file for `serve --auth path`, every scoped tool known to `tools`. An error names the
 // file and why (no clients at start-up is one: it would refuse everyone).
-sandbox::Result<std::unique_ptr<auth::TokenVerifier>> load_verifier(const std::string& path, const ToolRegistry& tools);
+sandbox::Result<std::unique_ptr<auth::TokenVerifier>> load_verifier(const std::string& path,
+                                                                    const ToolRegistry& tools);
 
 // SIGHUP: re-reads the file into `verifier`. A file that cannot be read, parsed or names an
 // unknown tool is logged and the previous tokens stay; an empty one is taken (everyone is
 // refused) with a warning. Logs the clients added, removed and changed (token or tools).
-void reload_tokens(auth::TokenVerifier& verifier, const std::string& path, const ToolRegistry& tools);
+void reload_tokens(auth::TokenVerifier& verifier, const std::string& path,
+                   const ToolRegistry& tools);
 
 }  // namespace runtime::http_auth

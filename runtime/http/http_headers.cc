@@ -25,7 +25,9 @@ std::string value(const httplib::Request& req, const char* name) {
     return std::string(trim(req.get_header_value(name)));
 }
 
-std::string media_type(std::string_view value) { return lower(trim(value.substr(0, value.find(';')))); }
+std::string media_type(std::string_view value) {
+    return lower(trim(value.substr(0, value.find(';'))));
+}
 
 bool accepts(const httplib::Request& req, std::string_view type) {
     for (size_t i = 0, n = req.get_header_value_count("Accept"); i < n; ++i) {
@@ -67,8 +69,8 @@ void send_error(httplib::Response& res, int status, int code, std::string_view m
     send_message(res, status, jsonrpc::error(nullptr, code, message));
 }
 
-void send_rate_limited(httplib::Response& res, int status, long retry_after, std::string_view message,
-                       const nlohmann::json& id) {
+void send_rate_limited(httplib::Response& res, int status, long retry_after,
+                       std::string_view message, const nlohmann::json& id) {
     res.set_header("Retry-After", std::to_string(retry_after));
     send_message(res, status,
                  jsonrpc::error(id, jsonrpc::kServerBusy, std::string(message),
@@ -87,9 +89,10 @@ void answer_preflight(httplib::Response& res) {
     // GET and DELETE are listed although GET is always 405 and DELETE needs a session: a page
     // should see our JSON-RPC error, not an opaque CORS failure.
     res.set_header("Access-Control-Allow-Methods", "POST, GET, DELETE");
-    res.set_header("Access-Control-Allow-Headers",
-                   "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, "
-                   "Mcp-Name, Last-Event-ID");
+    res.set_header(
+        "Access-Control-Allow-Headers",
+        "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, "
+        "Mcp-Name, Last-Event-ID");
     // Two hours, the most Chromium honours; the lists only change with the binary.
     res.set_header("Access-Control-Max-Age", "7200");
 }

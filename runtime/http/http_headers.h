@@ -2,9 +2,10 @@
 // types, Accept, Host) and the CORS headers of our responses. No state; include it nowhere else.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 namespace httplib {
 struct Request;
@@ -47,8 +48,8 @@ void send_error(httplib::Response& res, int status, int code, std::string_view m
 
 // A refusal to come back later (429 or 503): Retry-After in whole seconds, and a -32001 error
 // whose data says RATE_LIMITED and the same retry_after. `id` is the request's, when one was read.
-void send_rate_limited(httplib::Response& res, int status, long retry_after, std::string_view message,
-                       const nlohmann::json& id = nullptr);
+void send_rate_limited(httplib::Response& res, int status, long retry_after,
+                       std::string_view message, const nlohmann::json& id = nullptr);
 
 // CORS, for a request whose Origin the caller has already allowed. `origin` is the request's
 // Origin as sent: browsers compare Access-Control-Allow-Origin with it byte for byte.

@@ -14,10 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/base/log.h"
 #include "runtime/http/bounded_add.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/base/log.h"
 #include "runtime/ops/metrics.h"
 #include "runtime/records/reasons.h"
 
@@ -53,7 +53,10 @@ int wait_for(int fd, short events, int timeout_ms) {
 class LimitedStream final : public httplib::Stream {
 public:
     LimitedStream(int sock, const RequestLimits& limits, int read_timeout_ms, int write_timeout_ms)
-        : sock_(sock), limits_(limits), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+        : sock_(sock),
+          limits_(limits),
+          read_timeout_ms_(read_timeout_ms),
+          write_timeout_ms_(write_timeout_ms) {}
 
     // Called when a request's first byte is there.
     void begin_request() {
@@ -68,7 +71,9 @@ public:
     // Bytes already read from the socket and not yet handed out: a pipelined next request.
     bool buffered() const { return begin_ < end_; }
 
-    bool is_readable() const override { return begin_ < end_ || wait_for(sock_, POLLIN, read_timeout_ms_) > 0; }
+    bool is_readable() const override {
+        return begin_ < end_ || wait_for(sock_, POLLIN, read_timeout_ms_) > 0;
+    }
 
     bool is_writable() const override {
         if (wait_for(sock_, POLLOUT, write_timeout_ms_) <= 0) return false;
@@ -80,13 +85,16 @@ public:
     }
 
     ssize_t read(char* ptr, size_t size) override {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
         if (left <= 0) return refuse("the request did not arrive in time");
         if (begin_ == end_) {
             // One more millisecond: `left` is rounded down, and a wait that ends before the
             // deadline is the read timeout's, not the deadline's.
-            if (wait_for(sock_, POLLIN, static_cast<int>(std::min<int64_t>(left + 1, read_timeout_ms_))) <= 0)
-                return Clock::now() >= deadline_ ? refuse("the request did not arrive in time") : -1;
+            if (wait_for(sock_, POLLIN,
+                         static_cast<int>(std::min<int64_t>(left + 1, read_timeout_ms_))) <= 0)
+                return Clock::now() >= deadline_ ? refuse("the request did not arrive in time")
+                                                 : -1;
             ssize_t n;
             do {
                 n = ::recv(sock_, buffer_, sizeof buffer_, 0);
@@ -114,8 +122,12 @@ public:
         return n;
     }
 
-    void get_remote_ip_and_port(std::string& ip, int& port) const override { address(::getpeername, ip, port); }
-    void get_local_ip_and_port(std::string& ip, int& port) const override { address(::getsockname, ip, port); }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        address(::getpeername, ip, port);
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        address(::getsockname, ip, port);
+    }
     socket_t socket() const override { return sock_; }
 
 private:
@@ -123,7 +135,8 @@ private:
     // left). Watches for the blank line (CRLF or LF) that ends the headers: from there on the
     // bytes are body, which Content-Length (httplib) and the handler's reader (chunked) bound.
     size_t headers(size_t n) {
-        size_t allowed = std::min(n, limits_.max_header_bytes - std::min(header_bytes_, limits_.max_header_bytes));
+        size_t allowed = std::min(
+            n, limits_.max_header_bytes - std::min(header_bytes_, limits_.max_header_bytes));
         for (size_t i = 0; i < allowed; ++i) {
             char c = buffer_[begin_ + i];
             if (c == '\n' && line_bytes_ == 0) {
@@ -149,8 +162,8 @@ private:
         if (name(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
         char host[NI_MAXHOST];
         char service[NI_MAXSERV];
-        if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, service, sizeof service,
-                          NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, service,
+                          sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
             return;
         ip = host;
         port = std::atoi(service);
@@ -175,7 +188,8 @@ private:
 thread_local bool close_after_response = false;
 
 std::string too_large(size_t max_body) {
-    return "Payload Too Large: a message is at most " + std::to_string(max_body) + " bytes (--max-body)";
+    return "Payload Too Large: a message is at most " + std::to_string(max_body) +
+           " bytes (--max-body)";
 }
 
 // Closing with unread bytes would answer them with a reset, which may destroy the response
@@ -186,7 +200,8 @@ void linger_close(int sock) {
     auto until = Clock::now() + std::chrono::seconds(1);
     char sink[4096];
     for (size_t drained = 0; drained < (size_t{1} << 20);) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
         if (left <= 0 || wait_for(sock, POLLIN, static_cast<int>(left)) <= 0) break;
         ssize_t n = ::recv(sock, sink, sizeof sink, MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -228,10 +243,11 @@ private:
 // buffer, and the request is never read.
 void answer_busy_connection(int sock) {
     static const std::string response = [] {
-        std::string body = jsonrpc::serialize(
-            jsonrpc::error(nullptr, jsonrpc::kServerBusy, "Service Unavailable: too many connections waiting",
-                           {{"code", "RATE_LIMITED"}, {"retry_after", 1}}));
-        return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+        std::string body = jsonrpc::serialize(jsonrpc::error(
+            nullptr, jsonrpc::kServerBusy, "Service Unavailable: too many connections waiting",
+            {{"code", "RATE_LIMITED"}, {"retry_after", 1}}));
+        return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: "
+               "application/json\r\n"
                "Connection: close\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\n\r\n" + body;
     }();
@@ -246,17 +262,19 @@ httplib::TaskQueue* new_bounded_pool(size_t threads, size_t max_waiting) {
     return new BoundedPool(threads, max_waiting);
 }
 
-bool admit_request(Admission* admission, const auth::TokenEntry* client, const httplib::Request& req,
-                   httplib::Response& res) {
+bool admit_request(Admission* admission, const auth::TokenEntry* client,
+                   const httplib::Request& req, httplib::Response& res) {
     if (!admission) return true;
     // The same client keys as McpServer's per-client call limit.
     auto refused = admission->admit_request(client ? "token:" + client->client : "http");
     if (!refused) return true;
     long after = retry_after_header(refused->retry_after);
-    LOG_WARN("refused {} {} from {}: request rate limit, retry_after={}", req.method, req.path, req.remote_addr, after);
+    LOG_WARN("refused {} {} from {}: request rate limit, retry_after={}", req.method, req.path,
+             req.remote_addr, after);
     http_headers::send_rate_limited(
         res, 429, after,
-        "Too Many Requests: request rate limit of this client reached; retry after " + std::to_string(after) + " s");
+        "Too Many Requests: request rate limit of this client reached; retry after " +
+            std::to_string(after) + " s");
     return false;
 }
 
@@ -271,7 +289,9 @@ bool read_body(const httplib::Request& req, const httplib::ContentReader& reader
     // As httplib decides: chunked when Transfer-Encoding says so, else Content-Length (which
     // httplib has already held to max_body with 413).
     bool chunked = strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
-    size_t announced = chunked ? 0 : std::min<uint64_t>(req.get_header_value<uint64_t>("Content-Length"), max_body);
+    size_t announced =
+        chunked ? 0
+                : std::min<uint64_t>(req.get_header_value<uint64_t>("Content-Length"), max_body);
     bool over = false;
     bool busy = !share.grow(announced);
     // The whole buffer at once: a body appended as it comes would double its block.
@@ -295,26 +315,32 @@ bool read_body(const httplib::Request& req, const httplib::ContentReader& reader
     close_after_response = true;
     if (busy) {
         metrics::global().on_refused(records::kRateLimited);
-        LOG_WARN("refused {} {} from {}: request bodies being received are at --max-body-total ({} bytes)",
-                 req.method, req.path, req.remote_addr, share.limit());
+        LOG_WARN(
+            "refused {} {} from {}: request bodies being received are at --max-body-total ({} "
+            "bytes)",
+            req.method, req.path, req.remote_addr, share.limit());
         http_headers::send_rate_limited(
-            res, 503, 1, "Service Unavailable: too many large requests are being received; retry later");
+            res, 503, 1,
+            "Service Unavailable: too many large requests are being received; retry later");
     } else if (over || res.status == 413) {
         http_headers::send_error(res, 413, jsonrpc::kInvalidRequest, too_large(max_body));
     } else {
-        http_headers::send_error(res, 400, jsonrpc::kInvalidRequest, "Bad Request: the body could not be read");
+        http_headers::send_error(res, 400, jsonrpc::kInvalidRequest,
+                                 "Bad Request: the body could not be read");
     }
     return false;
 }
 
 void answer_own_errors(httplib::Server& server, size_t max_body) {
-    server.set_error_handler(
-        httplib::Server::HandlerWithResponse([max_body](const httplib::Request&, httplib::Response& res) {
-            if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
+    server.set_error_handler(httplib::Server::HandlerWithResponse(
+        [max_body](const httplib::Request&, httplib::Response& res) {
+            if (!res.body.empty() || res.status < 400)
+                return httplib::Server::HandlerResponse::Unhandled;
             std::string reason = "HTTP error " + std::to_string(res.status);
             if (res.status == 400) reason = "Bad Request: malformed HTTP request";
             if (res.status == 404) reason = "Not Found: the MCP endpoint is /mcp";
-            if (res.status == 405) reason = "Method Not Allowed: the MCP endpoint takes GET, POST, DELETE and OPTIONS";
+            if (res.status == 405)
+                reason = "Method Not Allowed: the MCP endpoint takes GET, POST, DELETE and OPTIONS";
             if (res.status == 413) reason = too_large(max_body);
             http_headers::send_error(res, res.status, jsonrpc::kInvalidRequest, reason);
             return httplib::Server::HandlerResponse::Handled;

@@ -1,5 +1,5 @@
-// Internal to the Streamable HTTP transport (runtime/http/http_transport.cc): the admission limits of
-// one HTTP request: its rate per client, and its size and time, the latter enforced below
+// Internal to the Streamable HTTP transport (runtime/http/http_transport.cc): the admission limits
+// of one HTTP request: its rate per client, and its size and time, the latter enforced below
 // cpp-httplib's request parser. Include it nowhere else.
 //
 // cpp-httplib 0.11.4 bounds each read by its read timeout, not the request as a whole: a client
@@ -16,8 +16,8 @@
 #include <cstddef>
 #include <string>
 
-#include "runtime/ops/admission.h"
 #include "runtime/http/auth_tokens.h"
+#include "runtime/ops/admission.h"
 
 namespace runtime::http_limits {
 
@@ -35,8 +35,8 @@ struct RequestLimits {
 // the token's entry, null without authentication: then every caller is one client) and before
 // the body is read: false after answering 429 with Retry-After and a RATE_LIMITED -32001 error.
 // True when admitted or `admission` is null.
-bool admit_request(Admission* admission, const auth::TokenEntry* client, const httplib::Request& req,
-                   httplib::Response& res);
+bool admit_request(Admission* admission, const auth::TokenEntry* client,
+                   const httplib::Request& req, httplib::Response& res);
 
 // The bytes of request bodies held at once, all connections together (--max-body-total). Each
 // server thread could otherwise hold a --max-body body, and while it is parsed a body costs

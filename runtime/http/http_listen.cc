@@ -40,7 +40,8 @@ sandbox::Result<ListenAddress> parse_listen_address(std::string_view text, bool 
         port_text = text.substr(close + 2);
     } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
         if (text.find(':') != colon)
-            return sandbox::fail(Errc::InvalidArgument, prefix + "write IPv6 addresses as [ADDR]:PORT");
+            return sandbox::fail(Errc::InvalidArgument,
+                                 prefix + "write IPv6 addresses as [ADDR]:PORT");
         if (colon > 0) out.host = std::string(text.substr(0, colon));
         port_text = text.substr(colon + 1);
     }
@@ -48,7 +49,8 @@ sandbox::Result<ListenAddress> parse_listen_address(std::string_view text, bool 
     bool digits = !port_text.empty() && port_text.size() <= 5;
     for (char ch : port_text) digits = digits && ch >= '0' && ch <= '9';
     if (!digits || std::stoi(std::string(port_text)) > 65535)
-        return sandbox::fail(Errc::InvalidArgument, prefix + "expected ADDR:PORT with PORT 0-65535");
+        return sandbox::fail(Errc::InvalidArgument,
+                             prefix + "expected ADDR:PORT with PORT 0-65535");
     out.port = std::stoi(std::string(port_text));
 
     // Not resolved: "localhost" is whatever /etc/hosts says, and a loopback check must not
@@ -66,17 +68,19 @@ sandbox::Result<ListenAddress> parse_listen_address(std::string_view text, bool 
         if (loopback) out.host = "::1";
         out.wildcard = IN6_IS_ADDR_UNSPECIFIED(&v6);
     } else {
-        return sandbox::fail(Errc::InvalidArgument,
-                             prefix + (bracketed ? "brackets must hold an IPv6 address, e.g. [::1]:PORT"
-                                                 : "the address must be an IP address or localhost"));
+        return sandbox::fail(
+            Errc::InvalidArgument,
+            prefix + (bracketed ? "brackets must hold an IPv6 address, e.g. [::1]:PORT"
+                                : "the address must be an IP address or localhost"));
     }
     out.loopback = loopback;
     if (!loopback && !authenticated)
-        return sandbox::fail(Errc::InvalidArgument,
-                             prefix +
-                                 "refusing to listen on a non-loopback address without authentication; give "
-                                 "--auth FILE (clients from `tooljail token create`) to require bearer tokens, or "
-                                 "listen on 127.0.0.0/8, ::1 or localhost");
+        return sandbox::fail(
+            Errc::InvalidArgument,
+            prefix +
+                "refusing to listen on a non-loopback address without authentication; give "
+                "--auth FILE (clients from `tooljail token create`) to require bearer tokens, or "
+                "listen on 127.0.0.0/8, ::1 or localhost");
     return out;
 }
 

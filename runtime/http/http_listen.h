@@ -11,9 +11,10 @@
 namespace runtime {
 
 struct ListenAddress {
-    std::string host;  // numeric: "127.0.0.1", "127.0.0.2", "::1"; beyond loopback "0.0.0.0", "::", ...
-    int port = 0;      // 0 = any free port
-    bool loopback = true;  // 127.0.0.0/8 or ::1
+    std::string
+        host;      // numeric: "127.0.0.1", "127.0.0.2", "::1"; beyond loopback "0.0.0.0", "::", ...
+    int port = 0;  // 0 = any free port
+    bool loopback = true;   // 127.0.0.0/8 or ::1
     bool wildcard = false;  // 0.0.0.0 or ::, every interface
 
     // "127.0.0.1:8080", "[::1]:8080": the form used in URLs and Origin values.
@@ -26,7 +27,8 @@ struct ListenAddress {
 // "--http 'TEXT': " and says why. A non-loopback address (anything but 127.0.0.0/8 and ::1) is
 // accepted only when `authenticated` (serve --auth loaded at least one client): without
 // authentication the transport must not be reachable from other hosts.
-sandbox::Result<ListenAddress> parse_listen_address(std::string_view text, bool authenticated = false);
+sandbox::Result<ListenAddress> parse_listen_address(std::string_view text,
+                                                    bool authenticated = false);
 
 // True when `text` is a dotted-quad IPv4 address in 127.0.0.0/8.
 bool is_loopback_ipv4(const std::string& text);

@@ -1,8 +1,7 @@
 #include "runtime/http/http_ops.h"
 
-#include <sys/socket.h>
-
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
@@ -10,12 +9,12 @@
 #include <cstring>
 #include <iostream>
 
+#include "runtime/base/log.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/base/log.h"
-#include "runtime/ops/metrics.h"
 #include "runtime/mcp/tool_runner.h"
 #include "runtime/mcp/tool_set.h"
+#include "runtime/ops/metrics.h"
 
 #ifndef TOOLJAIL_VERSION
 #define TOOLJAIL_VERSION "0"
@@ -38,7 +37,8 @@ void metrics_routes(httplib::Server& server, std::function<std::string()> render
     server.set_payload_max_length(1024);  // GETs only
     server.set_socket_options([](socket_t sock) {
         int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // no SO_REUSEPORT (http_transport.cc)
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes,
+                     sizeof yes);  // no SO_REUSEPORT (http_transport.cc)
     });
     // DNS rebinding: a page that resolved its own name to 127.0.0.1 sends that name as Host,
     // and every browser request of a page carries Origin or is a navigation we need not serve.
@@ -47,17 +47,21 @@ void metrics_routes(httplib::Server& server, std::function<std::string()> render
             return httplib::Server::HandlerResponse::Unhandled;
         metrics::global().on_refused("forbidden");
         res.status = 403;
-        res.set_content("forbidden: the metrics listener answers loopback Host names without Origin only\n",
-                        "text/plain");
+        res.set_content(
+            "forbidden: the metrics listener answers loopback Host names without Origin only\n",
+            "text/plain");
         return httplib::Server::HandlerResponse::Handled;
     });
-    server.Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
-        res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
-    });
+    server.Get("/metrics",
+               [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
+                   res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
+               });
     server.Get(kHealthPath, [](const httplib::Request&, httplib::Response& res) { healthz(res); });
-    server.set_error_handler(httplib::Server::Handler([](const httplib::Request&, httplib::Response& res) {
-        if (res.status == 404) res.set_content("not found: GET /metrics or /healthz\n", "text/plain");
-    }));
+    server.set_error_handler(
+        httplib::Server::Handler([](const httplib::Request&, httplib::Response& res) {
+            if (res.status == 404)
+                res.set_content("not found: GET /metrics or /healthz\n", "text/plain");
+        }));
 }
 
 }  // namespace
@@ -78,12 +82,13 @@ void refuse_draining(httplib::Response& res, const nlohmann::json& id) {
     res.set_header("Retry-After", kRetryAfterSeconds);
     http_headers::send_message(
         res, 503,
-        jsonrpc::error(id, jsonrpc::kServerBusy, "Service Unavailable: the server is shutting down; retry elsewhere",
+        jsonrpc::error(id, jsonrpc::kServerBusy,
+                       "Service Unavailable: the server is shutting down; retry elsewhere",
                        {{"code", "SHUTTING_DOWN"}, {"retry_after", 5}}));
 }
 
-sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const std::string& listen,
-                                                                         std::function<std::string()> render) {
+sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(
+    const std::string& listen, std::function<std::string()> render) {
     // Parsed as if authenticated so that the loopback rule below can say why it differs.
     auto address = parse_listen_address(listen, /*authenticated=*/true);
     if (!address) {
@@ -92,11 +97,12 @@ sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const s
         return sandbox::fail(sandbox::Errc::InvalidArgument, why);
     }
     if (!address->loopback)
-        return sandbox::fail(sandbox::Errc::InvalidArgument,
-                             "--metrics-listen '" + listen +
-                                 "': the metrics listener is loopback only (127.0.0.0/8, ::1 or localhost); "
-                                 "reach it from elsewhere through a proxy with its own access control "
-                                 "(docs/OPERATIONS.md)");
+        return sandbox::fail(
+            sandbox::Errc::InvalidArgument,
+            "--metrics-listen '" + listen +
+                "': the metrics listener is loopback only (127.0.0.0/8, ::1 or localhost); "
+                "reach it from elsewhere through a proxy with its own access control "
+                "(docs/OPERATIONS.md)");
     auto server = std::make_unique<httplib::Server>();
     metrics_routes(*server, std::move(render));
     int port = address->port;
@@ -104,9 +110,10 @@ sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const s
                            : server->bind_to_port(address->host, port);
     if (!bound) {
         int saved = errno;
-        return sandbox::fail(sandbox::Errc::Syscall, "--metrics-listen: cannot listen on " +
-                                                         address->authority(address->port) + ": " +
-                                                         (saved ? std::strerror(saved) : "bind failed"));
+        return sandbox::fail(sandbox::Errc::Syscall,
+                             "--metrics-listen: cannot listen on " +
+                                 address->authority(address->port) + ": " +
+                                 (saved ? std::strerror(saved) : "bind failed"));
     }
     return std::make_unique<MetricsListener>(std::move(server), address->authority(port));
 }
@@ -114,24 +121,30 @@ sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const s
 MetricsListener::MetricsListener(std::unique_ptr<httplib::Server> server, std::string authority)
     : server_(std::move(server)), authority_(std::move(authority)) {
     thread_ = std::thread([this] {
-        if (!server_->listen_after_bind()) LOG_ERROR("the metrics listener on {} failed", authority_);
+        if (!server_->listen_after_bind())
+            LOG_ERROR("the metrics listener on {} failed", authority_);
         finished_ = true;
     });
 }
 
 MetricsListener::~MetricsListener() {
     // Server::stop() is a no-op until listen has started.
-    while (!server_->is_running() && !finished_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!server_->is_running() && !finished_.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     server_->stop();
     thread_.join();
 }
 
-sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(const std::string& listen, const LiveTools& tools) {
+sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(const std::string& listen,
+                                                                const LiveTools& tools) {
     if (listen.empty()) return std::unique_ptr<MetricsListener>();
     // The pool gauges are those of the tool set served at scrape time (SIGHUP swaps it).
-    auto listener = MetricsListener::start(
-        listen, [&tools] { return metrics::global().render(tools.current()->runner->pool_stats()); });
-    if (listener) std::cerr << "tooljail: serving metrics at http://" << (*listener)->authority() << "/metrics" << std::endl;
+    auto listener = MetricsListener::start(listen, [&tools] {
+        return metrics::global().render(tools.current()->runner->pool_stats());
+    });
+    if (listener)
+        std::cerr << "tooljail: serving metrics at http://" << (*listener)->authority()
+                  << "/metrics" << std::endl;
     return listener;
 }
 

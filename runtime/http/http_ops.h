@@ -13,9 +13,10 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/http/http_listen.h"
 #include "sandbox/base/result.h"
@@ -45,8 +46,8 @@ class MetricsListener {
 public:
     // Parses `listen` (loopback only, as --http without --auth), binds, and starts serving;
     // `render` produces the exposition. Errors name the flag.
-    static sandbox::Result<std::unique_ptr<MetricsListener>> start(const std::string& listen,
-                                                                   std::function<std::string()> render);
+    static sandbox::Result<std::unique_ptr<MetricsListener>> start(
+        const std::string& listen, std::function<std::string()> render);
     ~MetricsListener();  // stops the server and joins its thread
 
     MetricsListener(std::unique_ptr<httplib::Server> server, std::string authority);
@@ -60,8 +61,9 @@ private:
 };
 
 // `serve --metrics-listen LISTEN`: null when LISTEN is empty; else the running listener, whose
-// /metrics adds the served tool set's warm-pool gauges, announced on stderr as "tooljail: serving metrics
-// at http://ADDR:PORT/metrics".
-sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(const std::string& listen, const LiveTools& tools);
+// /metrics adds the served tool set's warm-pool gauges, announced on stderr as "tooljail: serving
+// metrics at http://ADDR:PORT/metrics".
+sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(const std::string& listen,
+                                                                const LiveTools& tools);
 
 }  // namespace runtime::http_ops

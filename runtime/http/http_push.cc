@@ -5,9 +5,9 @@
 
 #include <utility>
 
+#include "runtime/base/log.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/base/log.h"
 
 namespace runtime::http_session {
 
@@ -20,9 +20,10 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
         std::lock_guard<std::mutex> lock(mu_);
         if (open_.size() >= max_) {
             LOG_WARN("GET stream refused: {} open", open_.size());
-            return http_headers::send_rate_limited(res, 503, 5,
-                                                   "Service Unavailable: too many GET streams open; the session "
-                                                   "works without one (tools/list shows changes)");
+            return http_headers::send_rate_limited(
+                res, 503, 5,
+                "Service Unavailable: too many GET streams open; the session "
+                "works without one (tools/list shows changes)");
         }
         open_[stream] = {session, session->server.listed_fingerprint()};
         LOG_INFO("GET stream opened ({} open)", open_.size());
@@ -43,7 +44,8 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
 }
 
 void PushStreams::announce_list_changed() {
-    static const nlohmann::json kListChanged = {{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}};
+    static const nlohmann::json kListChanged = {{"jsonrpc", "2.0"},
+                                                {"method", "notifications/tools/list_changed"}};
     std::lock_guard<std::mutex> lock(mu_);
     size_t told = 0;
     for (auto& [stream, listener] : open_) {
@@ -55,7 +57,8 @@ void PushStreams::announce_list_changed() {
         stream->notify(kListChanged);
         ++told;
     }
-    if (!open_.empty()) LOG_INFO("tools/list_changed sent on {} of {} GET streams", told, open_.size());
+    if (!open_.empty())
+        LOG_INFO("tools/list_changed sent on {} of {} GET streams", told, open_.size());
 }
 
 }  // namespace runtime::http_session

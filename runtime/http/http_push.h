@@ -13,11 +13,12 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <map>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/http/http_session.h"
 

@@ -1,19 +1,17 @@
 // Internal to the Streamable HTTP transport: see http_session.h.
 #include "runtime/http/http_session.h"
 
-#include "sandbox/base/sys.h"
-
-
 #include <httplib.h>
 
 #include <cerrno>
 #include <iterator>
 #include <string_view>
 
+#include "runtime/base/log.h"
 #include "runtime/http/bounded_add.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/base/log.h"
+#include "sandbox/base/sys.h"
 
 namespace runtime::http_session {
 namespace {
@@ -77,7 +75,8 @@ void SseStream::append(const json& message) {
     pending_ += "\n\n";
 }
 
-void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std::function<void(bool)> releaser) {
+void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream,
+                 std::function<void(bool)> releaser) {
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
@@ -139,8 +138,8 @@ ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEn
     return o;
 }
 
-ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client, const std::string& id,
-                              bool may_push) {
+ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client,
+                              const std::string& id, bool may_push) {
     ServerOptions o = client_server_options(ctx, client, "http-session:" + id, id);
     o.list_changed = may_push;
     return o;
@@ -161,8 +160,9 @@ std::string call_key(const std::string& session_id, const json& request_id) {
     return session_id + "/" + request_id.dump();
 }
 
-CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& pool, const std::string& key,
-                           CallWork work, std::shared_ptr<SseStream>& stream) {
+CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& pool,
+                           const std::string& key, CallWork work,
+                           std::shared_ptr<SseStream>& stream) {
     stream = std::make_shared<SseStream>();
     std::weak_ptr<Session> weak = session;
     // Registered before submit: the worker's reply takes session->mu to unregister, so it
@@ -187,7 +187,8 @@ CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& po
 
 void cancel_call(Session& session, CallPool& pool, const std::string& key, const SseStream* only) {
     auto it = session.calls.find(key);
-    if (it == session.calls.end() || (only && it->second.get() != only)) return;  // finished already
+    if (it == session.calls.end() || (only && it->second.get() != only))
+        return;  // finished already
     it->second->abandon();
     session.calls.erase(it);
     pool.cancel(key);
@@ -211,7 +212,8 @@ bool SessionTable::add(const std::shared_ptr<Session>& session) {
     auto now = Clock::now();
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         std::lock_guard<std::mutex> session_lock(it->second->mu);
-        bool idle = it->second->calls.empty() && !it->second->push && now - it->second->last_used > kSessionIdle;
+        bool idle = it->second->calls.empty() && !it->second->push &&
+                    now - it->second->last_used > kSessionIdle;
         if (idle) {
             LOG_INFO("session expired after an hour without requests");
             it->second->closed = true;  // a request that already found it gets 404 too

@@ -15,10 +15,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/http/auth_tokens.h"
 #include "runtime/mcp/call_pool.h"
@@ -87,12 +88,13 @@ ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEn
                                     std::string anonymous_owner, std::string session);
 
 // client_server_options for the session `id` (owner "http-session:ID"); list_changed = may_push.
-ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client, const std::string& id,
-                              bool may_push);
+ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client,
+                              const std::string& id, bool may_push);
 
 struct Session {
     // may_push: the session may open a GET stream, so its tools capability offers listChanged.
-    Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client, bool may_push)
+    Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client,
+            bool may_push)
         : id(std::move(session_id)),
           client(token_client ? token_client->client : ""),
           tools(token_client ? token_client->tools : std::vector<std::string>{}),
@@ -108,7 +110,8 @@ struct Session {
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
     McpServer server;
     std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
-    std::shared_ptr<SseStream> push;  // the GET stream (runtime/http/http_push.h), null when none is open
+    std::shared_ptr<SseStream>
+        push;  // the GET stream (runtime/http/http_push.h), null when none is open
     Clock::time_point last_used = Clock::now();
     bool closed = false;
 };
@@ -124,12 +127,14 @@ std::string call_key(const std::string& session_id, const nlohmann::json& reques
 // Called with session->mu held. Registers a stream for `key` in session->calls and submits the
 // call to the pool, its reply and notifications going to the stream; the reply unregisters it.
 // On anything but Submit::Ok nothing stays registered and `stream` is null.
-CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& pool, const std::string& key,
-                           CallWork work, std::shared_ptr<SseStream>& stream);
+CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& pool,
+                           const std::string& key, CallWork work,
+                           std::shared_ptr<SseStream>& stream);
 
 // Called with session.mu held. The call gets no response (CallPool drops it) and its stream
 // ends; `only` limits the cancel to that stream's call (a reused id may be a newer call).
-void cancel_call(Session& session, CallPool& pool, const std::string& key, const SseStream* only = nullptr);
+void cancel_call(Session& session, CallPool& pool, const std::string& key,
+                 const SseStream* only = nullptr);
 
 // Marks the session closed, cancels all its calls and ends its GET stream.
 void end_session(Session& session, CallPool& pool);
@@ -138,7 +143,8 @@ void end_session(Session& session, CallPool& pool);
 // events as they come, keep-alive comments while none do, ended by the response or by the
 // client closing the connection. `releaser` is httplib's: it runs when the response is
 // destroyed, however it ended.
-void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream, std::function<void(bool)> releaser);
+void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream,
+                 std::function<void(bool)> releaser);
 
 // The open sessions by id, bounded in number and idle time.
 class SessionTable {

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <utility>
 
+#include "runtime/base/log.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/http/http_ops.h"
-#include "runtime/base/log.h"
 
 namespace runtime::http_stateless {
 namespace {
@@ -51,7 +51,8 @@ Refusal mismatch(const jsonrpc::Message& m, const char* header, std::string mess
 Refusal unsupported(const jsonrpc::Message& m, const std::string& requested) {
     json supported = json::array({kStatelessVersion});
     for (const auto& v : supported_protocol_versions()) supported.push_back(v);
-    return {400, jsonrpc::error(m.id, jsonrpc::kUnsupportedVersion, "unsupported protocol version " + shown(requested),
+    return {400, jsonrpc::error(m.id, jsonrpc::kUnsupportedVersion,
+                                "unsupported protocol version " + shown(requested),
                                 {{"supported", supported}, {"requested", requested}})};
 }
 
@@ -80,36 +81,42 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
     // "a%2Fb" in the header match "a/b" in the body; refusing every percent sign in a URI instead
     // would refuse conforming clients, and no mirrored value of ours needs one.
     auto same = [&headers](const std::string& header, const std::string& body) {
-        return header == body || (headers.percent_decoded && header == httplib::detail::decode_url(body, false));
+        return header == body ||
+               (headers.percent_decoded && header == httplib::detail::decode_url(body, false));
     };
     if (m.kind == jsonrpc::Kind::Invalid)
-        return Refusal{400, m.error_reply.is_null()
-                                ? jsonrpc::error(nullptr, jsonrpc::kInvalidRequest, "invalid JSON-RPC message")
-                                : m.error_reply};
+        return Refusal{
+            400, m.error_reply.is_null()
+                     ? jsonrpc::error(nullptr, jsonrpc::kInvalidRequest, "invalid JSON-RPC message")
+                     : m.error_reply};
     if (m.kind == jsonrpc::Kind::Response)
-        return Refusal{400,
-                       jsonrpc::error(nullptr, jsonrpc::kInvalidRequest,
-                                      "Bad Request: the 2026-07-28 revision takes requests and notifications only")};
+        return Refusal{
+            400, jsonrpc::error(
+                     nullptr, jsonrpc::kInvalidRequest,
+                     "Bad Request: the 2026-07-28 revision takes requests and notifications only")};
     bool request = m.kind == jsonrpc::Kind::Request;
 
     // Headers before the body: they are what an intermediary already acted on.
     if (!headers.method)
-        return mismatch(m, "Mcp-Method", "Mcp-Method header is required (it mirrors the body's method)");
+        return mismatch(m, "Mcp-Method",
+                        "Mcp-Method header is required (it mirrors the body's method)");
     if (!same(*headers.method, m.method))
-        return mismatch(
-            m, "Mcp-Method",
-            "Mcp-Method header " + shown(*headers.method) + " does not match the body's method " + shown(m.method));
+        return mismatch(m, "Mcp-Method",
+                        "Mcp-Method header " + shown(*headers.method) +
+                            " does not match the body's method " + shown(m.method));
     if (!headers.protocol_version)
-        return mismatch(
-            m, "MCP-Protocol-Version",
-            "MCP-Protocol-Version header is required (it mirrors params._meta[\"" + std::string(kVersionKey) + "\"])");
+        return mismatch(m, "MCP-Protocol-Version",
+                        "MCP-Protocol-Version header is required (it mirrors params._meta[\"" +
+                            std::string(kVersionKey) + "\"])");
 
     const json* version = meta_field(m, kVersionKey);
     if (version && !version->is_string())
-        return invalid_params(m, std::string("params._meta[\"") + kVersionKey + "\"] must be a string");
+        return invalid_params(
+            m, std::string("params._meta[\"") + kVersionKey + "\"] must be a string");
     // A notification's _meta is optional; a request's is how this revision knows its version.
     if (!version && request)
-        return invalid_params(m, std::string("params._meta must carry \"") + kVersionKey + "\" (a string)");
+        return invalid_params(
+            m, std::string("params._meta must carry \"") + kVersionKey + "\" (a string)");
     if (version && !same(*headers.protocol_version, version->get_ref<const std::string&>()))
         return mismatch(m, "MCP-Protocol-Version",
                         "MCP-Protocol-Version header " + shown(*headers.protocol_version) +
@@ -121,18 +128,21 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
 
     if (const char* field = named_field(m.method)) {
         std::string path = std::string("params.") + field;
-        const json* body = m.params.is_object() && m.params.contains(field) ? &m.params[field] : nullptr;
+        const json* body =
+            m.params.is_object() && m.params.contains(field) ? &m.params[field] : nullptr;
         if (body && body->is_string()) {
             if (!headers.name)
-                return mismatch(m, "Mcp-Name",
-                                "Mcp-Name header is required for " + m.method + " (it mirrors " + path + ")");
+                return mismatch(
+                    m, "Mcp-Name",
+                    "Mcp-Name header is required for " + m.method + " (it mirrors " + path + ")");
             if (!same(*headers.name, body->get_ref<const std::string&>()))
                 return mismatch(m, "Mcp-Name",
-                                "Mcp-Name header " + shown(*headers.name) + " does not match " + path + " " +
-                                    shown(body->get_ref<const std::string&>()));
+                                "Mcp-Name header " + shown(*headers.name) + " does not match " +
+                                    path + " " + shown(body->get_ref<const std::string&>()));
         } else if (headers.name) {
-            return mismatch(m, "Mcp-Name",
-                            "Mcp-Name header " + shown(*headers.name) + " names no " + path + " in the body");
+            return mismatch(
+                m, "Mcp-Name",
+                "Mcp-Name header " + shown(*headers.name) + " names no " + path + " in the body");
         }
         // Neither: McpServer answers the missing field with -32602.
     }
@@ -141,7 +151,8 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
     // (stdio clients probe with a bare discover); over HTTP the revision requires it everywhere.
     const json* caps = meta_field(m, kCapabilitiesKey);
     if (!caps || !caps->is_object())
-        return invalid_params(m, std::string("params._meta must carry \"") + kCapabilitiesKey + "\" (an object)");
+        return invalid_params(
+            m, std::string("params._meta must carry \"") + kCapabilitiesKey + "\" (an object)");
     return std::nullopt;
 }
 
@@ -150,19 +161,15 @@ int reply_status(const json& reply) {
     if (error == reply.end() || !error->is_object()) return 200;
     int code = error->value("code", 0);
     switch (code) {
-        case jsonrpc::kMethodNotFound:
-            return 404;
+        case jsonrpc::kMethodNotFound: return 404;
         case jsonrpc::kParseError:
         case jsonrpc::kInvalidRequest:
         case jsonrpc::kInvalidParams:
         case jsonrpc::kHeaderMismatch:
         case kMissingClientCapability:
-        case jsonrpc::kUnsupportedVersion:
-            return 400;
-        case jsonrpc::kInternalError:
-            return 500;
-        default:
-            return 200;
+        case jsonrpc::kUnsupportedVersion: return 400;
+        case jsonrpc::kInternalError: return 500;
+        default: return 200;
     }
 }
 
@@ -180,17 +187,20 @@ McpServer& Endpoint::server_for(const auth::TokenEntry* client) {
     auto& server = servers_[key];
     // Without authentication every stateless client is the same owner: kept runs are shared.
     if (!server)
-        server = std::make_unique<McpServer>(*ctx_.tools,
-                                             http_session::client_server_options(ctx_, client, "http-stateless", ""));
+        server = std::make_unique<McpServer>(
+            *ctx_.tools, http_session::client_server_options(ctx_, client, "http-stateless", ""));
     return *server;
 }
 
-void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, const auth::TokenEntry* client,
-                    httplib::Response& res) {
+void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m,
+                    const auth::TokenEntry* client, httplib::Response& res) {
     if (auto refusal = check(mirror_headers(req), m)) {
         const json& error = refusal->message["error"];
-        LOG_INFO("stateless request refused status={} code={} header={}", refusal->status, error.value("code", 0),
-                 error.contains("data") && error["data"].is_object() ? error["data"].value("header", "-") : "-");
+        LOG_INFO("stateless request refused status={} code={} header={}", refusal->status,
+                 error.value("code", 0),
+                 error.contains("data") && error["data"].is_object()
+                     ? error["data"].value("header", "-")
+                     : "-");
         return http_headers::send_message(res, refusal->status, refusal->message);
     }
     // Nothing to do for a notification: notifications/cancelled has no session to find its call
@@ -207,15 +217,18 @@ void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m, cons
         server = &server_for(client);
         reply = http_session::handle_guarded(*server, m);
     }
-    if (reply.message) return http_headers::send_message(res, reply_status(*reply.message), *reply.message);
+    if (reply.message)
+        return http_headers::send_message(res, reply_status(*reply.message), *reply.message);
     if (reply.work) return start_call(*server, m, client, std::move(reply.work), res);
-    http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
+    http_headers::send_message(res, 500,
+                               jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
 }
 
-void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, const auth::TokenEntry* client,
-                          CallWork work, httplib::Response& res) {
+void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m,
+                          const auth::TokenEntry* client, CallWork work, httplib::Response& res) {
     auto busy = [&] {
-        server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
+        server.record_refused_call(m, records::kRateLimited,
+                                   "server busy: too many calls in progress");
         http_session::send_busy(res, m.id);
     };
     if (!slots_.try_acquire()) return busy();
@@ -235,30 +248,32 @@ void Endpoint::start_call(McpServer& server, const jsonrpc::Message& m, const au
             return http_ops::refuse_draining(res, m.id);
         }
         LOG_ERROR("stateless call key {} is already in the pool", key);
-        return http_headers::send_message(res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
+        return http_headers::send_message(
+            res, 500, jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error"));
     }
 
     if (client) {
         std::lock_guard<std::mutex> lock(calls_mu_);
         token_calls_.emplace(key, TokenCall{client->client, client->tools, m.id, stream});
     }
-    http_session::send_stream(res, stream,
-                              // Runs when the response is destroyed, however it ended. Without the result delivered
-                              // (the client closed the stream, a write timed out, the server is stopping) the call is
-                              // cancelled: the spec makes a closed stream the cancellation, and nobody could receive
-                              // the result any more. The key is this request's alone, so the cancel cannot reach
-                              // another call; one that has just finished is no longer in the pool and is ignored.
-                              [this, stream, key](bool) {
-                                  {
-                                      std::lock_guard<std::mutex> lock(calls_mu_);
-                                      token_calls_.erase(key);
-                                  }
-                                  slots_.release();
-                                  if (stream->ended()) return;
-                                  LOG_INFO("stateless response stream closed before the result; cancelling the call");
-                                  stream->abandon();
-                                  pool_.cancel(key);
-                              });
+    http_session::send_stream(
+        res, stream,
+        // Runs when the response is destroyed, however it ended. Without the result delivered
+        // (the client closed the stream, a write timed out, the server is stopping) the call is
+        // cancelled: the spec makes a closed stream the cancellation, and nobody could receive
+        // the result any more. The key is this request's alone, so the cancel cannot reach
+        // another call; one that has just finished is no longer in the pool and is ignored.
+        [this, stream, key](bool) {
+            {
+                std::lock_guard<std::mutex> lock(calls_mu_);
+                token_calls_.erase(key);
+            }
+            slots_.release();
+            if (stream->ended()) return;
+            LOG_INFO("stateless response stream closed before the result; cancelling the call");
+            stream->abandon();
+            pool_.cancel(key);
+        });
 }
 
 size_t Endpoint::cancel_revoked(const auth::TokenFile& file) {
@@ -273,9 +288,10 @@ size_t Endpoint::cancel_revoked(const auth::TokenFile& file) {
     // The error goes first: a cancelled call gets no reply from the pool, and finish() is a
     // no-op for a stream whose result got there before us.
     for (auto& [key, call] : doomed) {
-        call.stream->finish(jsonrpc::error(call.id, jsonrpc::kInvalidRequest,
-                                           "Unauthorized: the client's token was revoked or its tools changed; "
-                                           "the call was cancelled"));
+        call.stream->finish(
+            jsonrpc::error(call.id, jsonrpc::kInvalidRequest,
+                           "Unauthorized: the client's token was revoked or its tools changed; "
+                           "the call was cancelled"));
         pool_.cancel(key);
     }
     return doomed.size();

@@ -1,6 +1,6 @@
-// Internal to the Streamable HTTP transport (runtime/http/http_transport.cc): POSTs of the stateless
-// 2026-07-28 revision. They carry no session: the protocol version rides in every request's
-// params._meta, and the HTTP headers MCP-Protocol-Version, Mcp-Method and (tools/call,
+// Internal to the Streamable HTTP transport (runtime/http/http_transport.cc): POSTs of the
+// stateless 2026-07-28 revision. They carry no session: the protocol version rides in every
+// request's params._meta, and the HTTP headers MCP-Protocol-Version, Mcp-Method and (tools/call,
 // resources/read, prompts/get) Mcp-Name mirror the body so that intermediaries can route without
 // parsing it. A mirror that is absent or disagrees is refused before anything runs. Include it
 // nowhere else.
@@ -11,13 +11,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "runtime/mcp/call_pool.h"
+#include <nlohmann/json.hpp>
+
 #include "runtime/http/http_session.h"
+#include "runtime/mcp/call_pool.h"
 #include "runtime/mcp/jsonrpc.h"
 #include "runtime/mcp/mcp_server.h"
 #include "runtime/serve/serve_context.h"
@@ -91,8 +92,8 @@ public:
     // on HTTP.
     // `client` is the authenticated token's entry (null without authentication); it is read
     // during the call only.
-    void post(const httplib::Request& req, const jsonrpc::Message& m, const auth::TokenEntry* client,
-              httplib::Response& res);
+    void post(const httplib::Request& req, const jsonrpc::Message& m,
+              const auth::TokenEntry* client, httplib::Response& res);
 
     // After a token reload: every running call whose client is gone from `file`, or whose tools
     // changed, is cancelled (its run killed) and its stream ends with an error saying why, as a
@@ -108,8 +109,8 @@ private:
         std::shared_ptr<http_session::SseStream> stream;
     };
 
-    void start_call(McpServer& server, const jsonrpc::Message& m, const auth::TokenEntry* client, CallWork work,
-                    httplib::Response& res);
+    void start_call(McpServer& server, const jsonrpc::Message& m, const auth::TokenEntry* client,
+                    CallWork work, httplib::Response& res);
     // Called with mu_ held.
     McpServer& server_for(const auth::TokenEntry* client);
 

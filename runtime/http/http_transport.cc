@@ -1,10 +1,9 @@
 #include "runtime/http/http_transport.h"
 
+#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
-
-#include <httplib.h>
 
 #include <atomic>
 #include <cerrno>
@@ -18,9 +17,9 @@
 #include <thread>
 #include <utility>
 
+#include "runtime/base/exit_codes.h"
+#include "runtime/base/log.h"
 #include "runtime/http/auth_tokens.h"
-#include "runtime/mcp/call_pool.h"
-#include "runtime/serve/drain.h"
 #include "runtime/http/http_auth.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/http/http_limits.h"
@@ -28,18 +27,18 @@
 #include "runtime/http/http_push.h"
 #include "runtime/http/http_session.h"
 #include "runtime/http/http_stateless.h"
+#include "runtime/mcp/call_pool.h"
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/base/log.h"
 #include "runtime/mcp/mcp_server.h"
 #include "runtime/ops/metrics.h"
-#include "runtime/base/exit_codes.h"
+#include "runtime/serve/drain.h"
 
 namespace runtime {
 namespace {
 
-using nlohmann::json;
 using http_session::Session;
 using http_session::SseStream;
+using nlohmann::json;
 
 constexpr const char* kEndpoint = "/mcp";
 // An SSE stream occupies one server thread for the whole call (a GET stream for as long as it
@@ -75,7 +74,8 @@ public:
           auth_file_(http.auth_file),
           max_body_(http.max_body_bytes),
           body_budget_(http.max_body_total_bytes),
-          streams_(std::min(kMaxStreams, std::max<size_t>(1, options.max_parallel) + options.max_queued)),
+          streams_(std::min(kMaxStreams,
+                            std::max<size_t>(1, options.max_parallel) + options.max_queued)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
           stateless_(ctx, pool_, streams_),
           push_(std::make_shared<http_session::PushStreams>(http.max_get_streams)),
@@ -95,7 +95,8 @@ private:
     void reload_tokens();
     void options(const httplib::Request& req, httplib::Response& res) const;
     bool version_ok(const httplib::Request& req, httplib::Response& res) const;
-    void post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res);
+    void post(const httplib::Request& req, const httplib::ContentReader& reader,
+              httplib::Response& res);
     void remove(const httplib::Request& req, httplib::Response& res);
     void get(const httplib::Request& req, httplib::Response& res);
     std::shared_ptr<Session> find_session(const httplib::Request& req, const Caller& caller);
@@ -104,9 +105,10 @@ private:
         return push_->max() > 0 ? "GET, POST, DELETE, OPTIONS" : "POST, DELETE, OPTIONS";
     }
     void initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res);
-    void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, httplib::Response& res);
-    void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
-                    httplib::Response& res);
+    void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
+                  httplib::Response& res);
+    void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
+                    CallWork work, httplib::Response& res);
 
     const ServeContext& ctx_;
     const std::chrono::seconds drain_timeout_;
@@ -118,8 +120,8 @@ private:
     const std::string auth_file_;
     const size_t max_body_;
     http_limits::BodyBudget body_budget_;  // --max-body-total
-    std::set<std::string> origins_;  // lower case, filled in once the port is known
-    std::set<std::string> hosts_;    // Host names accepted besides loopback ones (host_name form)
+    std::set<std::string> origins_;        // lower case, filled in once the port is known
+    std::set<std::string> hosts_;  // Host names accepted besides loopback ones (host_name form)
     std::atomic<bool> stopping_{false};
     std::atomic<bool> listen_done_{false};  // listen_after_bind returned
     http_session::StreamSlots streams_;
@@ -138,9 +140,11 @@ private:
 
 void HttpTransport::configure() {
     size_t threads = streams_.max() + push_->max() + kSpareThreads;
-    server_.new_task_queue = [threads] { return http_limits::new_bounded_pool(threads, kMaxWaitingConnections); };
+    server_.new_task_queue = [threads] {
+        return http_limits::new_bounded_pool(threads, kMaxWaitingConnections);
+    };
     server_.set_payload_max_length(max_body_);  // Content-Length; chunked bodies: read_body()
-    server_.set_read_timeout(10, 0);  // per read; the whole request has the LimitedServer deadline
+    server_.set_read_timeout(10, 0);   // per read; the whole request has the LimitedServer deadline
     server_.set_write_timeout(10, 0);  // a client that stops reading fails the write, then the call
     // Short: an idle keep-alive connection holds a pool thread, and stopping waits for it.
     server_.set_keep_alive_timeout(2);
@@ -159,25 +163,33 @@ void HttpTransport::configure() {
         metrics::global().on_refused("forbidden");
         return httplib::Server::HandlerResponse::Handled;
     });
-    server_.Get(http_ops::kHealthPath, [](const httplib::Request&, httplib::Response& res) { http_ops::healthz(res); });
+    server_.Get(http_ops::kHealthPath,
+                [](const httplib::Request&, httplib::Response& res) { http_ops::healthz(res); });
     // With a content reader: the body is read only once the headers are accepted, and never
     // beyond max_body_, chunked or not.
-    server_.Post(kEndpoint, [this](const httplib::Request& req, httplib::Response& res,
-                                   const httplib::ContentReader& reader) { post(req, reader, res); });
-    server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { remove(req, res); });
-    server_.Options(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { options(req, res); });
-    server_.Get(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) { get(req, res); });
-    http_limits::answer_own_errors(server_, max_body_);
-    server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        try {
-            if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            LOG_ERROR("{} {} failed: {}", req.method, req.path, e.what());
-        } catch (...) {
-            LOG_ERROR("{} {} failed", req.method, req.path);
-        }
-        send_error(res, 500, jsonrpc::kInternalError, "internal error");
+    server_.Post(kEndpoint,
+                 [this](const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader& reader) { post(req, reader, res); });
+    server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
+        remove(req, res);
     });
+    server_.Options(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
+        options(req, res);
+    });
+    server_.Get(kEndpoint,
+                [this](const httplib::Request& req, httplib::Response& res) { get(req, res); });
+    http_limits::answer_own_errors(server_, max_body_);
+    server_.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+            try {
+                if (ep) std::rethrow_exception(ep);
+            } catch (const std::exception& e) {
+                LOG_ERROR("{} {} failed: {}", req.method, req.path, e.what());
+            } catch (...) {
+                LOG_ERROR("{} {} failed", req.method, req.path);
+            }
+            send_error(res, 500, jsonrpc::kInternalError, "internal error");
+        });
 }
 
 // DNS-rebinding protection, before any routing: a browser page that resolved its own name to
@@ -186,17 +198,20 @@ void HttpTransport::configure() {
 bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res) const {
     std::string host = req.get_header_value("Host");
     if (!http_headers::loopback_host(host) && !hosts_.count(http_headers::host_name(host))) {
-        LOG_WARN("refused {} {}: Host is not a loopback name or an allowed host", req.method, req.path);
+        LOG_WARN("refused {} {}: Host is not a loopback name or an allowed host", req.method,
+                 req.path);
         send_error(res, 403, jsonrpc::kInvalidRequest,
-                   hosts_.empty() ? "Forbidden: the Host header must name the loopback interface"
-                                  : "Forbidden: the Host header must name this server (see --allowed-host)");
+                   hosts_.empty()
+                       ? "Forbidden: the Host header must name the loopback interface"
+                       : "Forbidden: the Host header must name this server (see --allowed-host)");
         return false;
     }
     if (req.has_header("Origin")) {
         std::string origin = http_headers::value(req, "Origin");
         if (!origins_.count(lower(origin))) {
             LOG_WARN("refused {} {}: Origin is not allowed", req.method, req.path);
-            send_error(res, 403, jsonrpc::kInvalidRequest, "Forbidden: Origin not allowed (see --allowed-origin)");
+            send_error(res, 403, jsonrpc::kInvalidRequest,
+                       "Forbidden: Origin not allowed (see --allowed-origin)");
             return false;
         }
         http_headers::allow_origin(res, origin);
@@ -223,14 +238,20 @@ bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& r
     return false;
 }
 
-void HttpTransport::post(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res) {
+void HttpTransport::post(const httplib::Request& req, const httplib::ContentReader& reader,
+                         httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res)) return;
-    if (!http_headers::accepts(req, "application/json") || !http_headers::accepts(req, "text/event-stream"))
-        return send_error(res, 406, jsonrpc::kInvalidRequest,
-                          "Not Acceptable: Accept must list application/json and text/event-stream");
+    if (!caller.ok ||
+        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
+        return;
+    if (!http_headers::accepts(req, "application/json") ||
+        !http_headers::accepts(req, "text/event-stream"))
+        return send_error(
+            res, 406, jsonrpc::kInvalidRequest,
+            "Not Acceptable: Accept must list application/json and text/event-stream");
     if (http_headers::media_type(req.get_header_value("Content-Type")) != "application/json")
-        return send_error(res, 415, jsonrpc::kInvalidRequest, "Unsupported Media Type: send application/json");
+        return send_error(res, 415, jsonrpc::kInvalidRequest,
+                          "Unsupported Media Type: send application/json");
     // Held until this returns: the body, its parse and the handler's use of both count.
     http_limits::BodyBudget::Share share(body_budget_);
     jsonrpc::Message m;
@@ -241,23 +262,28 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
     }
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
     // and it has no session to find.
-    if (http_stateless::is_stateless(req, m)) return stateless_.post(req, m, caller.client.get(), res);
+    if (http_stateless::is_stateless(req, m))
+        return stateless_.post(req, m, caller.client.get(), res);
     if (!version_ok(req, res)) return;
     if (m.kind == jsonrpc::Kind::Invalid) return send_message(res, 400, m.error_reply);
     if (!req.has_header("Mcp-Session-Id")) {
-        if (m.kind == jsonrpc::Kind::Request && m.method == "initialize") return initialize(m, caller, res);
+        if (m.kind == jsonrpc::Kind::Request && m.method == "initialize")
+            return initialize(m, caller, res);
         return send_error(res, 400, jsonrpc::kInvalidRequest,
                           "Bad Request: Mcp-Session-Id header is required (initialize first)");
     }
     auto session = find_session(req, caller);
-    if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    if (!session)
+        return send_error(res, 404, jsonrpc::kInvalidRequest,
+                          "Session not found: initialize a new session");
     dispatch(session, m, res);
 }
 
 // The session named by Mcp-Session-Id, if it is the caller's, under the scope it was opened
 // with. Another client's session is reported exactly like an unknown one: a valid token learns
 // nothing about the sessions of others.
-std::shared_ptr<Session> HttpTransport::find_session(const httplib::Request& req, const Caller& caller) {
+std::shared_ptr<Session> HttpTransport::find_session(const httplib::Request& req,
+                                                     const Caller& caller) {
     auto session = sessions_.find(req.get_header_value("Mcp-Session-Id"));
     if (!session || session->client != (caller.client ? caller.client->client : "")) return nullptr;
     if (caller.client && session->tools != caller.client->tools) return nullptr;
@@ -277,47 +303,60 @@ void HttpTransport::reload_tokens() {
             return !entry || entry->tools != s.tools;
         },
         pool_);
-    if (ended > 0) LOG_WARN("token reload: ended {} sessions of removed or re-scoped clients", ended);
+    if (ended > 0)
+        LOG_WARN("token reload: ended {} sessions of removed or re-scoped clients", ended);
     if (size_t cancelled = stateless_.cancel_revoked(*file); cancelled > 0)
-        LOG_WARN("token reload: cancelled {} stateless calls of removed or re-scoped clients", cancelled);
+        LOG_WARN("token reload: cancelled {} stateless calls of removed or re-scoped clients",
+                 cancelled);
 }
 
 // GET opens the session's server-to-client stream (http_push.h). The 2026-07-28 revision has
 // no sessions and no GET: without Mcp-Session-Id it is 405.
 void HttpTransport::get(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res)) return;
+    if (!caller.ok ||
+        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
+        return;
     if (!req.has_header("Mcp-Session-Id") || push_->max() == 0) {
         res.set_header("Allow", allowed_methods());
         return send_error(res, 405, jsonrpc::kInvalidRequest,
-                          push_->max() == 0 ? "Method Not Allowed: this server opens no server-initiated stream"
-                                            : "Method Not Allowed: GET opens the stream of the session named by "
-                                              "Mcp-Session-Id; there is none without that header");
+                          push_->max() == 0
+                              ? "Method Not Allowed: this server opens no server-initiated stream"
+                              : "Method Not Allowed: GET opens the stream of the session named by "
+                                "Mcp-Session-Id; there is none without that header");
     }
     if (!version_ok(req, res)) return;
     if (!http_headers::accepts(req, "text/event-stream"))
-        return send_error(res, 406, jsonrpc::kInvalidRequest, "Not Acceptable: Accept must list text/event-stream");
+        return send_error(res, 406, jsonrpc::kInvalidRequest,
+                          "Not Acceptable: Accept must list text/event-stream");
     if (metrics::global().draining()) return http_ops::refuse_draining(res, nullptr);
     auto session = find_session(req, caller);
-    if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+    if (!session)
+        return send_error(res, 404, jsonrpc::kInvalidRequest,
+                          "Session not found: initialize a new session");
     std::lock_guard<std::mutex> lock(session->mu);
     if (session->closed)
-        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+        return send_error(res, 404, jsonrpc::kInvalidRequest,
+                          "Session not found: initialize a new session");
     session->last_used = http_session::Clock::now();
     push_->open(session, res);
 }
 
-void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res) {
+void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller,
+                               httplib::Response& res) {
     auto id = http_session::new_session_id(instance_id_);
     if (!id) {
         LOG_ERROR("initialize: {}", id.error().message());
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");
     }
     // Not yet visible to other threads, so no lock: a failed initialize publishes nothing.
-    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client.get(), push_->max() > 0);
+    auto session =
+        std::make_shared<Session>(std::move(*id), ctx_, caller.client.get(), push_->max() > 0);
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (!reply.message || !reply.message->contains("result"))
-        return send_message(res, 200, reply.message.value_or(jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
+        return send_message(res, 200,
+                            reply.message.value_or(
+                                jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
     if (!sessions_.add(session))
         return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: too many sessions");
     res.set_header("Mcp-Session-Id", session->id);
@@ -328,7 +367,8 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
                              httplib::Response& res) {
     std::lock_guard<std::mutex> lock(session->mu);
     if (session->closed)
-        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found: initialize a new session");
+        return send_error(res, 404, jsonrpc::kInvalidRequest,
+                          "Session not found: initialize a new session");
     session->last_used = http_session::Clock::now();
     if (m.kind == jsonrpc::Kind::Response) {
         res.status = 202;  // we send no requests yet; accepted and dropped, as on stdio
@@ -337,7 +377,8 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
     if (m.kind == jsonrpc::Kind::Notification) {
         if (m.method == "notifications/cancelled") {
             if (m.params.is_object() && m.params.contains("requestId"))
-                http_session::cancel_call(*session, pool_, http_session::call_key(session->id, m.params["requestId"]));
+                http_session::cancel_call(
+                    *session, pool_, http_session::call_key(session->id, m.params["requestId"]));
         } else {
             handle_guarded(session->server, m);
         }
@@ -351,18 +392,20 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
 }
 
 // Called with session->mu held.
-void HttpTransport::start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m, CallWork work,
-                               httplib::Response& res) {
+void HttpTransport::start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
+                               CallWork work, httplib::Response& res) {
     auto busy = [&] {
-        session->server.record_refused_call(m, records::kRateLimited, "server busy: too many calls in progress");
+        session->server.record_refused_call(m, records::kRateLimited,
+                                            "server busy: too many calls in progress");
         http_session::send_busy(res, m.id);
     };
     if (!streams_.try_acquire()) return busy();
     std::string key = http_session::call_key(session->id, m.id);
     if (session->calls.count(key)) {
         streams_.release();
-        return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
-                                                     "a request with this id is still in progress"));
+        return send_message(res, 200,
+                            jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
+                                           "a request with this id is still in progress"));
     }
     std::shared_ptr<SseStream> stream;
     auto submitted = http_session::open_call(session, pool_, key, std::move(work), stream);
@@ -370,9 +413,11 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
         streams_.release();
         if (submitted == CallPool::Submit::Busy) return busy();
         if (submitted == CallPool::Submit::DuplicateId)
-            return send_message(res, 200, jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
-                                                         "a request with this id is still in progress"));
-        session->server.record_refused_call(m, records::kShuttingDown, "the server is shutting down");
+            return send_message(res, 200,
+                                jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
+                                               "a request with this id is still in progress"));
+        session->server.record_refused_call(m, records::kShuttingDown,
+                                            "the server is shutting down");
         return http_ops::refuse_draining(res, m.id);
     }
 
@@ -396,18 +441,22 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
 
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok || !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res)) return;
+    if (!caller.ok ||
+        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
+        return;
     // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
     if (!req.has_header("Mcp-Session-Id")) {
         res.set_header("Allow", allowed_methods());
-        return send_error(res, 405, jsonrpc::kInvalidRequest,
-                          "Method Not Allowed: DELETE ends the session named by Mcp-Session-Id; there is none "
-                          "without that header (the 2026-07-28 revision has no sessions)");
+        return send_error(
+            res, 405, jsonrpc::kInvalidRequest,
+            "Method Not Allowed: DELETE ends the session named by Mcp-Session-Id; there is none "
+            "without that header (the 2026-07-28 revision has no sessions)");
     }
     if (!version_ok(req, res)) return;
     std::string id = req.get_header_value("Mcp-Session-Id");
     // Checked before removing: another client's DELETE must not end the session.
-    if (!find_session(req, caller)) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
+    if (!find_session(req, caller))
+        return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
     std::shared_ptr<Session> session = sessions_.remove(id);
     if (!session) return send_error(res, 404, jsonrpc::kInvalidRequest, "Session not found");
     http_session::end_session(*session, pool_);
@@ -418,7 +467,8 @@ void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) 
 void HttpTransport::stop() {
     if (stopping_.exchange(true)) return;
     // Server::stop() is a no-op until listen has started.
-    while (!server_.is_running() && !listen_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (!server_.is_running() && !listen_done_.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     server_.stop();    // no new connections; open streams end at their next tick
     pool_.shutdown();  // cancels every queued and running call (runs are killed), joins workers
     sessions_.end_all(pool_);
@@ -431,13 +481,14 @@ int HttpTransport::run() {
                            : server_.bind_to_port(address_.host, port);
     if (!bound) {
         int saved = errno;
-        std::cerr << "tooljail serve: cannot listen on " << address_.authority(address_.port) << ": "
-                  << (saved ? std::strerror(saved) : "bind failed") << "\n";
+        std::cerr << "tooljail serve: cannot listen on " << address_.authority(address_.port)
+                  << ": " << (saved ? std::strerror(saved) : "bind failed") << "\n";
         return kExitSandboxError;
     }
     server_.widen_backlog();
     std::string authority = address_.authority(port);
-    for (std::string host : {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")})
+    for (std::string host :
+         {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")})
         origins_.insert("http://" + host + ":" + std::to_string(port));
     origins_.insert("http://" + authority);
     for (const auto& o : extra_origins_) origins_.insert(lower(o));
@@ -445,15 +496,19 @@ int HttpTransport::run() {
     // address when it listens on one, and the names given with --allowed-host.
     if (!address_.loopback && !address_.wildcard) hosts_.insert(http_headers::host_name(authority));
     for (const auto& h : extra_hosts_) hosts_.insert(http_headers::host_name(h));
-    std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint << std::endl;
+    std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint
+              << std::endl;
     if (verifier_) {
         LOG_INFO("bearer-token authentication on: {} clients", verifier_->file()->clients.size());
-        ctx_.reloader->also([this] { reload_tokens(); });  // serve_http stops the reloader before `this` goes
+        ctx_.reloader->also(
+            [this] { reload_tokens(); });  // serve_http stops the reloader before `this` goes
     }
     // Tokens and tool output cross the network in cleartext unless something adds TLS.
     if (!address_.loopback)
-        LOG_WARN("listening beyond loopback on {}: put a TLS-terminating reverse proxy in front (docs/AUTH.md)",
-                 authority);
+        LOG_WARN(
+            "listening beyond loopback on {}: put a TLS-terminating reverse proxy in front "
+            "(docs/AUTH.md)",
+            authority);
     LOG_INFO("serving {} tools over http, workspace={} max_streams={} max_get_streams={}",
              ctx_.tools->current()->visible().size(), ctx_.workspace, streams_.max(), push_->max());
     // Sessions hear of a changed tool list on their GET stream, if they keep one open.
@@ -463,9 +518,10 @@ int HttpTransport::run() {
     // SIGTERM/SIGINT (blocked in every thread, serve_http) drain: the listener keeps serving
     // while accepted calls finish and their streams deliver the results; then it stops.
     {
-        Drainer drainer(drain_timeout_, {[this] { pool_.stop_accepting(); },
-                                         [this] { return pool_.in_flight() == 0 && streams_.in_use() == 0; },
-                                         [this] { stop(); }});
+        Drainer drainer(drain_timeout_,
+                        {[this] { pool_.stop_accepting(); },
+                         [this] { return pool_.in_flight() == 0 && streams_.in_use() == 0; },
+                         [this] { stop(); }});
         server_.listen_after_bind();
         listen_done_ = true;
     }
@@ -498,14 +554,17 @@ int serve_http(const ServeOptions& options, const HttpOptions& http) {
             return kExitSandboxError;
         }
     for (const auto& host : http.allowed_hosts)
-        if (http_headers::host_name(host).empty() || host.find_first_of("/ \t") != std::string::npos) {
-            std::cerr << "tooljail serve: --allowed-host '" << host << "': expected a host name or address, e.g. "
+        if (http_headers::host_name(host).empty() ||
+            host.find_first_of("/ \t") != std::string::npos) {
+            std::cerr << "tooljail serve: --allowed-host '" << host
+                      << "': expected a host name or address, e.g. "
                       << "mcp.example.com\n";
             return kExitSandboxError;
         }
     if (http.max_body_total_bytes < http.max_body_bytes) {
-        std::cerr << "tooljail serve: --max-body-total " << http.max_body_total_bytes << " is below --max-body "
-                  << http.max_body_bytes << ": a body of the largest allowed size could never be received\n";
+        std::cerr << "tooljail serve: --max-body-total " << http.max_body_total_bytes
+                  << " is below --max-body " << http.max_body_bytes
+                  << ": a body of the largest allowed size could never be received\n";
         return kExitSandboxError;
     }
     auto context = load_serve_context(options);

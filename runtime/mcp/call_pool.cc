@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "runtime/mcp/jsonrpc.h"
 #include "runtime/base/log.h"
+#include "runtime/mcp/jsonrpc.h"
 #include "runtime/ops/metrics.h"
 
 namespace runtime {

@@ -27,25 +27,34 @@ const char* error_code(Termination t) {
 
 std::string failure_message(const sandbox::Outcome& o, const sandbox::Limits& limits) {
     switch (o.reason) {
-        case Termination::Exit: return "the program exited with status " + std::to_string(o.exit_code);
-        case Termination::Signaled: return "the program was killed by signal " + std::to_string(o.signal);
+        case Termination::Exit:
+            return "the program exited with status " + std::to_string(o.exit_code);
+        case Termination::Signaled:
+            return "the program was killed by signal " + std::to_string(o.signal);
         case Termination::Timeout:
-            return "the run exceeded its wall-clock limit of " + std::to_string(limits.wall_timeout.count()) + " ms";
+            return "the run exceeded its wall-clock limit of " +
+                   std::to_string(limits.wall_timeout.count()) + " ms";
         case Termination::CpuLimit:
-            return "the run exceeded its CPU-time limit of " + std::to_string(limits.cpu_time.count()) + " ms";
+            return "the run exceeded its CPU-time limit of " +
+                   std::to_string(limits.cpu_time.count()) + " ms";
         case Termination::MemoryLimit:
-            return "the run exceeded its memory limit of " + std::to_string(limits.memory_bytes >> 20) + " MiB";
+            return "the run exceeded its memory limit of " +
+                   std::to_string(limits.memory_bytes >> 20) + " MiB";
         case Termination::PidsLimit:
             return "the run hit its process limit of " + std::to_string(limits.pids);
         case Termination::OutputCap: return "the run was stopped when its output exceeded the cap";
         case Termination::Cancelled: return "the run was cancelled";
-        case Termination::SeccompViolation: return "the program made a forbidden system call and was killed";
-        case Termination::SandboxError: return "the sandbox could not run the program: " + o.error_message;
+        case Termination::SeccompViolation:
+            return "the program made a forbidden system call and was killed";
+        case Termination::SandboxError:
+            return "the sandbox could not run the program: " + o.error_message;
     }
     return "internal error";
 }
 
-nlohmann::json nullable(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+nlohmann::json nullable(const std::string& s) {
+    return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+}
 
 // One stream as the result shows it: the first shown bytes, and what the client should know
 // about the rest.
@@ -55,7 +64,8 @@ struct Shown {
     std::string notice;      // empty unless truncated
 };
 
-Shown show(const char* name, const sandbox::Capture& c, uint64_t cap, size_t shown_bytes, const std::string& uri) {
+Shown show(const char* name, const sandbox::Capture& c, uint64_t cap, size_t shown_bytes,
+           const std::string& uri) {
     Shown s;
     size_t n = utf8_prefix(c.data, shown_bytes);
     s.text = c.data.substr(0, n);
@@ -63,14 +73,17 @@ Shown show(const char* name, const sandbox::Capture& c, uint64_t cap, size_t sho
     if (!s.truncated) return s;
     s.notice = std::string(name) + ": the program wrote " + std::to_string(c.total) + " bytes";
     if (c.total > c.data.size())
-        s.notice += "; only the first " + std::to_string(c.data.size()) + " were captured (output cap " +
-                    std::to_string(cap) + " bytes)";
+        s.notice += "; only the first " + std::to_string(c.data.size()) +
+                    " were captured (output cap " + std::to_string(cap) + " bytes)";
     s.notice += "; this result shows the first " + std::to_string(n) + ".";
     if (n < c.data.size()) {
         if (!uri.empty())
-            s.notice += " Read the resource " + uri + "?offset=" + std::to_string(n) + " for the rest of the captured output.";
+            s.notice += " Read the resource " + uri + "?offset=" + std::to_string(n) +
+                        " for the rest of the captured output.";
         else
-            s.notice += " The rest is not kept; narrow the request (a path, a line range, a max count) to see it.";
+            s.notice +=
+                " The rest is not kept; narrow the request (a path, a line range, a max count) to "
+                "see it.";
     }
     return s;
 }
@@ -120,22 +133,37 @@ size_t utf8_prefix(std::string_view text, size_t max_bytes) {
     // Step back over continuation bytes (10xxxxxx) to the lead byte; cut before it unless the
     // whole sequence fits. At most 3 steps: longer runs are invalid and cut anywhere.
     size_t lead = n;
-    while (lead > 0 && n - lead < 3 && (static_cast<unsigned char>(text[lead]) & 0xC0) == 0x80) --lead;
+    while (lead > 0 && n - lead < 3 && (static_cast<unsigned char>(text[lead]) & 0xC0) == 0x80)
+        --lead;
     unsigned char b = static_cast<unsigned char>(text[lead]);
     if ((b & 0xC0) == 0x80) return n;  // not UTF-8 here: any cut is as good as another
     return lead;
 }
 
-nlohmann::json refusal_result(const std::string& code, const std::string& message, nlohmann::json extra) {
+nlohmann::json refusal_result(const std::string& code, const std::string& message,
+                              nlohmann::json extra) {
     nlohmann::json err = {{"code", code}, {"message", message}};
     err.update(extra);
     nlohmann::json structured = {
-        {"status", "error"}, {"reason", code == "VALIDATION_ERROR" ? "validation_error" : "sandbox_error"},
-        {"exit_code", nullptr}, {"signal", nullptr}, {"stdout", ""}, {"stderr", ""},
-        {"stdout_truncated", false}, {"stderr_truncated", false}, {"stdout_bytes", 0},
-        {"stderr_bytes", 0}, {"stdout_captured_bytes", 0}, {"stderr_captured_bytes", 0},
-        {"stdout_resource", nullptr}, {"stderr_resource", nullptr}, {"wall_ms", 0}, {"cpu_ms", 0},
-        {"peak_memory_bytes", 0}, {"run_id", nullptr}, {"error", err}};
+        {"status", "error"},
+        {"reason", code == "VALIDATION_ERROR" ? "validation_error" : "sandbox_error"},
+        {"exit_code", nullptr},
+        {"signal", nullptr},
+        {"stdout", ""},
+        {"stderr", ""},
+        {"stdout_truncated", false},
+        {"stderr_truncated", false},
+        {"stdout_bytes", 0},
+        {"stderr_bytes", 0},
+        {"stdout_captured_bytes", 0},
+        {"stderr_captured_bytes", 0},
+        {"stdout_resource", nullptr},
+        {"stderr_resource", nullptr},
+        {"wall_ms", 0},
+        {"cpu_ms", 0},
+        {"peak_memory_bytes", 0},
+        {"run_id", nullptr},
+        {"error", err}};
     return {{"content", {{{"type", "text"}, {"text", code + ": " + message}}}},
             {"structuredContent", structured},
             {"isError", true}};
@@ -144,22 +172,31 @@ nlohmann::json refusal_result(const std::string& code, const std::string& messag
 nlohmann::json run_result(const RunView& run) {
     const sandbox::Outcome& o = run.outcome;
     bool ok = o.reason == Termination::Exit &&
-              std::find(run.success_exit_codes.begin(), run.success_exit_codes.end(), o.exit_code) !=
-                  run.success_exit_codes.end();
+              std::find(run.success_exit_codes.begin(), run.success_exit_codes.end(),
+                        o.exit_code) != run.success_exit_codes.end();
     Shown out = show("stdout", o.out, run.limits.stdout_bytes, run.shown_bytes, run.stdout_uri);
     Shown err = show("stderr", o.err, run.limits.stderr_bytes, run.shown_bytes, run.stderr_uri);
     nlohmann::json structured = {
         {"status", ok ? "success" : (o.reason == Termination::SandboxError ? "error" : "failure")},
         {"reason", sandbox::termination_name(o.reason)},
-        {"exit_code", o.signal == 0 && o.reason != Termination::SandboxError ? nlohmann::json(o.exit_code) : nlohmann::json(nullptr)},
+        {"exit_code", o.signal == 0 && o.reason != Termination::SandboxError
+                          ? nlohmann::json(o.exit_code)
+                          : nlohmann::json(nullptr)},
         {"signal", o.signal != 0 ? nlohmann::json(o.signal) : nlohmann::json(nullptr)},
-        {"stdout", out.text}, {"stderr", err.text},
-        {"stdout_truncated", out.truncated}, {"stderr_truncated", err.truncated},
-        {"stdout_bytes", o.out.total}, {"stderr_bytes", o.err.total},
-        {"stdout_captured_bytes", o.out.data.size()}, {"stderr_captured_bytes", o.err.data.size()},
-        {"stdout_resource", nullable(run.stdout_uri)}, {"stderr_resource", nullable(run.stderr_uri)},
-        {"wall_ms", o.wall.count()}, {"cpu_ms", o.cpu.count()},
-        {"peak_memory_bytes", o.peak_memory_bytes}, {"run_id", nullable(run.run_id)}};
+        {"stdout", out.text},
+        {"stderr", err.text},
+        {"stdout_truncated", out.truncated},
+        {"stderr_truncated", err.truncated},
+        {"stdout_bytes", o.out.total},
+        {"stderr_bytes", o.err.total},
+        {"stdout_captured_bytes", o.out.data.size()},
+        {"stderr_captured_bytes", o.err.data.size()},
+        {"stdout_resource", nullable(run.stdout_uri)},
+        {"stderr_resource", nullable(run.stderr_uri)},
+        {"wall_ms", o.wall.count()},
+        {"cpu_ms", o.cpu.count()},
+        {"peak_memory_bytes", o.peak_memory_bytes},
+        {"run_id", nullable(run.run_id)}};
 
     nlohmann::json content = nlohmann::json::array();
     if (!out.text.empty()) content.push_back({{"type", "text"}, {"text", out.text}});
@@ -178,11 +215,17 @@ nlohmann::json run_result(const RunView& run) {
     if (!summary.empty()) content.push_back({{"type", "text"}, {"text", summary}});
     if (run.resource_links) {
         if (out.text.size() < o.out.data.size() && !run.stdout_uri.empty())
-            content.push_back({{"type", "resource_link"}, {"uri", run.stdout_uri}, {"name", "stdout of run " + run.run_id},
-                               {"mimeType", "text/plain"}, {"size", o.out.data.size()}});
+            content.push_back({{"type", "resource_link"},
+                               {"uri", run.stdout_uri},
+                               {"name", "stdout of run " + run.run_id},
+                               {"mimeType", "text/plain"},
+                               {"size", o.out.data.size()}});
         if (err.text.size() < o.err.data.size() && !run.stderr_uri.empty())
-            content.push_back({{"type", "resource_link"}, {"uri", run.stderr_uri}, {"name", "stderr of run " + run.run_id},
-                               {"mimeType", "text/plain"}, {"size", o.err.data.size()}});
+            content.push_back({{"type", "resource_link"},
+                               {"uri", run.stderr_uri},
+                               {"name", "stderr of run " + run.run_id},
+                               {"mimeType", "text/plain"},
+                               {"size", o.err.data.size()}});
     }
     if (content.empty()) content.push_back({{"type", "text"}, {"text", "(no output)"}});
     return {{"content", content}, {"structuredContent", structured}, {"isError", !ok}};

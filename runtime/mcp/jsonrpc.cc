@@ -13,15 +13,20 @@ const char* too_complex(std::string_view text) {
     bool in_string = false, escaped = false;
     for (char ch : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (ch == '\\') escaped = true;
-            else if (ch == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"')
+                in_string = false;
             continue;
         }
-        if (ch == '"') in_string = true;
+        if (ch == '"')
+            in_string = true;
         else if (ch == '[' || ch == '{') {
             if (++depth > kMaxDepth) return "message nested deeper than 64 levels";
-        } else if (ch == ']' || ch == '}') --depth;
+        } else if (ch == ']' || ch == '}')
+            --depth;
         // Every value but the message itself and an object's first member follows one of these,
         // so the tree has at most twice this many values.
         if ((ch == '[' || ch == '{' || ch == ',') && ++values > kMaxValues)
@@ -49,8 +54,10 @@ Message parse(std::string_view line) {
     nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (doc.is_discarded()) return invalid(error(nullptr, kParseError, "invalid JSON"));
     if (doc.is_array())
-        return invalid(error(nullptr, kInvalidRequest, "batches are not supported; send one message per line"));
-    if (!doc.is_object()) return invalid(error(nullptr, kInvalidRequest, "a message must be a JSON object"));
+        return invalid(error(nullptr, kInvalidRequest,
+                             "batches are not supported; send one message per line"));
+    if (!doc.is_object())
+        return invalid(error(nullptr, kInvalidRequest, "a message must be a JSON object"));
 
     auto jsonrpc = doc.find("jsonrpc");
     auto id = doc.find("id");
@@ -67,7 +74,8 @@ Message parse(std::string_view line) {
             m.id = *id;
             return m;
         }
-        return invalid(error(reply_id, kInvalidRequest, "a message needs \"method\" (or is a response with \"id\")"));
+        return invalid(error(reply_id, kInvalidRequest,
+                             "a message needs \"method\" (or is a response with \"id\")"));
     }
     if (!method->is_string() || method->get_ref<const std::string&>().empty())
         return invalid(error(reply_id, kInvalidRequest, "\"method\" must be a non-empty string"));
@@ -84,7 +92,8 @@ Message parse(std::string_view line) {
         m.kind = Kind::Notification;
         return m;
     }
-    if (!valid_id(*id)) return invalid(error(nullptr, kInvalidRequest, "\"id\" must be a string or an integer"));
+    if (!valid_id(*id))
+        return invalid(error(nullptr, kInvalidRequest, "\"id\" must be a string or an integer"));
     m.kind = Kind::Request;
     m.id = *id;
     return m;

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "runtime/mcp/call_result.h"
 #include "runtime/base/log.h"
+#include "runtime/mcp/call_result.h"
 
 #ifndef TOOLJAIL_VERSION
 #define TOOLJAIL_VERSION "0"
@@ -35,10 +35,12 @@ const std::vector<std::string>& supported_protocol_versions() {
     return versions;
 }
 
-McpServer::McpServer(const LiveTools& live, ServerOptions options) : live_(live), options_(std::move(options)) {}
+McpServer::McpServer(const LiveTools& live, ServerOptions options)
+    : live_(live), options_(std::move(options)) {}
 
 McpServer::Reply McpServer::handle(const Message& m) {
-    if (m.kind == jsonrpc::Kind::Invalid) return {m.error_reply.is_null() ? std::nullopt : std::optional(m.error_reply), {}};
+    if (m.kind == jsonrpc::Kind::Invalid)
+        return {m.error_reply.is_null() ? std::nullopt : std::optional(m.error_reply), {}};
     if (m.kind == jsonrpc::Kind::Response) return {};
     if (m.kind == jsonrpc::Kind::Notification) {
         // notifications/initialized completes the handshake; notifications/cancelled is handled
@@ -64,22 +66,28 @@ McpServer::Reply McpServer::handle(const Message& m) {
     if (m.method == "tools/call") return call_tool(m);
     if (m.method.starts_with("resources/")) {
         auto set = live_.current();
-        ResourceCatalog resources(set->tools, *set->runner, [&](const std::string& tool) { return shows(*set, tool); });
-        if (m.method == "resources/list") return {resources.list(m, options_.owner, options_.page_size), {}};
+        ResourceCatalog resources(set->tools, *set->runner,
+                                  [&](const std::string& tool) { return shows(*set, tool); });
+        if (m.method == "resources/list")
+            return {resources.list(m, options_.owner, options_.page_size), {}};
         if (m.method == "resources/templates/list") return {resources.templates(m), {}};
-        if (m.method == "resources/read") return {resources.read(m, options_.owner, kResourceNotFound), {}};
+        if (m.method == "resources/read")
+            return {resources.read(m, options_.owner, kResourceNotFound), {}};
     }
     if (m.method == "logging/setLevel") return {set_log_level(m), {}};
     return {jsonrpc::error(m.id, jsonrpc::kMethodNotFound, "method not found: " + m.method), {}};
 }
 
 nlohmann::json McpServer::set_log_level(const Message& m) {
-    const nlohmann::json* level = m.params.is_object() && m.params.contains("level") ? &m.params["level"] : nullptr;
-    auto parsed = level && level->is_string() ? parse_mcp_log_level(level->get<std::string>()) : std::nullopt;
+    const nlohmann::json* level =
+        m.params.is_object() && m.params.contains("level") ? &m.params["level"] : nullptr;
+    auto parsed =
+        level && level->is_string() ? parse_mcp_log_level(level->get<std::string>()) : std::nullopt;
     if (!parsed)
-        return jsonrpc::error(m.id, jsonrpc::kInvalidParams,
-                              "logging/setLevel needs params.level: debug, info, notice, warning, error, critical, "
-                              "alert or emergency");
+        return jsonrpc::error(
+            m.id, jsonrpc::kInvalidParams,
+            "logging/setLevel needs params.level: debug, info, notice, warning, error, critical, "
+            "alert or emergency");
     log_level_ = parsed;
     return jsonrpc::result(m.id, nlohmann::json::object());
 }
@@ -93,7 +101,8 @@ nlohmann::json McpServer::capabilities(bool stateless) const {
 }
 
 nlohmann::json McpServer::server_info() const {
-    return {{"name", "tooljail"}, {"title", "tooljail sandboxed tools"}, {"version", TOOLJAIL_VERSION}};
+    return {
+        {"name", "tooljail"}, {"title", "tooljail sandboxed tools"}, {"version", TOOLJAIL_VERSION}};
 }
 
 McpServer::Reply McpServer::stateless(const Message& m, const std::string& version) {
@@ -110,7 +119,8 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
                     m.params["_meta"][kCapabilitiesKey].is_object();
     if (!has_caps && m.method != "server/discover")
         return {jsonrpc::error(m.id, jsonrpc::kInvalidParams,
-                               std::string("params._meta must carry \"") + kCapabilitiesKey + "\" (an object)"),
+                               std::string("params._meta must carry \"") + kCapabilitiesKey +
+                                   "\" (an object)"),
                 {}};
     // cache: "public" (the same for every client: shared caches may keep it for kListTtlMs),
     // "private" (this client's: only its own cache, and only for ttl), or "" (not cacheable).
@@ -123,25 +133,30 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
         }
         return result;
     };
-    auto completed = [&](nlohmann::json reply, const char* cache, int64_t ttl = kListTtlMs) -> Reply {
+    auto completed = [&](nlohmann::json reply, const char* cache,
+                         int64_t ttl = kListTtlMs) -> Reply {
         if (reply.contains("result")) reply["result"] = complete(reply["result"], cache, ttl);
         return {reply, {}};
     };
     if (m.method == "server/discover") {
         nlohmann::json supported = nlohmann::json::array({kStatelessVersion});
         for (const auto& v : supported_protocol_versions()) supported.push_back(v);
-        nlohmann::json result = {{"supportedVersions", supported}, {"capabilities", capabilities(true)}};
+        nlohmann::json result = {{"supportedVersions", supported},
+                                 {"capabilities", capabilities(true)}};
         if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
         return {jsonrpc::result(m.id, complete(result, "public")), {}};
     }
     // Scoped by the client's token, the list is that client's alone: no shared cache may keep it.
-    if (m.method == "tools/list") return completed(list_tools(m), options_.tool_scope ? "private" : "public");
+    if (m.method == "tools/list")
+        return completed(list_tools(m), options_.tool_scope ? "private" : "public");
     if (m.method == "tools/call") return call_tool(m, true);
     auto set = live_.current();
-    ResourceCatalog resources(set->tools, *set->runner, [&](const std::string& tool) { return shows(*set, tool); });
+    ResourceCatalog resources(set->tools, *set->runner,
+                              [&](const std::string& tool) { return shows(*set, tool); });
     // Runs come and go with every call: the list is private and changes at once; a run's
     // output never changes while it is kept.
-    if (m.method == "resources/list") return completed(resources.list(m, options_.owner, options_.page_size), "private", 0);
+    if (m.method == "resources/list")
+        return completed(resources.list(m, options_.owner, options_.page_size), "private", 0);
     if (m.method == "resources/templates/list") return completed(resources.templates(m), "public");
     if (m.method == "resources/read")
         return completed(resources.read(m, options_.owner, jsonrpc::kInvalidParams), "private");
@@ -151,10 +166,14 @@ McpServer::Reply McpServer::stateless(const Message& m, const std::string& versi
 
 McpServer::Reply McpServer::initialize(const Message& m) {
     if (!version_.empty())
-        return {jsonrpc::error(m.id, jsonrpc::kInvalidRequest, "the session is already initialized"), {}};
+        return {
+            jsonrpc::error(m.id, jsonrpc::kInvalidRequest, "the session is already initialized"),
+            {}};
     if (!m.params.is_object() || !m.params.contains("protocolVersion") ||
         !m.params["protocolVersion"].is_string())
-        return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "initialize needs params.protocolVersion (a string)"), {}};
+        return {jsonrpc::error(m.id, jsonrpc::kInvalidParams,
+                               "initialize needs params.protocolVersion (a string)"),
+                {}};
     std::string requested = m.params["protocolVersion"];
     const auto& supported = supported_protocol_versions();
     version_ = supported.front();
@@ -163,7 +182,8 @@ McpServer::Reply McpServer::initialize(const Message& m) {
     std::string client = "unknown";
     if (m.params.contains("clientInfo") && m.params["clientInfo"].is_object()) {
         client_info_ = m.params["clientInfo"];
-        if (client_info_.contains("name") && client_info_["name"].is_string()) client = client_info_["name"];
+        if (client_info_.contains("name") && client_info_["name"].is_string())
+            client = client_info_["name"];
     }
     LOG_INFO("initialize client={} requested={} negotiated={}", client, requested, version_);
     nlohmann::json result = {
@@ -207,7 +227,8 @@ nlohmann::json McpServer::list_tools(const Message& m) const {
     size_t end = std::min(all.size(), start + options_.page_size);
     for (size_t i = start; i < end; ++i) {
         nlohmann::json entry = all[i]->to_mcp();
-        if (!entry.contains("outputSchema") || entry["outputSchema"].is_null()) entry["outputSchema"] = run_result_schema();
+        if (!entry.contains("outputSchema") || entry["outputSchema"].is_null())
+            entry["outputSchema"] = run_result_schema();
         list.push_back(std::move(entry));
     }
     nlohmann::json result = {{"tools", list}};
@@ -217,12 +238,16 @@ nlohmann::json McpServer::list_tools(const Message& m) const {
 
 McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
     if (!m.params.is_object() || !m.params.contains("name") || !m.params["name"].is_string())
-        return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "tools/call needs params.name (a string)"), {}};
+        return {jsonrpc::error(m.id, jsonrpc::kInvalidParams,
+                               "tools/call needs params.name (a string)"),
+                {}};
     std::string name = m.params["name"];
     nlohmann::json arguments = nlohmann::json::object();
     if (m.params.contains("arguments")) {
         if (!m.params["arguments"].is_object())
-            return {jsonrpc::error(m.id, jsonrpc::kInvalidParams, "params.arguments must be an object"), {}};
+            return {
+                jsonrpc::error(m.id, jsonrpc::kInvalidParams, "params.arguments must be an object"),
+                {}};
         arguments = m.params["arguments"];
     }
     // The snapshot this call runs with to its end, whatever a reload swaps in meanwhile.
@@ -240,7 +265,8 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
     if (!in_scope(name)) {
         // A tool result rather than a JSON-RPC error, like every refusal a model can act on; it
         // names the tool and never the scope, which is the operator's business.
-        LOG_WARN("call tool={} refused: outside the scope of client {}", name, options_.token_client);
+        LOG_WARN("call tool={} refused: outside the scope of client {}", name,
+                 options_.token_client);
         std::string message = "tool '" + name + "' is not allowed for this client";
         runner.record_refusal(origin, name, arguments, records::kPolicyDenied, message);
         return {jsonrpc::result(m.id, refused("POLICY_DENIED", message, stateless)), {}};
@@ -254,29 +280,37 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
     if (!set->approved(name)) {
         std::string approved = set->approved_hash(name);
         const std::string& current = set->hashes.find(name)->second;
-        LOG_WARN("call tool={} refused: not approved (approved={} current={})", name, approved.empty() ? "none" : approved,
-                 current);
-        std::string message = "tool '" + name + "' changed since it was approved (or was never approved); the "
+        LOG_WARN("call tool={} refused: not approved (approved={} current={})", name,
+                 approved.empty() ? "none" : approved, current);
+        std::string message = "tool '" + name +
+                              "' changed since it was approved (or was never approved); the "
                               "server's operator must review and approve it";
         runner.record_refusal(origin, name, arguments, records::kToolNotApproved, message);
-        nlohmann::json extra = {{"current_sha256", current}, {"approved_sha256", approved.empty() ? nlohmann::json(nullptr) : nlohmann::json(approved)}};
+        nlohmann::json extra = {{"current_sha256", current},
+                                {"approved_sha256", approved.empty() ? nlohmann::json(nullptr)
+                                                                     : nlohmann::json(approved)}};
         return {jsonrpc::result(m.id, refused("TOOL_NOT_APPROVED", message, stateless, extra)), {}};
     }
     // After the scope, the kill switch and approval (a call that could never run spends no
     // tokens), before the pool.
-    if (auto limited = options_.admission ? options_.admission->admit_call(rate_client(), name) : std::nullopt) {
+    if (auto limited = options_.admission ? options_.admission->admit_call(rate_client(), name)
+                                          : std::nullopt) {
         // Milliseconds, rounded up: a retry at that time passes.
         double retry_after = std::ceil(limited->retry_after * 1000) / 1000;
-        std::string message = fmt::format("rate limit of this {} reached; retry in {:.3f} s", limited->limit, retry_after);
-        LOG_WARN("call tool={} refused: {} rate limit, retry_after={:.3f}", name, limited->limit, retry_after);
+        std::string message = fmt::format("rate limit of this {} reached; retry in {:.3f} s",
+                                          limited->limit, retry_after);
+        LOG_WARN("call tool={} refused: {} rate limit, retry_after={:.3f}", name, limited->limit,
+                 retry_after);
         runner.record_refusal(origin, name, arguments, records::kRateLimited, message);
-        return {jsonrpc::result(m.id, refused("RATE_LIMITED", message, stateless,
-                                              {{"retry_after", retry_after}, {"limit", limited->limit}})),
+        return {jsonrpc::result(m.id,
+                                refused("RATE_LIMITED", message, stateless,
+                                        {{"retry_after", retry_after}, {"limit", limited->limit}})),
                 {}};
     }
     nlohmann::json id = m.id;
     nlohmann::json info = server_info();
-    return {std::nullopt, [set, tool, arguments, id, origin, stateless, info](const CallContext& ctx) {
+    return {std::nullopt,
+            [set, tool, arguments, id, origin, stateless, info](const CallContext& ctx) {
                 try {
                     nlohmann::json result = set->runner->call(*tool, arguments, ctx, origin);
                     if (stateless) {
@@ -291,8 +325,8 @@ McpServer::Reply McpServer::call_tool(const Message& m, bool stateless) const {
             }};
 }
 
-nlohmann::json McpServer::refused(const std::string& code, const std::string& message, bool stateless,
-                                  const nlohmann::json& extra) const {
+nlohmann::json McpServer::refused(const std::string& code, const std::string& message,
+                                  bool stateless, const nlohmann::json& extra) const {
     nlohmann::json result = refusal_result(code, message, extra);
     if (stateless) {
         result["resultType"] = "complete";
@@ -318,7 +352,8 @@ CallOrigin McpServer::call_origin(const Message& m, bool stateless) const {
     if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object()) {
         const auto& meta = m.params["_meta"];
         auto token = meta.find("progressToken");
-        if (token != meta.end() && (token->is_string() || token->is_number_integer())) origin.progress_token = *token;
+        if (token != meta.end() && (token->is_string() || token->is_number_integer()))
+            origin.progress_token = *token;
         auto trace = meta.find("traceparent");
         if (trace != meta.end() && trace->is_string()) origin.traceparent = *trace;
         auto info = meta.find("io.modelcontextprotocol/clientInfo");
@@ -342,13 +377,19 @@ bool McpServer::in_scope(const std::string& tool) const {
     return std::find(scope.begin(), scope.end(), tool) != scope.end();
 }
 
-void McpServer::record_refused_call(const Message& m, const char* reason, const std::string& message) const {
+void McpServer::record_refused_call(const Message& m, const char* reason,
+                                    const std::string& message) const {
     if (m.method != "tools/call" || !m.params.is_object()) return;
-    std::string name = m.params.contains("name") && m.params["name"].is_string() ? m.params["name"].get<std::string>() : "";
+    std::string name = m.params.contains("name") && m.params["name"].is_string()
+                           ? m.params["name"].get<std::string>()
+                           : "";
     if (name.size() > 128) name = name.substr(0, 128) + "...";
-    nlohmann::json arguments = m.params.contains("arguments") ? m.params["arguments"] : nlohmann::json(nullptr);
-    bool stateless = m.params.contains("_meta") && m.params["_meta"].is_object() && m.params["_meta"].contains(kVersionKey);
-    live_.current()->runner->record_refusal(call_origin(m, stateless), name, arguments, reason, message);
+    nlohmann::json arguments =
+        m.params.contains("arguments") ? m.params["arguments"] : nlohmann::json(nullptr);
+    bool stateless = m.params.contains("_meta") && m.params["_meta"].is_object() &&
+                     m.params["_meta"].contains(kVersionKey);
+    live_.current()->runner->record_refusal(call_origin(m, stateless), name, arguments, reason,
+                                            message);
 }
 
 }  // namespace runtime

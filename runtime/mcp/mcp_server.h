@@ -10,12 +10,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/ops/admission.h"
 #include "runtime/mcp/call_pool.h"
 #include "runtime/mcp/jsonrpc.h"
 #include "runtime/mcp/mcp_log_level.h"
 #include "runtime/mcp/resources.h"
 #include "runtime/mcp/tool_set.h"
+#include "runtime/ops/admission.h"
 
 namespace runtime {
 
@@ -64,7 +64,8 @@ public:
 
     // Records a tools/call that the transport refused before it could run (server busy:
     // records::kRateLimited). Thread-safe like handle() is not: call it from the same thread.
-    void record_refused_call(const jsonrpc::Message& m, const char* reason, const std::string& message) const;
+    void record_refused_call(const jsonrpc::Message& m, const char* reason,
+                             const std::string& message) const;
 
     // The names and drift hashes of what this client's tools/list shows now, as one string: a
     // change in it is what list_changed announces to this client. Thread-safe, unlike handle():

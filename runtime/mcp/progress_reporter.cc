@@ -23,14 +23,15 @@ void ProgressReporter::maybe_send(sandbox::Millis elapsed, bool tick) {
     // progress must increase: elapsed milliseconds do, and one more than last time if not.
     progress_ = std::max<int64_t>(progress_ + 1, elapsed.count());
     std::string message = "running for " + std::to_string(elapsed.count() / 1000) + "." +
-                          std::to_string((elapsed.count() % 1000) / 100) + " s, " + std::to_string(bytes_) +
-                          " bytes of output";
+                          std::to_string((elapsed.count() % 1000) / 100) + " s, " +
+                          std::to_string(bytes_) + " bytes of output";
     if (!pending_.empty()) message += "\n" + pending_;
     pending_.clear();
     in_stderr_ = false;
-    ctx_.notify({{"jsonrpc", "2.0"},
-                 {"method", "notifications/progress"},
-                 {"params", {{"progressToken", token_}, {"progress", progress_}, {"message", message}}}});
+    ctx_.notify(
+        {{"jsonrpc", "2.0"},
+         {"method", "notifications/progress"},
+         {"params", {{"progressToken", token_}, {"progress", progress_}, {"message", message}}}});
 }
 
 }  // namespace runtime

@@ -17,7 +17,8 @@ namespace runtime {
 
 class ProgressReporter {
 public:
-    ProgressReporter(const CallContext& ctx, nlohmann::json token) : ctx_(ctx), token_(std::move(token)) {}
+    ProgressReporter(const CallContext& ctx, nlohmann::json token)
+        : ctx_(ctx), token_(std::move(token)) {}
 
     // Output as it arrives: at most kMaxChunk bytes of it ride on the next notification.
     void output(sandbox::Stream stream, std::string_view chunk);

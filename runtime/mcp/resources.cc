@@ -1,11 +1,11 @@
 #include "runtime/mcp/resources.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <vector>
+
+#include <openssl/evp.h>
 
 #include "runtime/mcp/call_result.h"
 
@@ -18,7 +18,8 @@ constexpr const char* kPageKey = "tooljail/page";
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 128) return false;
     for (char c : s)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+            return false;
     return s != "." && s != "..";
 }
 
@@ -60,7 +61,8 @@ bool parse_query(std::string_view query, ResourceRef& ref) {
 std::string base64(std::string_view data) {
     std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+                            reinterpret_cast<const unsigned char*>(data.data()),
+                            static_cast<int>(data.size()));
     out.resize(static_cast<size_t>(n));
     return out;
 }
@@ -75,22 +77,28 @@ bool valid_utf8(std::string_view s) {
 }
 
 nlohmann::json json_contents(const std::string& uri, const nlohmann::json& value) {
-    return {{"contents", {{{"uri", uri}, {"mimeType", "application/json"}, {"text", value.dump(2)}}}}};
+    return {
+        {"contents", {{{"uri", uri}, {"mimeType", "application/json"}, {"text", value.dump(2)}}}}};
 }
 
 nlohmann::json output_page(const std::string& uri, const ArchivedRun& run, const ResourceRef& ref) {
     const std::string& data = ref.stream == "stdout" ? run.out : run.err;
     std::string_view rest = std::string_view(data).substr(ref.offset);
     size_t n = utf8_prefix(rest, ref.length);
-    if (n == 0 && !rest.empty()) n = std::min(rest.size(), ref.length);  // a page smaller than one character
+    if (n == 0 && !rest.empty())
+        n = std::min(rest.size(), ref.length);  // a page smaller than one character
     std::string_view page = rest.substr(0, n);
     size_t next = ref.offset + n;
     std::string base = run_output_uri(run.run_id, ref.stream.c_str());
     nlohmann::json meta = {
-        {"offset", ref.offset}, {"length", n}, {"captured_bytes", data.size()},
+        {"offset", ref.offset},
+        {"length", n},
+        {"captured_bytes", data.size()},
         {"written_bytes", run.summary.value(ref.stream + "_bytes", nlohmann::json(data.size()))},
         {"next", next < data.size() ? nlohmann::json(base + "?offset=" + std::to_string(next) +
-                                                     (ref.length != kDefaultPageBytes ? "&length=" + std::to_string(ref.length) : ""))
+                                                     (ref.length != kDefaultPageBytes
+                                                          ? "&length=" + std::to_string(ref.length)
+                                                          : ""))
                                     : nlohmann::json(nullptr)}};
     nlohmann::json item = {{"uri", uri}, {"_meta", {{kPageKey, meta}}}};
     if (valid_utf8(page)) {
@@ -127,7 +135,8 @@ std::optional<ResourceRef> parse_resource_uri(const std::string& uri) {
     ref.name = std::string(parts[1]);
     if (parts[0] == "runs" && parts.size() == 2 && !has_query) {
         ref.kind = "run";
-    } else if (parts[0] == "runs" && parts.size() == 3 && (parts[2] == "stdout" || parts[2] == "stderr")) {
+    } else if (parts[0] == "runs" && parts.size() == 3 &&
+               (parts[2] == "stdout" || parts[2] == "stderr")) {
         ref.kind = "output";
         ref.stream = std::string(parts[2]);
         if (has_query && !parse_query(query, ref)) return std::nullopt;
@@ -149,29 +158,38 @@ std::optional<size_t> parse_cursor(const nlohmann::json& params, size_t total) {
     return v;
 }
 
-nlohmann::json ResourceCatalog::list(const jsonrpc::Message& m, const std::string& owner, size_t page_size) const {
+nlohmann::json ResourceCatalog::list(const jsonrpc::Message& m, const std::string& owner,
+                                     size_t page_size) const {
     nlohmann::json all = nlohmann::json::array();
     for (const auto& name : runner_.policies().names())
-        all.push_back({{"uri", "tooljail://policies/" + name}, {"name", "policy " + name},
-                       {"description", "The sandbox policy '" + name + "' as loaded, every default filled in"},
+        all.push_back({{"uri", "tooljail://policies/" + name},
+                       {"name", "policy " + name},
+                       {"description",
+                        "The sandbox policy '" + name + "' as loaded, every default filled in"},
                        {"mimeType", "application/json"}});
     for (const ToolDef* tool : tools_.enabled_tools())
         if (listed_(tool->name))
-            all.push_back({{"uri", "tooljail://tools/" + tool->name + "/policy"}, {"name", "policy of " + tool->name},
-                           {"description", "The policy tool '" + tool->name +
-                                               "' runs under, with its own tighter limits and the workspace applied"},
-                           {"mimeType", "application/json"}});
+            all.push_back(
+                {{"uri", "tooljail://tools/" + tool->name + "/policy"},
+                 {"name", "policy of " + tool->name},
+                 {"description",
+                  "The policy tool '" + tool->name +
+                      "' runs under, with its own tighter limits and the workspace applied"},
+                 {"mimeType", "application/json"}});
     for (const auto& run : runner_.archive().list(owner)) {
-        all.push_back({{"uri", "tooljail://runs/" + run->run_id}, {"name", "run " + run->run_id},
+        all.push_back({{"uri", "tooljail://runs/" + run->run_id},
+                       {"name", "run " + run->run_id},
                        {"description", "Result summary of a " + run->tool + " run"},
                        {"mimeType", "application/json"}});
         for (const char* stream : {"stdout", "stderr"}) {
             const std::string& data = std::string_view(stream) == "stdout" ? run->out : run->err;
-            all.push_back({{"uri", run_output_uri(run->run_id, stream)},
-                           {"name", std::string(stream) + " of run " + run->run_id},
-                           {"description", "Captured " + std::string(stream) + " of a " + run->tool +
-                                               " run; read ?offset=N&length=M for a page"},
-                           {"mimeType", "text/plain"}, {"size", data.size()}});
+            all.push_back(
+                {{"uri", run_output_uri(run->run_id, stream)},
+                 {"name", std::string(stream) + " of run " + run->run_id},
+                 {"description", "Captured " + std::string(stream) + " of a " + run->tool +
+                                     " run; read ?offset=N&length=M for a page"},
+                 {"mimeType", "text/plain"},
+                 {"size", data.size()}});
         }
     }
     auto start = parse_cursor(m.params, all.size());
@@ -186,18 +204,22 @@ nlohmann::json ResourceCatalog::list(const jsonrpc::Message& m, const std::strin
 
 nlohmann::json ResourceCatalog::templates(const jsonrpc::Message& m) const {
     auto t = [](const char* uri, const char* name, const char* description, const char* mime) {
-        return nlohmann::json{{"uriTemplate", uri}, {"name", name}, {"description", description}, {"mimeType", mime}};
+        return nlohmann::json{
+            {"uriTemplate", uri}, {"name", name}, {"description", description}, {"mimeType", mime}};
     };
     nlohmann::json list = nlohmann::json::array({
         t("tooljail://runs/{run_id}/stdout{?offset,length}", "run stdout",
-          "Captured standard output of a run whose result was truncated (run_id and the next offset are in the "
+          "Captured standard output of a run whose result was truncated (run_id and the next "
+          "offset are in the "
           "result); length at most 1048576, default 65536",
           "text/plain"),
-        t("tooljail://runs/{run_id}/stderr{?offset,length}", "run stderr", "Captured standard error of a run, by page",
-          "text/plain"),
-        t("tooljail://runs/{run_id}", "run summary", "The result summary of a kept run", "application/json"),
+        t("tooljail://runs/{run_id}/stderr{?offset,length}", "run stderr",
+          "Captured standard error of a run, by page", "text/plain"),
+        t("tooljail://runs/{run_id}", "run summary", "The result summary of a kept run",
+          "application/json"),
         t("tooljail://policies/{name}", "policy", "A sandbox policy as loaded", "application/json"),
-        t("tooljail://tools/{name}/policy", "tool policy", "The effective policy of a tool", "application/json"),
+        t("tooljail://tools/{name}/policy", "tool policy", "The effective policy of a tool",
+          "application/json"),
     });
     auto start = parse_cursor(m.params, list.size());
     if (!start) return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "invalid cursor");
@@ -206,9 +228,11 @@ nlohmann::json ResourceCatalog::templates(const jsonrpc::Message& m) const {
     return jsonrpc::result(m.id, {{"resourceTemplates", page}});
 }
 
-nlohmann::json ResourceCatalog::read(const jsonrpc::Message& m, const std::string& owner, int not_found_code) const {
+nlohmann::json ResourceCatalog::read(const jsonrpc::Message& m, const std::string& owner,
+                                     int not_found_code) const {
     if (!m.params.is_object() || !m.params.contains("uri") || !m.params["uri"].is_string())
-        return jsonrpc::error(m.id, jsonrpc::kInvalidParams, "resources/read needs params.uri (a string)");
+        return jsonrpc::error(m.id, jsonrpc::kInvalidParams,
+                              "resources/read needs params.uri (a string)");
     const std::string& uri = m.params["uri"].get_ref<const std::string&>();
     std::string shown = uri.size() > 160 ? uri.substr(0, 160) + "..." : uri;
     auto not_found = [&](const std::string& why) {
@@ -216,8 +240,9 @@ nlohmann::json ResourceCatalog::read(const jsonrpc::Message& m, const std::strin
     };
     auto ref = parse_resource_uri(uri);
     if (!ref)
-        return not_found("not a tooljail resource URI (see resources/templates/list; offset and length are "
-                         "decimal, length 1..1048576)");
+        return not_found(
+            "not a tooljail resource URI (see resources/templates/list; offset and length are "
+            "decimal, length 1..1048576)");
     if (ref->kind == "policy") {
         const Policy* p = runner_.policies().find(ref->name);
         if (!p) return not_found("no policy '" + ref->name + "'");
@@ -233,7 +258,8 @@ nlohmann::json ResourceCatalog::read(const jsonrpc::Message& m, const std::strin
     auto run = runner_.archive().find(ref->name, owner);
     if (!run)
         return not_found("run '" + ref->name +
-                         "' is not kept: only runs whose output was cut in the result are, the most recent first, "
+                         "' is not kept: only runs whose output was cut in the result are, the "
+                         "most recent first, "
                          "and only for the client that made the call");
     if (ref->kind == "run") {
         nlohmann::json doc = run->summary;
@@ -245,8 +271,8 @@ nlohmann::json ResourceCatalog::read(const jsonrpc::Message& m, const std::strin
     const std::string& data = ref->stream == "stdout" ? run->out : run->err;
     if (ref->offset > data.size())
         return jsonrpc::error(m.id, jsonrpc::kInvalidParams,
-                              "offset " + std::to_string(ref->offset) + " is beyond the " + std::to_string(data.size()) +
-                                  " captured bytes",
+                              "offset " + std::to_string(ref->offset) + " is beyond the " +
+                                  std::to_string(data.size()) + " captured bytes",
                               {{"uri", shown}});
     return jsonrpc::result(m.id, output_page(uri, *run, *ref));
 }

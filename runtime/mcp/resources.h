@@ -22,8 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/mcp/jsonrpc.h"
-#include "runtime/tools/tool_registry.h"
 #include "runtime/mcp/tool_runner.h"
+#include "runtime/tools/tool_registry.h"
 
 namespace runtime {
 
@@ -56,10 +56,12 @@ public:
         : tools_(tools), runner_(runner), listed_(std::move(listed)) {}
 
     // Each returns the JSON-RPC reply (result or error) for request m made by owner.
-    nlohmann::json list(const jsonrpc::Message& m, const std::string& owner, size_t page_size) const;
+    nlohmann::json list(const jsonrpc::Message& m, const std::string& owner,
+                        size_t page_size) const;
     nlohmann::json templates(const jsonrpc::Message& m) const;
     // not_found_code: -32002 before 2026-07-28, -32602 from it on (SEP-2164).
-    nlohmann::json read(const jsonrpc::Message& m, const std::string& owner, int not_found_code) const;
+    nlohmann::json read(const jsonrpc::Message& m, const std::string& owner,
+                        int not_found_code) const;
 
 private:
     const ToolRegistry& tools_;

@@ -20,7 +20,8 @@ bool RunArchive::add(ArchivedRun run) {
     return true;
 }
 
-std::shared_ptr<const ArchivedRun> RunArchive::find(const std::string& run_id, const std::string& owner) const {
+std::shared_ptr<const ArchivedRun> RunArchive::find(const std::string& run_id,
+                                                    const std::string& owner) const {
     std::lock_guard lock(mu_);
     for (const auto& run : runs_)
         if (run->run_id == run_id) return run->owner == owner ? run : nullptr;

@@ -48,7 +48,8 @@ public:
     bool add(ArchivedRun run);
 
     // nullptr when unknown, evicted, or owned by someone else (indistinguishable on purpose).
-    std::shared_ptr<const ArchivedRun> find(const std::string& run_id, const std::string& owner) const;
+    std::shared_ptr<const ArchivedRun> find(const std::string& run_id,
+                                            const std::string& owner) const;
 
     // The owner's runs, newest first.
     std::vector<std::shared_ptr<const ArchivedRun>> list(const std::string& owner) const;

@@ -15,10 +15,10 @@
 #include "runtime/mcp/call_pool.h"
 #include "runtime/mcp/call_result.h"
 #include "runtime/mcp/mcp_log_level.h"
+#include "runtime/mcp/run_archive.h"
 #include "runtime/ops/metrics.h"
 #include "runtime/policy/policy.h"
 #include "runtime/records/record_store.h"
-#include "runtime/mcp/run_archive.h"
 #include "runtime/tools/tool_registry.h"
 #include "sandbox/base/result.h"
 #include "sandbox/launcher.h"
@@ -39,13 +39,13 @@ struct RunnerOptions {
 
 // Who made a call, and what they asked for besides the arguments.
 struct CallOrigin {
-    records::ClientIdentity client;         // for the record
-    std::string session;                    // MCP session id; "" = none
-    std::string traceparent;                // W3C traceparent from the call's _meta; "" = none
-    std::string owner;                      // may read the run's output afterwards
-    nlohmann::json progress_token;          // null: no notifications/progress
-    std::optional<McpLogLevel> log_level;   // notifications/message at or above; none if unset
-    bool resource_links = true;             // the protocol version has resource_link content
+    records::ClientIdentity client;        // for the record
+    std::string session;                   // MCP session id; "" = none
+    std::string traceparent;               // W3C traceparent from the call's _meta; "" = none
+    std::string owner;                     // may read the run's output afterwards
+    nlohmann::json progress_token;         // null: no notifications/progress
+    std::optional<McpLogLevel> log_level;  // notifications/message at or above; none if unset
+    bool resource_links = true;            // the protocol version has resource_link content
 };
 
 class ToolRunner {
@@ -62,8 +62,8 @@ public:
     // the output as it arrives, at most one notification per 500 ms. With a log level,
     // notifications/message about the run (never its arguments or output) go the same way.
     // Returns the CallToolResult: content, structuredContent, isError.
-    nlohmann::json call(const ToolDef& tool, const nlohmann::json& arguments, const CallContext& ctx,
-                        const CallOrigin& origin = {}) const;
+    nlohmann::json call(const ToolDef& tool, const nlohmann::json& arguments,
+                        const CallContext& ctx, const CallOrigin& origin = {}) const;
 
     const std::string& workspace() const { return workspace_; }
     const PolicySet& policies() const { return policies_; }
@@ -76,8 +76,9 @@ public:
 
     // Records a call refused before it reached a tool (unknown tool, server busy): reason is one
     // of the records::k* refusal reasons. No-op without a store.
-    void record_refusal(const CallOrigin& origin, const std::string& tool, const nlohmann::json& arguments,
-                        const char* reason, const std::string& message) const;
+    void record_refusal(const CallOrigin& origin, const std::string& tool,
+                        const nlohmann::json& arguments, const char* reason,
+                        const std::string& message) const;
 
 private:
     struct Prepared {
@@ -90,7 +91,8 @@ private:
     // What the record knows of a call before any check.
     records::RunStart initial_record(const CallOrigin& origin, const std::string& tool,
                                      const nlohmann::json& arguments) const;
-    void refuse(const records::RunStart& record, const char* reason, const std::string& message) const;
+    void refuse(const records::RunStart& record, const char* reason,
+                const std::string& message) const;
 
     std::string workspace_;
     RunnerOptions options_;

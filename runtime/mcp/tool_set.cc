@@ -49,19 +49,26 @@ sandbox::Result<std::shared_ptr<const ToolSet>> load_tool_set(const ToolSetSourc
         if (!lock) return sandbox::fail(std::move(lock).error());
         set->lock = std::move(*lock);
     }
-    auto runner = ToolRunner::create(set->tools, *policies, source.workspace, source.host, source.runner);
+    auto runner =
+        ToolRunner::create(set->tools, *policies, source.workspace, source.host, source.runner);
     if (!runner) return sandbox::fail(std::move(runner).error());
     set->runner = std::move(*runner);
     for (const auto& [name, hash] : set->hashes)
         if (!set->approved(name))
-            LOG_WARN("tool {} is not approved in {} (approved={} current={}): not served until `tooljail tools "
-                     "approve`",
-                     name, source.lock_file, set->approved_hash(name).empty() ? "none" : set->approved_hash(name), hash);
+            LOG_WARN(
+                "tool {} is not approved in {} (approved={} current={}): not served until "
+                "`tooljail tools "
+                "approve`",
+                name, source.lock_file,
+                set->approved_hash(name).empty() ? "none" : set->approved_hash(name), hash);
     return std::shared_ptr<const ToolSet>(std::move(set));
 }
 
-LiveTools::LiveTools(ToolSetSource source, std::shared_ptr<const ToolSet> first, std::string disabled_file)
-    : source_(std::move(source)), current_(std::move(first)), kill_switch_(std::move(disabled_file)) {}
+LiveTools::LiveTools(ToolSetSource source, std::shared_ptr<const ToolSet> first,
+                     std::string disabled_file)
+    : source_(std::move(source)),
+      current_(std::move(first)),
+      kill_switch_(std::move(disabled_file)) {}
 
 bool LiveTools::reload() {
     std::lock_guard lock(reload_mu_);
@@ -88,8 +95,9 @@ bool LiveTools::reload() {
     bool list_changed = (*next)->visible() != old->visible();
     current_.store(*next);
     metrics::global().on_reload(true, changed.size());
-    LOG_WARN("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(), log::names(added),
-             log::names(removed), log::names(changed), list_changed ? "" : " (list unchanged)");
+    LOG_WARN("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(),
+             log::names(added), log::names(removed), log::names(changed),
+             list_changed ? "" : " (list unchanged)");
     // The old set goes when the last call that holds it ends (its warm sandboxes with it).
     old.reset();
     if (list_changed) announce();
@@ -106,7 +114,8 @@ void LiveTools::on_list_changed(std::function<void()> listener) {
     if (!first) return;
     // Without the watcher calls still see the kill switch at once; only the announcement waits.
     if (auto watching = kill_switch_.watch([this] { announce(); }); !watching)
-        LOG_ERROR("kill switch: {}; a change is not announced until the next reload", watching.error().message());
+        LOG_ERROR("kill switch: {}; a change is not announced until the next reload",
+                  watching.error().message());
 }
 
 void LiveTools::announce() {

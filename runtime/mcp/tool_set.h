@@ -21,9 +21,9 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/mcp/tool_runner.h"
 #include "runtime/tools/tool_kill_switch.h"
 #include "runtime/tools/tool_registry.h"
-#include "runtime/mcp/tool_runner.h"
 #include "runtime/tools/tools_lock.h"
 #include "sandbox/base/result.h"
 #include "sandbox/launcher.h"
@@ -34,7 +34,7 @@ struct ToolSet {
     ToolRegistry tools;
     std::unique_ptr<ToolRunner> runner;
     std::map<std::string, std::string, std::less<>> hashes;  // every enabled tool's drift hash
-    std::optional<ToolsLock> lock;                           // with --tools-lock: as read for this set
+    std::optional<ToolsLock> lock;  // with --tools-lock: as read for this set
 
     // Without a lock every tool is approved; with one, only a tool whose hash it names.
     bool approved(std::string_view tool) const;
@@ -60,7 +60,8 @@ sandbox::Result<std::shared_ptr<const ToolSet>> load_tool_set(const ToolSetSourc
 class LiveTools {
 public:
     // disabled_file: the kill switch's file ("" = no kill switch).
-    LiveTools(ToolSetSource source, std::shared_ptr<const ToolSet> first, std::string disabled_file);
+    LiveTools(ToolSetSource source, std::shared_ptr<const ToolSet> first,
+              std::string disabled_file);
 
     std::shared_ptr<const ToolSet> current() const { return current_.load(); }
     const KillSwitch& kill_switch() const { return kill_switch_; }

@@ -11,8 +11,8 @@ namespace runtime {
 inline constexpr size_t kMaxLineBytes = 4 << 20;
 
 struct Line {
-    std::string text;       // without the trailing newline (and without a trailing '\r')
-    bool oversized = false; // the line exceeded the cap; text is empty
+    std::string text;        // without the trailing newline (and without a trailing '\r')
+    bool oversized = false;  // the line exceeded the cap; text is empty
 };
 
 class LineReader {

@@ -1,8 +1,8 @@
 #include "runtime/ops/metrics.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #ifndef TOOLJAIL_VERSION
 #define TOOLJAIL_VERSION "0"
@@ -50,10 +50,12 @@ std::string escape_label(std::string_view value) {
     return out;
 }
 
-std::string outcome_label(const sandbox::Outcome& o, const std::vector<int>& success_exit_codes, bool launched) {
+std::string outcome_label(const sandbox::Outcome& o, const std::vector<int>& success_exit_codes,
+                          bool launched) {
     if (!launched) return "launch_failed";
     if (o.reason == sandbox::Termination::Exit)
-        return std::find(success_exit_codes.begin(), success_exit_codes.end(), o.exit_code) != success_exit_codes.end()
+        return std::find(success_exit_codes.begin(), success_exit_codes.end(), o.exit_code) !=
+                       success_exit_codes.end()
                    ? "ok"
                    : "exit_nonzero";
     return sandbox::termination_name(o.reason);
@@ -71,18 +73,21 @@ std::string Registry::client_label(const std::string& client) {
     return value;
 }
 
-void Registry::on_finished(const std::string& tool, const std::string& client, const std::string& outcome,
-                           const sandbox::Outcome& o) {
+void Registry::on_finished(const std::string& tool, const std::string& client,
+                           const std::string& outcome, const sandbox::Outcome& o) {
     if (o.reason == sandbox::Termination::Timeout) ++timeouts_;
-    uint64_t ooms = std::max<uint64_t>(o.oom_kills, o.reason == sandbox::Termination::MemoryLimit ? 1 : 0);
+    uint64_t ooms =
+        std::max<uint64_t>(o.oom_kills, o.reason == sandbox::Termination::MemoryLimit ? 1 : 0);
     oom_kills_ += ooms;
-    if (o.out.truncated || o.err.truncated || o.reason == sandbox::Termination::OutputCap) ++output_truncated_;
+    if (o.out.truncated || o.err.truncated || o.reason == sandbox::Termination::OutputCap)
+        ++output_truncated_;
     double seconds = std::chrono::duration<double>(o.wall).count();
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_[{tool, client_label(client), outcome}];
     Histogram& h = durations_[tool];
     auto bucket = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
-    if (bucket != kDurationBuckets.end()) ++h.buckets[static_cast<size_t>(bucket - kDurationBuckets.begin())];
+    if (bucket != kDurationBuckets.end())
+        ++h.buckets[static_cast<size_t>(bucket - kDurationBuckets.begin())];
     ++h.count;
     h.sum += seconds;
 }
@@ -101,9 +106,11 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
     };
     header(out, "tooljail_build_info", "gauge", "Build information; always 1.");
     line(fmt::format("tooljail_build_info{{version=\"{}\"}}", escape_label(TOOLJAIL_VERSION)), 1);
-    header(out, "process_start_time_seconds", "gauge", "Start time of the server since the Unix epoch in seconds.");
+    header(out, "process_start_time_seconds", "gauge",
+           "Start time of the server since the Unix epoch in seconds.");
     line("process_start_time_seconds", start_time_);
-    header(out, "tooljail_draining", "gauge", "1 while the server drains after SIGTERM (no new calls).");
+    header(out, "tooljail_draining", "gauge",
+           "1 while the server drains after SIGTERM (no new calls).");
     line("tooljail_draining", draining_.load() ? 1 : 0);
     header(out, "tooljail_runs_in_flight", "gauge", "Calls a worker is running now.");
     line("tooljail_runs_in_flight", static_cast<double>(in_flight_.load()));
@@ -113,27 +120,34 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
     line("tooljail_timeouts_total", static_cast<double>(timeouts_.load()));
     header(out, "tooljail_oom_kills_total", "counter", "Kernel OOM kills inside run cgroups.");
     line("tooljail_oom_kills_total", static_cast<double>(oom_kills_.load()));
-    header(out, "tooljail_output_truncated_total", "counter", "Runs whose stdout or stderr reached the output cap.");
+    header(out, "tooljail_output_truncated_total", "counter",
+           "Runs whose stdout or stderr reached the output cap.");
     line("tooljail_output_truncated_total", static_cast<double>(output_truncated_.load()));
-    header(out, "tooljail_reloads_total", "counter", "SIGHUP reloads of the tools, taken or failed (old set kept).");
+    header(out, "tooljail_reloads_total", "counter",
+           "SIGHUP reloads of the tools, taken or failed (old set kept).");
     line("tooljail_reloads_total{result=\"ok\"}", static_cast<double>(reloads_ok_.load()));
     line("tooljail_reloads_total{result=\"failed\"}", static_cast<double>(reloads_failed_.load()));
-    header(out, "tooljail_tool_drift_total", "counter", "Tools whose hash a reload changed (logged as tool drift).");
+    header(out, "tooljail_tool_drift_total", "counter",
+           "Tools whose hash a reload changed (logged as tool drift).");
     line("tooljail_tool_drift_total", static_cast<double>(tool_drift_.load()));
 
     {
         std::lock_guard<std::mutex> lock(mu_);
-        header(out, "tooljail_calls_total", "counter", "Tool calls that ran (or failed to launch), by outcome.");
+        header(out, "tooljail_calls_total", "counter",
+               "Tool calls that ran (or failed to launch), by outcome.");
         for (const auto& [key, n] : calls_) {
             const auto& [tool, client, outcome] = key;
-            line(fmt::format("tooljail_calls_total{{tool=\"{}\",client=\"{}\",outcome=\"{}\"}}", escape_label(tool),
-                             escape_label(client), escape_label(outcome)),
+            line(fmt::format("tooljail_calls_total{{tool=\"{}\",client=\"{}\",outcome=\"{}\"}}",
+                             escape_label(tool), escape_label(client), escape_label(outcome)),
                  static_cast<double>(n));
         }
-        header(out, "tooljail_refusals_total", "counter", "Calls and requests refused before anything ran, by reason.");
+        header(out, "tooljail_refusals_total", "counter",
+               "Calls and requests refused before anything ran, by reason.");
         for (const auto& [reason, n] : refusals_)
-            line(fmt::format("tooljail_refusals_total{{reason=\"{}\"}}", escape_label(reason)), static_cast<double>(n));
-        header(out, "tooljail_run_duration_seconds", "histogram", "Wall-clock time of runs, by tool.");
+            line(fmt::format("tooljail_refusals_total{{reason=\"{}\"}}", escape_label(reason)),
+                 static_cast<double>(n));
+        header(out, "tooljail_run_duration_seconds", "histogram",
+               "Wall-clock time of runs, by tool.");
         for (const auto& [tool, h] : durations_) {
             std::string t = escape_label(tool);
             uint64_t cumulative = 0;
@@ -146,7 +160,8 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
             line(fmt::format("tooljail_run_duration_seconds_bucket{{tool=\"{}\",le=\"+Inf\"}}", t),
                  static_cast<double>(h.count));
             line(fmt::format("tooljail_run_duration_seconds_sum{{tool=\"{}\"}}", t), h.sum);
-            line(fmt::format("tooljail_run_duration_seconds_count{{tool=\"{}\"}}", t), static_cast<double>(h.count));
+            line(fmt::format("tooljail_run_duration_seconds_count{{tool=\"{}\"}}", t),
+                 static_cast<double>(h.count));
         }
     }
 
@@ -155,11 +170,13 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
     for (const auto& p : pools)
         line(fmt::format("tooljail_warm_pool_ready{{tool=\"{}\"}}", escape_label(p.tool)),
              static_cast<double>(p.stats.ready));
-    header(out, "tooljail_warm_pool_target", "gauge", "Warm sandboxes kept ready, by tool (0: no pool).");
+    header(out, "tooljail_warm_pool_target", "gauge",
+           "Warm sandboxes kept ready, by tool (0: no pool).");
     for (const auto& p : pools)
         line(fmt::format("tooljail_warm_pool_target{{tool=\"{}\"}}", escape_label(p.tool)),
              static_cast<double>(p.stats.target));
-    header(out, "tooljail_launches_total", "counter", "Sandbox launches by path: warm (from the pool) or cold.");
+    header(out, "tooljail_launches_total", "counter",
+           "Sandbox launches by path: warm (from the pool) or cold.");
     for (const auto& p : pools) {
         std::string t = escape_label(p.tool);
         line(fmt::format("tooljail_launches_total{{tool=\"{}\",path=\"warm\"}}", t),
@@ -167,9 +184,11 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
         line(fmt::format("tooljail_launches_total{{tool=\"{}\",path=\"cold\"}}", t),
              static_cast<double>(p.stats.cold_launches));
     }
-    header(out, "tooljail_warm_pool_fill_failures_total", "counter", "Warm sandboxes that failed to prepare.");
+    header(out, "tooljail_warm_pool_fill_failures_total", "counter",
+           "Warm sandboxes that failed to prepare.");
     for (const auto& p : pools)
-        line(fmt::format("tooljail_warm_pool_fill_failures_total{{tool=\"{}\"}}", escape_label(p.tool)),
+        line(fmt::format("tooljail_warm_pool_fill_failures_total{{tool=\"{}\"}}",
+                         escape_label(p.tool)),
              static_cast<double>(p.stats.fill_failures));
     return out;
 }

@@ -40,8 +40,8 @@ inline constexpr std::array<double, 16> kDurationBuckets = {
 // that exited (by the tool's success exit codes), "launch_failed" when no program started,
 // else the record's reason (sandbox::termination_name: timeout, memory_limit, output_cap,
 // cancelled, ...), so that metrics and `tooljail runs list --reason` use the same words.
-std::string outcome_label(const sandbox::Outcome& outcome, const std::vector<int>& success_exit_codes,
-                          bool launched);
+std::string outcome_label(const sandbox::Outcome& outcome,
+                          const std::vector<int>& success_exit_codes, bool launched);
 
 // A label value as the exposition format wants it inside double quotes: backslash, double quote
 // and line feed escaped.
@@ -104,7 +104,8 @@ private:
     };
     mutable std::mutex mu_;
     std::set<std::string, std::less<>> clients_;
-    std::map<std::tuple<std::string, std::string, std::string>, uint64_t> calls_;  // tool, client, outcome
+    std::map<std::tuple<std::string, std::string, std::string>, uint64_t>
+        calls_;  // tool, client, outcome
     std::map<std::string, uint64_t, std::less<>> refusals_;
     std::map<std::string, Histogram> durations_;  // by tool
 };

@@ -12,7 +12,8 @@ constexpr double kMaxRate = 1e6;
 sandbox::Unexpected bad_rate(std::string_view text) {
     return sandbox::fail(sandbox::Errc::InvalidArgument,
                          "rate '" + std::string(text) +
-                             "': expected RATE or RATE/BURST (calls per second, e.g. 5 or 0.5/10; off for no limit)");
+                             "': expected RATE or RATE/BURST (calls per second, e.g. 5 or 0.5/10; "
+                             "off for no limit)");
 }
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -23,24 +24,28 @@ sandbox::Result<Rate> parse_rate(std::string_view text) {
     if (text == "off" || text == "0") return Rate{};
     std::string_view rate_text = text.substr(0, text.find('/'));
     double per_second = 0;
-    auto [end, ec] = std::from_chars(rate_text.data(), rate_text.data() + rate_text.size(), per_second);
+    auto [end, ec] =
+        std::from_chars(rate_text.data(), rate_text.data() + rate_text.size(), per_second);
     // from_chars also takes "inf" and "nan"; the range check below refuses them.
-    if (ec != std::errc() || end != rate_text.data() + rate_text.size() || !(per_second > 0) || per_second > kMaxRate)
+    if (ec != std::errc() || end != rate_text.data() + rate_text.size() || !(per_second > 0) ||
+        per_second > kMaxRate)
         return bad_rate(text);
     double burst = std::max(1.0, std::ceil(per_second));
     if (rate_text.size() < text.size()) {
         std::string_view burst_text = text.substr(rate_text.size() + 1);
         unsigned long long whole = 0;
-        auto [burst_end, burst_ec] = std::from_chars(burst_text.data(), burst_text.data() + burst_text.size(), whole);
-        if (burst_ec != std::errc() || burst_end != burst_text.data() + burst_text.size() || whole < 1 ||
-            whole > kMaxRate)
+        auto [burst_end, burst_ec] =
+            std::from_chars(burst_text.data(), burst_text.data() + burst_text.size(), whole);
+        if (burst_ec != std::errc() || burst_end != burst_text.data() + burst_text.size() ||
+            whole < 1 || whole > kMaxRate)
             return bad_rate(text);
         burst = static_cast<double>(whole);
     }
     return Rate{per_second, burst};
 }
 
-TokenBucket::TokenBucket(Rate rate, Clock::time_point now) : rate_(rate), tokens_(rate.burst), last_(now) {}
+TokenBucket::TokenBucket(Rate rate, Clock::time_point now)
+    : rate_(rate), tokens_(rate.burst), last_(now) {}
 
 double TokenBucket::tokens_at(Clock::time_point now) const {
     // The clock is monotonic, but a caller may pass a time read before another thread's: never
@@ -65,7 +70,8 @@ double TokenBucket::seconds_until_full(Clock::time_point now) const {
     return (rate_.burst - tokens_at(now)) / rate_.per_second;
 }
 
-KeyedLimiter::KeyedLimiter(size_t max_keys, Now now) : max_keys_(std::max<size_t>(1, max_keys)), now_(std::move(now)) {}
+KeyedLimiter::KeyedLimiter(size_t max_keys, Now now)
+    : max_keys_(std::max<size_t>(1, max_keys)), now_(std::move(now)) {}
 
 double KeyedLimiter::take(const std::string& key, Rate rate) {
     if (!rate.limited()) return 0;

@@ -5,8 +5,6 @@
 // policy_rules.cc; the strict JSON readers (unknown and duplicate keys, pointers) are json_reader.
 #include "runtime/policy/policy.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +12,8 @@
 #include <map>
 #include <optional>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "runtime/base/json_reader.h"
 #include "runtime/policy/policy_rules.h"
@@ -241,11 +241,14 @@ Result<Policy> load_policy_file(const std::string& path, const EnvLookup& env) {
 }
 
 Result<PolicySet> load_policy_dir(const std::string& dir, const EnvLookup& env) {
-    return load_config_dir<Policy>(dir, "policy directory", "no policies (*.json)",
-                                   [&env](const std::string& path) { return load_policy_file(path, env); });
+    return load_config_dir<Policy>(
+        dir, "policy directory", "no policies (*.json)",
+        [&env](const std::string& path) { return load_policy_file(path, env); });
 }
 
-std::string default_policy_dir() { return json_reader::config_dir("TOOLJAIL_POLICY_DIR", "policies"); }
+std::string default_policy_dir() {
+    return json_reader::config_dir("TOOLJAIL_POLICY_DIR", "policies");
+}
 
 json policy_to_json(const Policy& policy) {
     const sandbox::SandboxConfig& cfg = policy.sandbox;

@@ -18,11 +18,12 @@
 #include <cstddef>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/base/config_set.h"
 #include "runtime/policy/policy_def.h"

@@ -2,8 +2,6 @@
 // rule is in docs/POLICIES.md; the comments below only say what is non-obvious.
 #include "runtime/policy/policy_rules.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <map>
@@ -12,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "sandbox/mount_plan.h"
 

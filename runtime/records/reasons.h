@@ -7,7 +7,8 @@
 namespace runtime::records {
 
 inline constexpr const char* kValidationError = "validation_error";  // bad arguments or usage
-inline constexpr const char* kPolicyDenied = "policy_denied";  // policy missing, invalid or forbids it
+inline constexpr const char* kPolicyDenied =
+    "policy_denied";  // policy missing, invalid or forbids it
 inline constexpr const char* kRateLimited = "rate_limited";    // queue full / too many calls
 inline constexpr const char* kUnauthorized = "unauthorized";   // HTTP auth failed
 inline constexpr const char* kSandboxError = "sandbox_error";  // host or sandbox preparation failed
@@ -15,6 +16,7 @@ inline constexpr const char* kCancelled = "cancelled";         // cancelled befo
 inline constexpr const char* kToolDisabled = "tool_disabled";  // the kill switch (tools disable)
 inline constexpr const char* kToolNotApproved =
     "tool_not_approved";  // drift: its hash is not the one in serve --tools-lock
-inline constexpr const char* kShuttingDown = "shutting_down";  // arrived while serve drained (SIGTERM)
+inline constexpr const char* kShuttingDown =
+    "shutting_down";  // arrived while serve drained (SIGTERM)
 
 }  // namespace runtime::records

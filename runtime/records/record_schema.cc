@@ -21,7 +21,8 @@ OsUser current_os_user() {
     passwd pw{};
     passwd* found = nullptr;
     char buf[4096];
-    if (::getpwuid_r(user.uid, &pw, buf, sizeof buf, &found) == 0 && found) user.name = found->pw_name;
+    if (::getpwuid_r(user.uid, &pw, buf, sizeof buf, &found) == 0 && found)
+        user.name = found->pw_name;
     return user;
 }
 namespace {
@@ -239,7 +240,8 @@ sandbox::Result<RunStart> run_start_from_json(const json& e) {
             limits.memory_bytes = json_number::integer<uint64_t>(l.at("memory_bytes"));
             limits.pids = json_number::integer<uint32_t>(l.at("pids"));
             limits.cpu_percent = json_number::integer<uint32_t>(l.at("cpu_percent"));
-            limits.wall_timeout = sandbox::Millis{json_number::integer<int64_t>(l.at("wall_timeout_ms"))};
+            limits.wall_timeout =
+                sandbox::Millis{json_number::integer<int64_t>(l.at("wall_timeout_ms"))};
             limits.cpu_time = sandbox::Millis{json_number::integer<int64_t>(l.at("cpu_time_ms"))};
             limits.stdout_bytes = json_number::integer<uint64_t>(l.at("stdout_bytes"));
             limits.stderr_bytes = json_number::integer<uint64_t>(l.at("stderr_bytes"));

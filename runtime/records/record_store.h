@@ -100,8 +100,9 @@ public:
         uint64_t seq = 0;
     };
     // Assigns run_id (sandbox::new_run_id()) and trace_id when empty, redacts arguments, argv and
-    // env (runtime/records/redact.h), writes and fsyncs the start entry. Returns once it is durable.
-    // Errors: InvalidArgument (bad or duplicate run_id), or the write's errno with the path
+    // env (runtime/records/redact.h), writes and fsyncs the start entry. Returns once it is
+    // durable. Errors: InvalidArgument (bad or duplicate run_id), or the write's errno with the
+    // path
     // ("records: write(/.../journal-3.jsonl): No space left on device (ENOSPC)"): refuse the run.
     sandbox::Result<Started> start(const records::RunStart& run);
 

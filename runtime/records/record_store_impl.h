@@ -6,10 +6,11 @@
 
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/records/record_schema.h"
 #include "runtime/records/record_store.h"

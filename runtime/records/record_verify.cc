@@ -1,11 +1,10 @@
 #include "runtime/records/record_verify.h"
 
-#include "runtime/base/json_reader.h"
-
 #include <cerrno>
 #include <map>
 #include <optional>
 
+#include "runtime/base/json_reader.h"
 #include "runtime/records/record_journal.h"
 #include "sandbox/base/sha256.h"
 #include "sandbox/base/sys.h"
@@ -153,7 +152,8 @@ private:
         std::string type = json_reader::string_or_empty(e, "type");
         const json& through = journal::member(e, "through_seq");
         if (type == "prune" && through.is_number_unsigned())
-            prunes_.emplace(through.get<uint64_t>(), json_reader::string_or_empty(e, "through_hash"));
+            prunes_.emplace(through.get<uint64_t>(),
+                            json_reader::string_or_empty(e, "through_hash"));
         if (type == "end" && check_outputs_) check_outputs(e, run_id);
     }
 
@@ -189,7 +189,8 @@ private:
                 problem(name + (data.error().sys_errno == ENOENT
                                     ? ": missing (deleted)"
                                     : ": unreadable: " + data.error().message()));
-            } else if (sandbox::sha256_hex(*data) != json_reader::string_or_empty(c, "file_sha256")) {
+            } else if (sandbox::sha256_hex(*data) !=
+                       json_reader::string_or_empty(c, "file_sha256")) {
                 problem(name + ": content tampered (sha256 mismatch)");
             }
         }

@@ -50,9 +50,9 @@ RecordedRun run_recorded(const sandbox::Sandbox& sandbox, sandbox::RunRequest re
             result.unfinished = std::move(f).error();
     }
     const sandbox::Outcome& o = result.outcome;
-    LOG_INFO("{} run_id={} warm={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}", label,
-             result.run_id, result.warm, sandbox::termination_name(o.reason), o.exit_code, o.wall.count(),
-             o.out.total, o.err.total);
+    LOG_INFO("{} run_id={} warm={} reason={} exit={} wall_ms={} stdout_bytes={} stderr_bytes={}",
+             label, result.run_id, result.warm, sandbox::termination_name(o.reason), o.exit_code,
+             o.wall.count(), o.out.total, o.err.total);
     return result;
 }
 

@@ -23,10 +23,11 @@
 // the record can say *where* it redacted without ever saying what. Pure functions: no I/O.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace runtime::redact {
 

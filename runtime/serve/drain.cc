@@ -21,7 +21,8 @@ sigset_t stop_signals() {
 // Waits up to `tick` for SIGTERM/SIGINT; 0 when none came.
 int wait_signal(std::chrono::milliseconds tick) {
     sigset_t set = stop_signals();
-    timespec ts{static_cast<time_t>(tick.count() / 1000), static_cast<long>(tick.count() % 1000) * 1'000'000};
+    timespec ts{static_cast<time_t>(tick.count() / 1000),
+                static_cast<long>(tick.count() % 1000) * 1'000'000};
     int sig = ::sigtimedwait(&set, nullptr, &ts);
     return sig == SIGTERM || sig == SIGINT ? sig : 0;  // -1: EAGAIN (timeout) or EINTR
 }
@@ -50,8 +51,10 @@ void Drainer::run() {
     while (!done_.load() && !(sig = wait_signal(kTick))) {
     }
     if (!sig) return;
-    LOG_INFO("{}: draining: no new calls, running ones have {} s to finish (signal again to cancel them now)",
-             signal_name(sig), timeout_.count());
+    LOG_INFO(
+        "{}: draining: no new calls, running ones have {} s to finish (signal again to cancel them "
+        "now)",
+        signal_name(sig), timeout_.count());
     draining_ = true;
     metrics::global().set_draining(true);
     hooks_.begin();
@@ -64,7 +67,8 @@ void Drainer::run() {
             break;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            LOG_WARN("drain timeout ({} s) reached: cancelling the calls still running", timeout_.count());
+            LOG_WARN("drain timeout ({} s) reached: cancelling the calls still running",
+                     timeout_.count());
             break;
         }
         if (done_.load()) return;

@@ -24,7 +24,8 @@ void block_reload_signal() {
     // pthread_sigmask fails only for an invalid `how`; a failure here would leave SIGHUP
     // killing the server, so say so.
     if (int e = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); e != 0)
-        LOG_ERROR("cannot block SIGHUP: {}; SIGHUP will end the server instead of reloading", std::strerror(e));
+        LOG_ERROR("cannot block SIGHUP: {}; SIGHUP will end the server instead of reloading",
+                  std::strerror(e));
 }
 
 HangupReloader::HangupReloader(LiveTools& tools)

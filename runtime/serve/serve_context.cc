@@ -24,7 +24,8 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     std::string workspace = options.workspace;
     if (workspace.empty()) {
         char cwd[PATH_MAX];
-        if (!::getcwd(cwd, sizeof cwd)) return sandbox::fail(sandbox::sys_error("cannot determine the current directory"));
+        if (!::getcwd(cwd, sizeof cwd))
+            return sandbox::fail(sandbox::sys_error("cannot determine the current directory"));
         workspace = cwd;
     }
     ToolSetSource source;
@@ -39,7 +40,8 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
     source.host = std::move(*host);
     if (options.pool_size > 0)
-        LOG_INFO("warm pool: {} per tool, at most {} in total", options.pool_size, options.pool_max);
+        LOG_INFO("warm pool: {} per tool, at most {} in total", options.pool_size,
+                 options.pool_max);
     else
         LOG_INFO("warm pool: off; every call builds its sandbox");
     auto context = std::make_unique<ServeContext>();
@@ -61,12 +63,15 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     if (!first) return sandbox::fail(std::move(first).error());
     for (const auto& [tool, rate] : options.admission.tool_rates)
         if (!(*first)->tools.find_any(tool))
-            return sandbox::fail(sandbox::Errc::InvalidArgument, "--tool-rate: unknown tool '" + tool + "'");
-    if (options.admission.any()) context->admission = std::make_unique<Admission>(options.admission);
+            return sandbox::fail(sandbox::Errc::InvalidArgument,
+                                 "--tool-rate: unknown tool '" + tool + "'");
+    if (options.admission.any())
+        context->admission = std::make_unique<Admission>(options.admission);
     context->workspace = (*first)->runner->workspace();
     context->instructions = instructions(context->workspace);
     std::string state_dir = options.state_dir.empty() ? default_state_dir() : options.state_dir;
-    context->tools = std::make_unique<LiveTools>(std::move(source), std::move(*first), disabled_tools_file(state_dir));
+    context->tools = std::make_unique<LiveTools>(std::move(source), std::move(*first),
+                                                 disabled_tools_file(state_dir));
     context->reloader = std::make_unique<HangupReloader>(*context->tools);
     return context;
 }

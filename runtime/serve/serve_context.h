@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "runtime/mcp/tool_set.h"
 #include "runtime/ops/admission.h"
 #include "runtime/records/record_store.h"
 #include "runtime/serve/reload_signal.h"
-#include "runtime/mcp/tool_set.h"
 #include "sandbox/base/result.h"
 
 namespace runtime {
@@ -24,8 +24,8 @@ struct ServeOptions {
     std::string workspace;    // empty = current directory
     size_t max_parallel = 4;  // calls running at once (all HTTP sessions together)
     size_t max_queued = 64;   // calls waiting beyond that; more is refused (server busy)
-    // Per-run records (runtime/records/record_store.h): "" = default_records_dir(). A call whose record
-    // cannot be started is refused unless records_fail_open.
+    // Per-run records (runtime/records/record_store.h): "" = default_records_dir(). A call whose
+    // record cannot be started is refused unless records_fail_open.
     std::string records_dir;
     bool records_fail_open = false;
     bool syslog = false;  // a one-line summary of each finished record to syslog
@@ -35,11 +35,13 @@ struct ServeOptions {
     size_t pool_max = 32;
     // Admission control (docs/ADMISSION.md): rate limits, all off by default.
     AdmissionOptions admission;
-    // The approved tool hashes (runtime/tools/tools_lock.h); "" = no lock, every valid tool is served.
+    // The approved tool hashes (runtime/tools/tools_lock.h); "" = no lock, every valid tool is
+    // served.
     std::string tools_lock;
     // The kill switch's directory (runtime/tools/tool_kill_switch.h): "" = default_state_dir().
     std::string state_dir;
-    // SIGTERM drain (runtime/serve/drain.h): how long accepted calls may run before they are cancelled.
+    // SIGTERM drain (runtime/serve/drain.h): how long accepted calls may run before they are
+    // cancelled.
     unsigned drain_timeout_seconds = 30;
     // "ADDR:PORT" of a loopback-only listener for GET /metrics and /healthz; "" = none.
     std::string metrics_listen;

@@ -12,7 +12,6 @@
 // logs and model contexts.
 #include "runtime/tools/arguments.h"
 
-#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -24,6 +23,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "runtime/base/json_reader.h"
 
@@ -236,11 +237,9 @@ Refusal render(const std::string& arg, const ArgumentRule& rule, const json& v, 
                     fmt::format("expected an integer (got {})", json_reader::describe_type(v)));
             out = v.dump();
             return std::nullopt;
-        case Kind::Boolean:
-            return refuse(arg, "type", "a boolean renders only as a flag");
+        case Kind::Boolean: return refuse(arg, "type", "a boolean renders only as a flag");
         case Kind::String:
-        case Kind::Path:
-            break;
+        case Kind::Path: break;
     }
     if (!v.is_string())
         return refuse(arg, "type",

@@ -3,11 +3,12 @@
 // no I/O except resolving paths inside the workspace.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/tools/tool_def.h"
 

@@ -22,8 +22,6 @@
 //    threads would race. The parsed valijson::Schema and our compiled regexes are only read.
 #include "runtime/tools/json_schema.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -33,11 +31,13 @@
 #include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
-#include <vector>
 
 #include "runtime/base/json_reader.h"
 #include "runtime/tools/json_schema_internal.h"

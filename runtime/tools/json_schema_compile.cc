@@ -5,8 +5,6 @@
 //
 // We walk the schema ourselves because valijson accepts any keyword it does not know, and reads
 // several loosely ("additionalProperties": "false" is a boolean to it).
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -15,10 +13,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
-#include <vector>
 
 #include "runtime/base/json_reader.h"
 #include "runtime/tools/json_schema.h"
@@ -58,7 +58,8 @@ const char* repeat_problem(std::string_view p) {
             uint64_t n = 0;
             for (size_t digits = 0; j < p.size() && p[j] >= '0' && p[j] <= '9'; ++j, ++digits) {
                 n = n * 10 + static_cast<uint64_t>(p[j] - '0');
-                if (digits >= 4 || n > kMaxRepeat) return "repetition counts above 1000 are not supported";
+                if (digits >= 4 || n > kMaxRepeat)
+                    return "repetition counts above 1000 are not supported";
             }
             if (bound == 1 || j >= p.size() || p[j] != ',') break;
             ++j;
@@ -73,7 +74,8 @@ std::optional<std::string> compile_pattern(const std::string& pattern, std::rege
     try {
         out = std::regex(pattern, kRegexFlags);
     } catch (const std::regex_error& e) {
-        if (e.code() == std::regex_constants::error_complexity) return "backreferences are not supported";
+        if (e.code() == std::regex_constants::error_complexity)
+            return "backreferences are not supported";
         return e.what();
     }
     return std::nullopt;

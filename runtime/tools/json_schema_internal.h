@@ -11,13 +11,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <valijson/schema.hpp>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <valijson/schema.hpp>
 
 #include "runtime/base/json_reader.h"
 #include "runtime/tools/json_schema.h"

@@ -9,14 +9,10 @@ using Kind = ArgumentRule::Kind;
 
 const char* kind_name(Kind kind) {
     switch (kind) {
-        case Kind::String:
-            return "string";
-        case Kind::Path:
-            return "path";
-        case Kind::Integer:
-            return "integer";
-        case Kind::Boolean:
-            return "boolean";
+        case Kind::String: return "string";
+        case Kind::Path: return "path";
+        case Kind::Integer: return "integer";
+        case Kind::Boolean: return "boolean";
     }
     return "?";
 }

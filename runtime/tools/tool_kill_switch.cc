@@ -32,7 +32,8 @@ sandbox::Result<void> make_dirs(const std::string& dir) {
     if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) return {};
     if (errno != ENOENT) return sandbox::fail(sandbox::sys_error("mkdir " + dir));
     SBX_TRY(make_dirs(parent_dir(dir)));
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return sandbox::fail(sandbox::sys_error("mkdir " + dir));
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+        return sandbox::fail(sandbox::sys_error("mkdir " + dir));
     return {};
 }
 
@@ -41,7 +42,8 @@ sandbox::Result<void> make_dirs(const std::string& dir) {
 std::string default_state_dir() {
     if (const char* env = std::getenv("TOOLJAIL_STATE"); env && *env) return env;
     if (::geteuid() == 0) return "/var/lib/tooljail";
-    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/') return std::string(xdg) + "/tooljail";
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
+        return std::string(xdg) + "/tooljail";
     std::string home;
     if (const char* h = std::getenv("HOME"); h && *h == '/') home = h;
     if (home.empty()) {
@@ -50,9 +52,13 @@ std::string default_state_dir() {
     return (home.empty() ? "" : home) + "/.local/state/tooljail";
 }
 
-sandbox::Result<void> make_parent_dirs(const std::string& file) { return make_dirs(parent_dir(file)); }
+sandbox::Result<void> make_parent_dirs(const std::string& file) {
+    return make_dirs(parent_dir(file));
+}
 
-std::string disabled_tools_file(const std::string& state_dir) { return state_dir + "/disabled.json"; }
+std::string disabled_tools_file(const std::string& state_dir) {
+    return state_dir + "/disabled.json";
+}
 
 sandbox::Result<DisabledTools> parse_disabled_tools(std::string_view text, std::string_view label) {
     json_reader::Context ctx(label);
@@ -62,12 +68,15 @@ sandbox::Result<DisabledTools> parse_disabled_tools(std::string_view text, std::
     if (!top) return sandbox::fail(std::move(top).error());
     const nlohmann::json* list = top->get("disabled");
     if (!list) return ctx.bad("/disabled", "missing required key");
-    if (!list->is_array()) return ctx.bad("/disabled", "expected array (got " + json_reader::describe_type(*list) + ")");
+    if (!list->is_array())
+        return ctx.bad("/disabled",
+                       "expected array (got " + json_reader::describe_type(*list) + ")");
     DisabledTools tools;
     for (size_t i = 0; i < list->size(); ++i) {
         const auto& name = (*list)[i];
         if (!name.is_string() || !valid_tool_name(name.get_ref<const std::string&>()))
-            return ctx.bad("/disabled/" + std::to_string(i), "not a tool name ([a-z][a-z0-9_]{0,63})");
+            return ctx.bad("/disabled/" + std::to_string(i),
+                           "not a tool name ([a-z][a-z0-9_]{0,63})");
         tools.insert(name.get<std::string>());
     }
     return tools;
@@ -91,8 +100,8 @@ sandbox::Result<void> write_disabled_tools(const std::string& path, const Disabl
 }
 
 bool KillSwitch::Seen::operator==(const Seen& o) const {
-    return exists == o.exists && dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
-           mtime.tv_nsec == o.mtime.tv_nsec;
+    return exists == o.exists && dev == o.dev && ino == o.ino && size == o.size &&
+           mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec;
 }
 
 KillSwitch::KillSwitch(std::string file) : file_(std::move(file)) {}
@@ -111,7 +120,9 @@ void KillSwitch::refresh_locked() const {
     if (::stat(file_.c_str(), &st) == 0) {
         now = {true, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
     } else if (errno != ENOENT) {
-        if (!broken_) LOG_ERROR("kill switch: stat {}: {}; every tool is disabled until it is readable", file_, std::strerror(errno));
+        if (!broken_)
+            LOG_ERROR("kill switch: stat {}: {}; every tool is disabled until it is readable",
+                      file_, std::strerror(errno));
         broken_ = true;
         checked_ = false;  // retry the stat next time
         return;
@@ -122,7 +133,8 @@ void KillSwitch::refresh_locked() const {
     checked_ = true;
     if (!tools) {
         // Fail closed: an operator who meant to disable something must not find it still served.
-        LOG_ERROR("kill switch: {}; every tool is disabled until the file is fixed", tools.error().message());
+        LOG_ERROR("kill switch: {}; every tool is disabled until the file is fixed",
+                  tools.error().message());
         broken_ = true;
         return;
     }
@@ -157,8 +169,9 @@ sandbox::Result<void> KillSwitch::watch(std::function<void()> on_change) {
     SBX_TRY(make_dirs(dir));
     sandbox::UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify) return sandbox::fail(sandbox::sys_error("kill switch: inotify_init1"));
-    if (::inotify_add_watch(inotify.get(), dir.c_str(),
-                            IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB) < 0)
+    if (::inotify_add_watch(
+            inotify.get(), dir.c_str(),
+            IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB) < 0)
         return sandbox::fail(sandbox::sys_error("kill switch: watch " + dir));
     sandbox::UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
     if (!stop) return sandbox::fail(sandbox::sys_error("kill switch: eventfd"));
@@ -177,7 +190,9 @@ sandbox::Result<void> KillSwitch::watch(std::function<void()> on_change) {
             int n = ::poll(fds, 2, -1);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
-                LOG_ERROR("kill switch: poll: {}; changes are no longer announced (calls still check)", std::strerror(errno));
+                LOG_ERROR(
+                    "kill switch: poll: {}; changes are no longer announced (calls still check)",
+                    std::strerror(errno));
                 return;
             }
             if (fds[1].revents) return;

@@ -9,14 +9,14 @@
 // cannot be read or parsed disables every tool (fail closed) and is logged.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
-
-#include <sys/types.h>
 
 #include "sandbox/base/result.h"
 #include "sandbox/base/unique_fd.h"

@@ -1,10 +1,10 @@
 // Internal to runtime/tools/tool_registry.cc: see tool_manifest_rules.h.
 #include "runtime/tools/tool_manifest_rules.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace runtime::tool_manifest_rules {
 

@@ -25,11 +25,12 @@ bool normalized_absolute(std::string_view p);
 
 // /arguments -> tool.rules, one ArgumentRule per argument; keys that cannot apply to the
 // rule's kind are refused.
-sandbox::Result<void> parse_rules(const json_reader::Context& ctx, const json_reader::Node& top, ToolDef& tool,
-                                  RuleExtras& extras);
+sandbox::Result<void> parse_rules(const json_reader::Context& ctx, const json_reader::Node& top,
+                                  ToolDef& tool, RuleExtras& extras);
 
 // /argv -> tool.argv: literals and placeholders; argv[0] is an absolute, normalised program
 // path or a placeholder without "flag" or "each".
-sandbox::Result<void> parse_argv(const json_reader::Context& ctx, const json_reader::Node& top, ToolDef& tool);
+sandbox::Result<void> parse_argv(const json_reader::Context& ctx, const json_reader::Node& top,
+                                 ToolDef& tool);
 
 }  // namespace runtime::tool_manifest_rules

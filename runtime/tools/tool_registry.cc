@@ -5,13 +5,13 @@
 // template are errors naming the file and JSON pointer. docs/TOOLS.md explains each rule.
 #include "runtime/tools/tool_registry.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "runtime/base/json_reader.h"
 #include "runtime/tools/tool_manifest_rules.h"
@@ -118,13 +118,10 @@ Result<void> parse_limits(const Context& ctx, const Node& top, const Policy& pol
 
 const char* schema_type_for(Kind kind) {
     switch (kind) {
-        case Kind::Integer:
-            return "integer";
-        case Kind::Boolean:
-            return "boolean";
+        case Kind::Integer: return "integer";
+        case Kind::Boolean: return "boolean";
         case Kind::String:
-        case Kind::Path:
-            break;
+        case Kind::Path: break;
     }
     return "string";
 }
@@ -303,11 +300,10 @@ Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_lab
     Context ctx(file_label);
     auto doc = parse(ctx, json_text);
     if (!doc) return fail(std::move(doc).error());
-    auto top = as_object(
-        ctx, *doc, "",
-        {"name", "title", "description", "inputSchema", "outputSchema", "annotations", "risk",
-         "argv", "end_of_options", "policy", "stdin", "limits", "arguments", "enabled",
-         "success_exit_codes"});
+    auto top = as_object(ctx, *doc, "",
+                         {"name", "title", "description", "inputSchema", "outputSchema",
+                          "annotations", "risk", "argv", "end_of_options", "policy", "stdin",
+                          "limits", "arguments", "enabled", "success_exit_codes"});
     if (!top) return fail(std::move(top).error());
 
     ToolDef tool;
@@ -396,8 +392,9 @@ Result<ToolDef> load_tool_file(const std::string& path, const PolicySet& policie
 }
 
 Result<ToolRegistry> ToolRegistry::load_dir(const std::string& dir, const PolicySet& policies) {
-    auto tools = load_config_dir<ToolDef>(dir, "tools directory", "no tool manifests (*.json)",
-                                          [&policies](const std::string& path) { return load_tool_file(path, policies); });
+    auto tools = load_config_dir<ToolDef>(
+        dir, "tools directory", "no tool manifests (*.json)",
+        [&policies](const std::string& path) { return load_tool_file(path, policies); });
     if (!tools) return fail(std::move(tools).error());
     ToolRegistry registry;
     registry.tools_ = std::move(*tools);

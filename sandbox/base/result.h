@@ -59,7 +59,9 @@ inline Error sys_error(std::string context) {
     return Error{code, saved, std::move(context)};
 }
 
-inline Error make_error(Errc code, std::string context) { return Error{code, 0, std::move(context)}; }
+inline Error make_error(Errc code, std::string context) {
+    return Error{code, 0, std::move(context)};
+}
 
 struct Unexpected {
     Error error;
@@ -110,9 +112,9 @@ private:
 
 // Propagate an error from an expression returning Result<...>. Keeps call sites short where a
 // function has many fallible steps; the error keeps its original context.
-#define SBX_TRY(expr)                                                  \
-    do {                                                               \
-        auto sbx_try_result_ = (expr);                                 \
+#define SBX_TRY(expr)                                                                     \
+    do {                                                                                  \
+        auto sbx_try_result_ = (expr);                                                    \
         if (!sbx_try_result_) return ::sandbox::fail(std::move(sbx_try_result_).error()); \
     } while (0)
 

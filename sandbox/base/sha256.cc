@@ -1,8 +1,8 @@
 #include "sandbox/base/sha256.h"
 
-#include <openssl/evp.h>
-
 #include <utility>
+
+#include <openssl/evp.h>
 
 namespace sandbox {
 

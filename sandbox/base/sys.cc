@@ -52,8 +52,8 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
         if (n < 0) return fail(sys_error("read(" + path + ")"));
         if (n == 0) break;
         if (out.size() + static_cast<size_t>(n) > max_bytes)
-            return fail(Errc::InvalidArgument, "read(" + path + "): larger than " +
-                                                   std::to_string(max_bytes) + " bytes");
+            return fail(Errc::InvalidArgument,
+                        "read(" + path + "): larger than " + std::to_string(max_bytes) + " bytes");
         out.append(buf, static_cast<size_t>(n));
     }
     return out;
@@ -103,23 +103,30 @@ void kill_and_reap(int pidfd) {
 }
 
 const char* errno_name(int err) {
-    switch (err) {
-#define SBX_ERRNO_CASE(e) \
-    case e: return #e;
-        SBX_ERRNO_CASE(EPERM) SBX_ERRNO_CASE(ENOENT) SBX_ERRNO_CASE(ESRCH) SBX_ERRNO_CASE(EINTR)
-        SBX_ERRNO_CASE(EIO) SBX_ERRNO_CASE(ENXIO) SBX_ERRNO_CASE(E2BIG) SBX_ERRNO_CASE(ENOEXEC)
-        SBX_ERRNO_CASE(EBADF) SBX_ERRNO_CASE(ECHILD) SBX_ERRNO_CASE(EAGAIN) SBX_ERRNO_CASE(ENOMEM)
-        SBX_ERRNO_CASE(EACCES) SBX_ERRNO_CASE(EFAULT) SBX_ERRNO_CASE(EBUSY) SBX_ERRNO_CASE(EEXIST)
-        SBX_ERRNO_CASE(EXDEV) SBX_ERRNO_CASE(ENODEV) SBX_ERRNO_CASE(ENOTDIR) SBX_ERRNO_CASE(EISDIR)
-        SBX_ERRNO_CASE(EINVAL) SBX_ERRNO_CASE(ENFILE) SBX_ERRNO_CASE(EMFILE) SBX_ERRNO_CASE(ETXTBSY)
-        SBX_ERRNO_CASE(EFBIG) SBX_ERRNO_CASE(ENOSPC) SBX_ERRNO_CASE(EROFS) SBX_ERRNO_CASE(EPIPE)
-        SBX_ERRNO_CASE(ERANGE) SBX_ERRNO_CASE(ENAMETOOLONG) SBX_ERRNO_CASE(ENOSYS)
-        SBX_ERRNO_CASE(ENOTEMPTY) SBX_ERRNO_CASE(ELOOP) SBX_ERRNO_CASE(EOVERFLOW)
-        SBX_ERRNO_CASE(EOPNOTSUPP) SBX_ERRNO_CASE(ECONNREFUSED) SBX_ERRNO_CASE(ENETUNREACH)
-        SBX_ERRNO_CASE(EUSERS)
-#undef SBX_ERRNO_CASE
-        default: return "E?";
-    }
+#define SBX_ERRNO(e) \
+    { e, #e }
+    static constexpr struct {
+        int value;
+        const char* name;
+    } kNames[] = {
+        SBX_ERRNO(EPERM),       SBX_ERRNO(ENOENT),     SBX_ERRNO(ESRCH),
+        SBX_ERRNO(EINTR),       SBX_ERRNO(EIO),        SBX_ERRNO(ENXIO),
+        SBX_ERRNO(E2BIG),       SBX_ERRNO(ENOEXEC),    SBX_ERRNO(EBADF),
+        SBX_ERRNO(ECHILD),      SBX_ERRNO(EAGAIN),     SBX_ERRNO(ENOMEM),
+        SBX_ERRNO(EACCES),      SBX_ERRNO(EFAULT),     SBX_ERRNO(EBUSY),
+        SBX_ERRNO(EEXIST),      SBX_ERRNO(EXDEV),      SBX_ERRNO(ENODEV),
+        SBX_ERRNO(ENOTDIR),     SBX_ERRNO(EISDIR),     SBX_ERRNO(EINVAL),
+        SBX_ERRNO(ENFILE),      SBX_ERRNO(EMFILE),     SBX_ERRNO(ETXTBSY),
+        SBX_ERRNO(EFBIG),       SBX_ERRNO(ENOSPC),     SBX_ERRNO(EROFS),
+        SBX_ERRNO(EPIPE),       SBX_ERRNO(ERANGE),     SBX_ERRNO(ENAMETOOLONG),
+        SBX_ERRNO(ENOSYS),      SBX_ERRNO(ENOTEMPTY),  SBX_ERRNO(ELOOP),
+        SBX_ERRNO(EOVERFLOW),   SBX_ERRNO(EOPNOTSUPP), SBX_ERRNO(ECONNREFUSED),
+        SBX_ERRNO(ENETUNREACH), SBX_ERRNO(EUSERS),
+    };
+#undef SBX_ERRNO
+    for (const auto& n : kNames)
+        if (n.value == err) return n.name;
+    return "E?";
 }
 
 Result<void> random_bytes(void* buf, size_t size) {

@@ -12,13 +12,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 #include "tests/integration/tooljail_process.h"
@@ -69,7 +70,8 @@ std::string max_request(int port, size_t size, bool pad_headers) {
     // used up.
     for (int i = 0; pad_headers && head.size() + 64 < kHeaderBudget; ++i) {
         std::string name = "X-Pad-" + std::to_string(i) + ": ";
-        head += name + std::string(std::min<size_t>(8000, kHeaderBudget - 64 - head.size()), 'h') + "\r\n";
+        head += name + std::string(std::min<size_t>(8000, kHeaderBudget - 64 - head.size()), 'h') +
+                "\r\n";
     }
     head += "\r\n";
     const std::string open =
@@ -111,7 +113,9 @@ struct Client {
     }
     bool answered() const { return reply.find("\r\n") != std::string::npos; }
     // Done for this phase: sent up to limit, or answered early, or cut off.
-    bool settled(size_t limit) const { return sent >= limit || answered() || send_failed || closed; }
+    bool settled(size_t limit) const {
+        return sent >= limit || answered() || send_failed || closed;
+    }
     int status() const {
         if (reply.rfind("HTTP/1.1 ", 0) != 0 || reply.size() < 12) return 0;
         return std::stoi(reply.substr(9, 3));
@@ -136,13 +140,18 @@ void pump(std::vector<Client>& clients, const std::string& request, size_t limit
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
             char buf[4096];
             ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-            if (n > 0) c.reply.append(buf, static_cast<size_t>(n));
-            else if (n == 0 || (errno != EAGAIN && errno != EINTR)) c.closed = true;
+            if (n > 0)
+                c.reply.append(buf, static_cast<size_t>(n));
+            else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                c.closed = true;
         }
         if ((fds[i].revents & POLLOUT) && !c.closed) {
-            ssize_t w = ::send(c.fd, request.data() + c.sent, std::min<size_t>(limit - c.sent, kMiB), MSG_NOSIGNAL);
-            if (w > 0) c.sent += static_cast<size_t>(w);
-            else if (w < 0 && errno != EAGAIN && errno != EINTR) c.send_failed = true;
+            ssize_t w = ::send(c.fd, request.data() + c.sent,
+                               std::min<size_t>(limit - c.sent, kMiB), MSG_NOSIGNAL);
+            if (w > 0)
+                c.sent += static_cast<size_t>(w);
+            else if (w < 0 && errno != EAGAIN && errno != EINTR)
+                c.send_failed = true;
         }
     }
 }
@@ -165,7 +174,8 @@ ProcUsage hold_all(pid_t server, std::vector<Client>& clients, const std::string
     }
     REQUIRE(count(clients, settled) == clients.size());
     deadline = Clock::now() + std::chrono::seconds(5);
-    for (auto grew = Clock::now(); Clock::now() - grew < std::chrono::seconds(1) && Clock::now() < deadline;) {
+    for (auto grew = Clock::now();
+         Clock::now() - grew < std::chrono::seconds(1) && Clock::now() < deadline;) {
         pump(clients, request, held);
         uint64_t rss = peak.rss;
         take_peak(peak, tjtest::proc_usage(server));
@@ -176,7 +186,8 @@ ProcUsage hold_all(pid_t server, std::vector<Client>& clients, const std::string
 
 // Handling: the admitted clients send their last bytes together, so their bodies are parsed at
 // the same time; then every client's answer is read.
-void finish_all(pid_t server, std::vector<Client>& clients, const std::string& request, ProcUsage& peak) {
+void finish_all(pid_t server, std::vector<Client>& clients, const std::string& request,
+                ProcUsage& peak) {
     auto deadline = Clock::now() + std::chrono::seconds(60);
     auto done = [](const Client& c) { return c.answered() || c.closed; };
     while (count(clients, done) < clients.size() && Clock::now() < deadline) {
@@ -188,13 +199,16 @@ void finish_all(pid_t server, std::vector<Client>& clients, const std::string& r
 
 }  // namespace
 
-TEST_CASE("bounds: every HTTP server thread receiving a max-size request at once stays within --max-body-total",
-          "[bounds][integration]") {
+TEST_CASE(
+    "bounds: every HTTP server thread receiving a max-size request at once stays within "
+    "--max-body-total",
+    "[bounds][integration]") {
     tjtest::TempDir dir("tooljail-bounds-http-");
-    tjtest::ServeProcess s({"--http", "127.0.0.1:0", "--workspace", dir.path(), "--records", dir.path() + "/store",
-                            "--max-parallel", std::to_string(kParallel), "--max-queued", std::to_string(kQueued),
-                            "--max-get-streams", std::to_string(kGetStreams), "--max-body", std::to_string(kBody),
-                            "--max-body-total", std::to_string(kBodyTotal), "--request-timeout", "20"});
+    tjtest::ServeProcess s(
+        {"--http", "127.0.0.1:0", "--workspace", dir.path(), "--records", dir.path() + "/store",
+         "--max-parallel", std::to_string(kParallel), "--max-queued", std::to_string(kQueued),
+         "--max-get-streams", std::to_string(kGetStreams), "--max-body", std::to_string(kBody),
+         "--max-body-total", std::to_string(kBodyTotal), "--request-timeout", "20"});
     const int port = s.http_port();
     // Let start-up settle (the warm pool fills), so that it is part of the baseline.
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -209,9 +223,11 @@ TEST_CASE("bounds: every HTTP server thread receiving a max-size request at once
         for (auto& c : clients) c.fd = connect_loopback(port);
         ProcUsage receiving = hold_all(s.pid(), clients, request);
         take_peak(peak, receiving);
-        size_t held = count(clients, [&](const Client& c) { return c.sent == request.size() - 1 && !c.answered(); });
-        INFO("round " << round << ": before: " << describe(before) << ", receiving: " << describe(receiving)
-                      << ", bodies held: " << held);
+        size_t held = count(clients, [&](const Client& c) {
+            return c.sent == request.size() - 1 && !c.answered();
+        });
+        INFO("round " << round << ": before: " << describe(before)
+                      << ", receiving: " << describe(receiving) << ", bodies held: " << held);
         // The budget admitted exactly as many max-size bodies as it holds, and they were all
         // in memory at the same moment.
         CHECK(held == kBodyTotal / kBody);
@@ -239,14 +255,14 @@ TEST_CASE("bounds: every HTTP server thread receiving a max-size request at once
     std::vector<Client> fresh(1);
     fresh[0].fd = connect_loopback(port);
     const std::string normal = max_request(port, 1024, false);
-    for (auto deadline = Clock::now() + std::chrono::seconds(30); !fresh[0].answered() && !fresh[0].closed &&
-                                                                  Clock::now() < deadline;)
+    for (auto deadline = Clock::now() + std::chrono::seconds(30);
+         !fresh[0].answered() && !fresh[0].closed && Clock::now() < deadline;)
         pump(fresh, normal, normal.size());
     CHECK(fresh[0].status() == 200);
     fresh.clear();
     ProcUsage after = tjtest::proc_usage(s.pid());
-    for (auto deadline = Clock::now() + std::chrono::seconds(30); after.fds > before.fds && Clock::now() < deadline;
-         after = tjtest::proc_usage(s.pid()))
+    for (auto deadline = Clock::now() + std::chrono::seconds(30);
+         after.fds > before.fds && Clock::now() < deadline; after = tjtest::proc_usage(s.pid()))
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     INFO("after: " << describe(after));
     CHECK(after.fds <= before.fds);

@@ -3,11 +3,12 @@
 // docs/BOUNDS.md derives from the configuration, whatever clients send or children print. The
 // margins are generous (other work shares the machine) but each is far below what the same load
 // would cost without the bound.
-#include <catch2/catch.hpp>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 #include "tests/integration/tooljail_process.h"
@@ -41,9 +42,9 @@ TEST_CASE("bounds: a stdio line without end is dropped at the 4 MiB line cap",
     s.initialize();
     auto before = tjtest::proc_usage(s.pid());
     // 256 MiB without a newline, then a ping: the reader keeps at most the cap of it.
-    std::thread writer = s.send_in_background(std::string(256 * kMiB, 'x') + "\n" +
-                                              R"({"jsonrpc":"2.0","id":"after","method":"ping"})" +
-                                              "\n");
+    std::thread writer =
+        s.send_in_background(std::string(256 * kMiB, 'x') + "\n" +
+                             R"({"jsonrpc":"2.0","id":"after","method":"ping"})" + "\n");
     auto pong = s.response("after", std::chrono::seconds(120));
     writer.join();
     CHECK(pong["result"] == json::object());
@@ -89,19 +90,25 @@ TEST_CASE("bounds: the kept-output archive stops growing at 64 MiB", "[bounds][i
     // The archive's 64 MiB plus the running calls' term, against 128 MiB kept without the cap.
     CHECK(after.rss < before.rss + 64 * kMiB + 4 * 4 * 2 * kMiB + kSlack);
     // The oldest run's output was evicted, the newest is still readable.
-    s.send({{"jsonrpc", "2.0"}, {"id", "old"}, {"method", "resources/read"},
-            {"params", {{"uri", s.responses().at("1")["result"]["structuredContent"]["stdout_resource"]}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", "old"},
+            {"method", "resources/read"},
+            {"params",
+             {{"uri", s.responses().at("1")["result"]["structuredContent"]["stdout_resource"]}}}});
     CHECK(s.response("old").contains("error"));
-    s.send({{"jsonrpc", "2.0"}, {"id", "new"}, {"method", "resources/read"},
-            {"params", {{"uri", s.responses().at("64")["result"]["structuredContent"]["stdout_resource"]}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", "new"},
+            {"method", "resources/read"},
+            {"params",
+             {{"uri", s.responses().at("64")["result"]["structuredContent"]["stdout_resource"]}}}});
     CHECK(s.response("new").contains("result"));
 }
 
 TEST_CASE("bounds: thousands of pipelined calls are refused beyond the queue, fds stay bounded",
           "[bounds][integration]") {
     tjtest::TempDir dir("tooljail-bounds-flood-");
-    ServeProcess s({"--workspace", dir.path(), "--records", dir.path() + "/store",
-                    "--max-parallel", "2", "--max-queued", "8"});
+    ServeProcess s({"--workspace", dir.path(), "--records", dir.path() + "/store", "--max-parallel",
+                    "2", "--max-queued", "8"});
     s.initialize();
     // Let the warm pool fill, so its descriptors are part of the baseline.
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -109,9 +116,12 @@ TEST_CASE("bounds: thousands of pipelined calls are refused beyond the queue, fd
     constexpr int kCalls = 2000;
     std::string flood;
     for (int id = 1; id <= kCalls; ++id)
-        flood += json({{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
-                       {"params", {{"name", "run_python"},
-                                   {"arguments", {{"code", "import time\ntime.sleep(3)"}}}}}})
+        flood += json({{"jsonrpc", "2.0"},
+                       {"id", id},
+                       {"method", "tools/call"},
+                       {"params",
+                        {{"name", "run_python"},
+                         {"arguments", {{"code", "import time\ntime.sleep(3)"}}}}}})
                      .dump() +
                  "\n";
     std::thread writer = s.send_in_background(std::move(flood));
@@ -151,7 +161,8 @@ TEST_CASE("bounds: calls queued behind slow ones cost their text, not a tree 40 
     s.initialize();
     auto before = tjtest::proc_usage(s.pid());
     // Four calls occupy the four workers; 64 more would wait in the queue.
-    for (int id = 1; id <= 4; ++id) s.call(id, "run_python", {{"code", "import time\ntime.sleep(60)"}});
+    for (int id = 1; id <= 4; ++id)
+        s.call(id, "run_python", {{"code", "import time\ntime.sleep(60)"}});
     // Each a line just under the 4 MiB cap of empty objects: parsed, one would take ~160 MiB.
     std::string objects;
     while (objects.size() < 4 * kMiB - 200) objects += "{},";

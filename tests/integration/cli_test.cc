@@ -7,11 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 
@@ -25,8 +26,8 @@ struct Result {
 };
 
 // Runs tooljail with args; feeds `input` to its stdin; optionally sends `signal_after` a signal.
-Result tooljail(std::vector<std::string> args, const std::string& input = "",
-                int signal = 0, std::chrono::milliseconds signal_after = {}) {
+Result tooljail(std::vector<std::string> args, const std::string& input = "", int signal = 0,
+                std::chrono::milliseconds signal_after = {}) {
     args.insert(args.begin(), TOOLJAIL_BINARY);
     int in[2], out[2], err[2];
     REQUIRE(pipe2(in, O_CLOEXEC) == 0);
@@ -48,7 +49,8 @@ Result tooljail(std::vector<std::string> args, const std::string& input = "",
     close(in[0]);
     close(out[1]);
     close(err[1]);
-    if (!input.empty()) REQUIRE(write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+    if (!input.empty())
+        REQUIRE(write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
     close(in[1]);
     Result r;
     bool signalled = signal == 0;
@@ -76,7 +78,8 @@ Result tooljail(std::vector<std::string> args, const std::string& input = "",
     }
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
-    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
@@ -87,7 +90,8 @@ TEST_CASE("cli: the program's output and exit status pass through", "[cli][integ
     auto hi = tooljail({"run", "--no-workspace", "--", "/bin/sh", "-c", "echo hi"});
     CHECK(hi.status == 0);
     CHECK(hi.out == "hi\n");
-    auto three = tooljail({"run", "--no-workspace", "--", "/bin/sh", "-c", "echo oops >&2; exit 3"});
+    auto three =
+        tooljail({"run", "--no-workspace", "--", "/bin/sh", "-c", "echo oops >&2; exit 3"});
     CHECK(three.status == 3);
     CHECK(three.err == "oops\n");
 }
@@ -107,7 +111,8 @@ TEST_CASE("cli: the wall-clock timeout exits 124", "[cli][integration]") {
 
 TEST_CASE("cli: a memory limit kill exits 123 and --json says memory_limit", "[cli][integration]") {
     // default policy: 512 MiB; a zero-filled 1 GiB bytearray touches every page.
-    auto r = tooljail({"run", "--json", "--no-workspace", "--", "python3", "-c", "b = bytearray(1 << 30)"});
+    auto r = tooljail(
+        {"run", "--json", "--no-workspace", "--", "python3", "-c", "b = bytearray(1 << 30)"});
     CHECK(r.status == 123);
     auto doc = nlohmann::json::parse(r.out);
     CHECK(doc["reason"] == "memory_limit");
@@ -141,7 +146,8 @@ TEST_CASE("cli: tooljail's own failures exit 125 with a clear message", "[cli][i
 }
 
 TEST_CASE("cli: --json reports the whole outcome", "[cli][integration]") {
-    auto r = tooljail({"run", "--json", "--no-workspace", "--", "/bin/sh", "-c", "printf abc; exit 7"});
+    auto r =
+        tooljail({"run", "--json", "--no-workspace", "--", "/bin/sh", "-c", "printf abc; exit 7"});
     CHECK(r.status == 7);
     auto doc = nlohmann::json::parse(r.out);  // stdout holds only the document
     CHECK(doc["status"] == "failure");
@@ -175,7 +181,8 @@ TEST_CASE("cli: output beyond the cap is truncated and reported", "[cli][integra
 }
 
 TEST_CASE("cli: --stdin feeds the program and without it stdin is empty", "[cli][integration]") {
-    auto fed = tooljail({"run", "--stdin", "--no-workspace", "--", "/bin/cat"}, "through the sandbox\n");
+    auto fed =
+        tooljail({"run", "--stdin", "--no-workspace", "--", "/bin/cat"}, "through the sandbox\n");
     CHECK(fed.status == 0);
     CHECK(fed.out == "through the sandbox\n");
     auto empty = tooljail({"run", "--no-workspace", "--", "/bin/cat"}, "not forwarded\n");
@@ -216,13 +223,15 @@ TEST_CASE("cli: python3 and git run under the ci policy", "[cli][integration]") 
     CHECK(git.out.rfind("git version", 0) == 0);
 }
 
-TEST_CASE("cli: a loopback policy allows local TCP and the default denies it", "[cli][integration]") {
+TEST_CASE("cli: a loopback policy allows local TCP and the default denies it",
+          "[cli][integration]") {
     const std::string server =
         "import socket\n"
         "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
         "c = socket.create_connection(s.getsockname()); a, _ = s.accept()\n"
         "c.send(b'ok'); print(a.recv(2).decode())\n";
-    auto ci = tooljail({"run", "--policy", "ci", "--stdin", "--no-workspace", "--", "python3"}, server);
+    auto ci =
+        tooljail({"run", "--policy", "ci", "--stdin", "--no-workspace", "--", "python3"}, server);
     CHECK(ci.status == 0);
     CHECK(ci.out == "ok\n");
     auto def = tooljail({"run", "--stdin", "--no-workspace", "--", "python3"}, server);
@@ -230,7 +239,8 @@ TEST_CASE("cli: a loopback policy allows local TCP and the default denies it", "
     CHECK(def.err.find("PermissionError") != std::string::npos);
 }
 
-TEST_CASE("cli: a workspace the sandbox user cannot enter is refused with a clear message", "[cli][integration]") {
+TEST_CASE("cli: a workspace the sandbox user cannot enter is refused with a clear message",
+          "[cli][integration]") {
     tjtest::TempDir private_dir("tooljail-cli-private-", "/tmp", 0700);
     auto r = tooljail({"run", "--workspace", private_dir.path(), "--", "/bin/true"});
     CHECK(r.status == 125);

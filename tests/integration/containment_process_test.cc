@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -21,6 +20,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "sandbox/base/unique_fd.h"
 #include "tests/integration/sandbox_fixture.h"
@@ -85,7 +86,6 @@ bool denied_eperm_or_sigsys(const Outcome& o, const std::string& label) {
     return o.reason == Termination::Exit && attempt(o, label) == "EPERM";
 }
 
-
 }  // namespace
 
 // ---- network ------------------------------------------------------------------------------------
@@ -118,7 +118,8 @@ TEST_CASE_METHOD(SandboxFixture, "containment: no network and not even the host'
     if (abi > 0) modes.push_back(sandbox::LandlockMode::Required);
     for (sandbox::LandlockMode mode : modes) {
         for (bool loopback : {false, true}) {
-            const bool landlock_net = mode == sandbox::LandlockMode::Required && abi >= 4 && !loopback;
+            const bool landlock_net =
+                mode == sandbox::LandlockMode::Required && abi >= 4 && !loopback;
             config.landlock.mode = mode;
             config.loopback = loopback;
             INFO("loopback=" << loopback << " landlock="

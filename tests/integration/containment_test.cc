@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -16,6 +15,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 

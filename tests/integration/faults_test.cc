@@ -7,17 +7,18 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 #include "tests/integration/skip.h"
@@ -83,15 +84,14 @@ TEST_CASE("faults: a child that ignores SIGTERM dies when tooljail is cancelled"
     tjtest::TempDir scratch("tooljail-faults-term-");
     std::string token = tjtest::unique_token("tooljail-faults-term");
     // Both shells ignore SIGTERM; the cancel must not depend on their cooperation.
-    std::string script = "trap '' TERM; sh -c \"trap '' TERM; sleep 60; : " + token +
-                         "\" & wait; : " + token;
+    std::string script =
+        "trap '' TERM; sh -c \"trap '' TERM; sleep 60; : " + token + "\" & wait; : " + token;
     auto started = std::chrono::steady_clock::now();
     std::thread canceller([&] {
         // tooljail's own argv carries the script too: wait for it and both shells.
         for (int i = 0; i < 200 && tjtest::host_pids_with("sleep 60; : " + token).size() < 3; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        for (pid_t pid : tjtest::host_pids_with(scratch.path() + "/store"))
-            kill(pid, SIGTERM);
+        for (pid_t pid : tjtest::host_pids_with(scratch.path() + "/store")) kill(pid, SIGTERM);
     });
     auto r = run_tooljail({"run", "--records", scratch.path() + "/store", "--no-workspace", "--",
                            "/bin/sh", "-c", script});
@@ -119,9 +119,9 @@ TEST_CASE("faults: a setsid double-forked daemon does not outlive its run",
     std::string token = tjtest::unique_token("tooljail-faults-daemon");
     // setsid -f forks, the new session leader's shell forks sleep: a classic detached daemon
     // with its own session and no open stdio.
-    auto r = run_tooljail({"run", "--no-workspace", "--", "/bin/sh", "-c",
-                           "setsid -f sh -c 'sleep 60; : " + token +
-                               "' </dev/null >/dev/null 2>&1; echo detached"});
+    auto r = run_tooljail(
+        {"run", "--no-workspace", "--", "/bin/sh", "-c",
+         "setsid -f sh -c 'sleep 60; : " + token + "' </dev/null >/dev/null 2>&1; echo detached"});
     CHECK(r.status == 0);
     CHECK(r.out == "detached\n");
     CHECK(none_left(token));
@@ -184,8 +184,8 @@ TEST_CASE("faults: argv and environment at the kernel's limits pass through inta
           "[faults][integration]") {
     // MAX_ARG_STRLEN is 32 pages (131072 bytes) including the NUL: the longest string is 131071.
     const std::string longest(131071, 'a');
-    auto one = run_tooljail(
-        {"run", "--no-workspace", "--", "/bin/sh", "-c", "echo ${#1}", "sh", longest});
+    auto one =
+        run_tooljail({"run", "--no-workspace", "--", "/bin/sh", "-c", "echo ${#1}", "sh", longest});
     INFO(one.err);
     CHECK(one.status == 0);
     CHECK(one.out == "131071\n");
@@ -275,8 +275,7 @@ TEST_CASE("faults: a workspace given as a symlink is resolved once, at start",
     CHECK(shown.find("other") == std::string::npos);
 }
 
-TEST_CASE("faults: a workspace on a read-only filesystem works as usual",
-          "[faults][integration]") {
+TEST_CASE("faults: a workspace on a read-only filesystem works as usual", "[faults][integration]") {
     tjtest::TempDir dir("tooljail-faults-rofs-");
     TmpfsMount ro(dir.path(), "size=64k,mode=0755");
     tjtest::write_host_file(dir.path() + "/data.txt", "on a read-only fs\n", 0644);
@@ -369,8 +368,8 @@ TEST_CASE("faults: a read-only record store refuses run and serve and still veri
     const std::string store = dir.path() + "/store";
     fs::create_directory(store);
     TmpfsMount mounted(store, "size=1m,mode=0700");
-    REQUIRE(run_tooljail({"run", "--records", store, "--no-workspace", "--", "/bin/true"})
-                .status == 0);
+    REQUIRE(run_tooljail({"run", "--records", store, "--no-workspace", "--", "/bin/true"}).status ==
+            0);
     mounted.remount(MS_RDONLY);
 
     auto run = run_tooljail({"run", "--records", store, "--no-workspace", "--", "/bin/echo", "x"});

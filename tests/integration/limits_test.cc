@@ -8,11 +8,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 #include "tests/integration/skip.h"

@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +19,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "sandbox/cgroup.h"
 #include "tests/integration/sandbox_fixture.h"

@@ -11,11 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <set>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "sandbox/launcher.h"
 #include "tests/integration/sandbox_fixture.h"
@@ -100,7 +101,8 @@ std::vector<std::string> leaves_of(const sandbox::Host& host, pid_t supervisor) 
         DIR* d = opendir(parent.c_str());
         if (!d) continue;
         while (dirent* e = readdir(d))
-            if (std::string(e->d_name).rfind(prefix, 0) == 0) found.push_back(parent + "/" + e->d_name);
+            if (std::string(e->d_name).rfind(prefix, 0) == 0)
+                found.push_back(parent + "/" + e->d_name);
         closedir(d);
     }
     return found;
@@ -113,7 +115,8 @@ bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
         std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
         std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
         size_t paren = stat.rfind(')');
-        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') return true;
+        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z')
+            return true;
         std::this_thread::sleep_for(10ms);
     }
     return false;
@@ -136,7 +139,8 @@ std::string memory_cgroup_of(pid_t pid) {
 
 }  // namespace
 
-TEST_CASE_METHOD(SandboxFixture, "pool: consecutive warm runs share no /tmp", "[pool][integration]") {
+TEST_CASE_METHOD(SandboxFixture, "pool: consecutive warm runs share no /tmp",
+                 "[pool][integration]") {
     auto sb = prepare_on(config, pool_host(2));
     Outcome first = warm_run(*sb, {tjtest::kProbe, "write", "/tmp/left-by-run-1"});
     require_ran(first);
@@ -276,7 +280,9 @@ TEST_CASE_METHOD(SandboxFixture, "pool: a failed fill makes launches cold, not f
                  "[pool][integration]") {
     sandbox::PoolOptions pool;
     pool.per_sandbox = 2;
-    pool.before_fill = [] { return std::optional<std::string>("cgroup creation refused (injected)"); };
+    pool.before_fill = [] {
+        return std::optional<std::string>("cgroup creation refused (injected)");
+    };
     auto sb = prepare_on(config, pool_host(pool));
     CHECK_FALSE(sb->wait_warm(1, 2s));
     auto run = launch(*sb, {tjtest::kProbe, "exit", "0"});
@@ -289,7 +295,8 @@ TEST_CASE_METHOD(SandboxFixture, "pool: a failed fill makes launches cold, not f
     CHECK(stats.last_fill_error.find("injected") != std::string::npos);
 }
 
-TEST_CASE_METHOD(SandboxFixture, "pool: a warm sandbox that died while waiting is skipped, not used",
+TEST_CASE_METHOD(SandboxFixture,
+                 "pool: a warm sandbox that died while waiting is skipped, not used",
                  "[pool][integration]") {
     auto sb = prepare_on(config, pool_host(1));
     REQUIRE(sb->wait_warm(1, 10s));
@@ -317,7 +324,8 @@ TEST_CASE_METHOD(SandboxFixture, "pool: an argv beyond the warm request limit ru
     CHECK(sb->pool_stats().ready == 1);  // the warm one was not spent
 }
 
-TEST_CASE_METHOD(SandboxFixture, "pool: dropping the Sandbox kills its warm sandboxes and removes their leaves",
+TEST_CASE_METHOD(SandboxFixture,
+                 "pool: dropping the Sandbox kills its warm sandboxes and removes their leaves",
                  "[pool][integration]") {
     auto host = pool_host(2);
     auto sb = prepare_on(config, host);

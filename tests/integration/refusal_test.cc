@@ -5,10 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cctype>
 #include <filesystem>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 

@@ -12,13 +12,14 @@
 
 #include <sys/types.h>
 
-#include <catch2/catch.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "sandbox/launcher.h"
 #include "sandbox/spec.h"

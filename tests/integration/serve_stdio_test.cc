@@ -6,10 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 
@@ -29,7 +30,8 @@ public:
             dup2(out[1], 1);
             int devnull = open("/dev/null", O_WRONLY);
             dup2(devnull, 2);
-            execl(TOOLJAIL_BINARY, TOOLJAIL_BINARY, "serve", "--workspace", workspace.c_str(), nullptr);
+            execl(TOOLJAIL_BINARY, TOOLJAIL_BINARY, "serve", "--workspace", workspace.c_str(),
+                  nullptr);
             _exit(99);
         }
         close(in[0]);
@@ -70,7 +72,8 @@ public:
                 REQUIRE_FALSE(doc.is_discarded());  // stdout carries only JSON-RPC messages
                 return doc;
             }
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             REQUIRE(left.count() > 0);
             pollfd p{out_, POLLIN, 0};
             REQUIRE(poll(&p, 1, static_cast<int>(left.count())) >= 0);
@@ -93,9 +96,13 @@ public:
     }
 
     void initialize() {
-        send({{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
-              {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", nlohmann::json::object()},
-                          {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
+        send({{"jsonrpc", "2.0"},
+              {"id", 0},
+              {"method", "initialize"},
+              {"params",
+               {{"protocolVersion", "2025-11-25"},
+                {"capabilities", nlohmann::json::object()},
+                {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
         auto r = receive();
         REQUIRE(r["result"]["protocolVersion"] == "2025-11-25");
         send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
@@ -117,7 +124,8 @@ void expect_error(const nlohmann::json& reply, int code, const nlohmann::json& i
 
 }  // namespace
 
-TEST_CASE("serve stdio: requests before initialize are refused, ping is allowed", "[serve][integration]") {
+TEST_CASE("serve stdio: requests before initialize are refused, ping is allowed",
+          "[serve][integration]") {
     tjtest::TempDir ws("tooljail-serve-");
     Server s(ws.path());
     s.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/list"}});
@@ -131,19 +139,26 @@ TEST_CASE("serve stdio: requests before initialize are refused, ping is allowed"
 
 TEST_CASE("serve stdio: version negotiation", "[serve][integration]") {
     tjtest::TempDir ws("tooljail-serve-");
-    for (auto [asked, expected] : std::vector<std::pair<std::string, std::string>>{
-             {"2025-06-18", "2025-06-18"}, {"2025-03-26", "2025-03-26"}, {"1999-01-01", "2025-11-25"}}) {
+    for (auto [asked, expected] :
+         std::vector<std::pair<std::string, std::string>>{{"2025-06-18", "2025-06-18"},
+                                                          {"2025-03-26", "2025-03-26"},
+                                                          {"1999-01-01", "2025-11-25"}}) {
         Server s(ws.path());
-        s.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
-                {"params", {{"protocolVersion", asked}, {"capabilities", nlohmann::json::object()},
-                            {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
+        s.send({{"jsonrpc", "2.0"},
+                {"id", 1},
+                {"method", "initialize"},
+                {"params",
+                 {{"protocolVersion", asked},
+                  {"capabilities", nlohmann::json::object()},
+                  {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
         auto r = s.receive();
         CHECK(r["result"]["protocolVersion"] == expected);
         CHECK(r["result"]["serverInfo"]["name"] == "tooljail");
     }
 }
 
-TEST_CASE("serve stdio: malformed input is answered and the server keeps serving", "[serve][integration]") {
+TEST_CASE("serve stdio: malformed input is answered and the server keeps serving",
+          "[serve][integration]") {
     tjtest::TempDir ws("tooljail-serve-");
     Server s(ws.path());
     s.initialize();
@@ -161,11 +176,15 @@ TEST_CASE("serve stdio: malformed input is answered and the server keeps serving
         {R"({"jsonrpc":"2.0","id":true,"method":"ping"})", -32600, nullptr},
         {R"({"jsonrpc":"1.0","id":5,"method":"ping"})", -32600, 5},
         {R"({"jsonrpc":"2.0","id":6,"method":"no/such/method"})", -32601, 6},
-        {R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"no_such_tool"}})", -32602, 7},
-        {R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_directory","arguments":[]}})", -32602, 8},
+        {R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"no_such_tool"}})",
+         -32602, 7},
+        {R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_directory","arguments":[]}})",
+         -32602, 8},
         {R"({"jsonrpc":"2.0","id":9,"method":"tools/call"})", -32602, 9},
-        {R"({"jsonrpc":"2.0","id":10,"method":"initialize","params":{"protocolVersion":"2025-11-25"}})", -32600, 10},
-        {"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"x\":\"\xc3\x28\"}}", -32700, nullptr},
+        {R"({"jsonrpc":"2.0","id":10,"method":"initialize","params":{"protocolVersion":"2025-11-25"}})",
+         -32600, 10},
+        {"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"x\":\"\xc3\x28\"}}",
+         -32700, nullptr},
         {std::string(100000, '[') + std::string(100000, ']'), -32700, nullptr},
     };
     for (const Case& c : cases) {
@@ -187,8 +206,12 @@ TEST_CASE("serve stdio: a tool call returns a structured result", "[serve][integ
     tjtest::TempDir ws("tooljail-serve-");
     Server s(ws.path());
     s.initialize();
-    s.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
-            {"params", {{"name", "run_command"}, {"arguments", {{"program", "echo"}, {"args", {"hello"}}}}}}});
+    s.send(
+        {{"jsonrpc", "2.0"},
+         {"id", 1},
+         {"method", "tools/call"},
+         {"params",
+          {{"name", "run_command"}, {"arguments", {{"program", "echo"}, {"args", {"hello"}}}}}}});
     auto r = s.receive();
     INFO(r.dump());
     CHECK(r["result"]["isError"] == false);
@@ -200,8 +223,11 @@ TEST_CASE("serve stdio: closing stdin ends the server and its runs", "[serve][in
     tjtest::TempDir ws("tooljail-serve-");
     Server s(ws.path());
     s.initialize();
-    s.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
-            {"params", {{"name", "run_python"}, {"arguments", {{"code", "import time\ntime.sleep(60)"}}}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 1},
+            {"method", "tools/call"},
+            {"params",
+             {{"name", "run_python"}, {"arguments", {{"code", "import time\ntime.sleep(60)"}}}}}});
     usleep(500 * 1000);
     auto start = std::chrono::steady_clock::now();
     s.close_stdin();
@@ -217,10 +243,14 @@ nlohmann::json stateless_meta(const std::string& version = "2026-07-28") {
 }
 }  // namespace
 
-TEST_CASE("serve stdio: the stateless 2026-07-28 revision needs no initialize", "[serve][integration]") {
+TEST_CASE("serve stdio: the stateless 2026-07-28 revision needs no initialize",
+          "[serve][integration]") {
     tjtest::TempDir ws("tooljail-serve-");
     Server s(ws.path());
-    s.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "server/discover"}, {"params", {{"_meta", stateless_meta()}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 1},
+            {"method", "server/discover"},
+            {"params", {{"_meta", stateless_meta()}}}});
     auto discover = s.receive()["result"];
     CHECK(discover["resultType"] == "complete");
     CHECK(discover["supportedVersions"][0] == "2026-07-28");
@@ -229,31 +259,46 @@ TEST_CASE("serve stdio: the stateless 2026-07-28 revision needs no initialize", 
     CHECK(discover["cacheScope"] == "public");
     CHECK(discover["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "tooljail");
 
-    s.send({{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/list"}, {"params", {{"_meta", stateless_meta()}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 2},
+            {"method", "tools/list"},
+            {"params", {{"_meta", stateless_meta()}}}});
     auto list = s.receive()["result"];
     CHECK(list["resultType"] == "complete");
     CHECK(list["tools"].size() >= 9);
     CHECK(list["ttlMs"].is_number_integer());
     CHECK(list["cacheScope"] == "public");
 
-    s.send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
-            {"params", {{"_meta", stateless_meta()}, {"name", "run_command"},
-                        {"arguments", {{"program", "echo"}, {"args", {"stateless"}}}}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 3},
+            {"method", "tools/call"},
+            {"params",
+             {{"_meta", stateless_meta()},
+              {"name", "run_command"},
+              {"arguments", {{"program", "echo"}, {"args", {"stateless"}}}}}}});
     auto call = s.receive()["result"];
     CHECK(call["resultType"] == "complete");
     CHECK(call["structuredContent"]["stdout"] == "stateless\n");
 
     // Removed in this revision.
-    s.send({{"jsonrpc", "2.0"}, {"id", 4}, {"method", "ping"}, {"params", {{"_meta", stateless_meta()}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 4},
+            {"method", "ping"},
+            {"params", {{"_meta", stateless_meta()}}}});
     expect_error(s.receive(), -32601, 4);
     // Unsupported version: -32022 with the supported list.
-    s.send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/list"}, {"params", {{"_meta", stateless_meta("2099-01-01")}}}});
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 5},
+            {"method", "tools/list"},
+            {"params", {{"_meta", stateless_meta("2099-01-01")}}}});
     auto unsupported = s.receive();
     expect_error(unsupported, -32022, 5);
     CHECK(unsupported["error"]["data"]["requested"] == "2099-01-01");
     CHECK(unsupported["error"]["data"]["supported"][0] == "2026-07-28");
     // clientCapabilities is required.
-    s.send({{"jsonrpc", "2.0"}, {"id", 6}, {"method", "tools/list"},
+    s.send({{"jsonrpc", "2.0"},
+            {"id", 6},
+            {"method", "tools/list"},
             {"params", {{"_meta", {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}}}}});
     expect_error(s.receive(), -32602, 6);
 }

@@ -3,13 +3,15 @@
 // for threads that do not exist in the child. This test launches while other threads are being
 // created and destroyed, the situation in which such a child hangs.
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "tests/integration/sandbox_fixture.h"
 
-TEST_CASE("threads: launches from a thread while other threads churn all complete", "[threads][integration]") {
+TEST_CASE("threads: launches from a thread while other threads churn all complete",
+          "[threads][integration]") {
     tjtest::SandboxFixture fx;
     sandbox::SandboxConfig config = tjtest::default_config(fx.workspace());
     auto sb = sandbox::Sandbox::prepare(config, tjtest::shared_host());
@@ -29,7 +31,8 @@ TEST_CASE("threads: launches from a thread while other threads churn all complet
             sandbox::Outcome o = sandbox::run_once(**sb, req);
             if (o.reason != sandbox::Termination::Exit || o.exit_code != 0) {
                 ++failures;
-                WARN("launch " << i << ": " << sandbox::termination_name(o.reason) << " " << o.error_message);
+                WARN("launch " << i << ": " << sandbox::termination_name(o.reason) << " "
+                               << o.error_message);
             }
         }
     });

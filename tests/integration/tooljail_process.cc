@@ -7,10 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+
+#include <catch2/catch.hpp>
 
 #include "tests/integration/sandbox_fixture.h"
 
@@ -157,15 +158,21 @@ std::thread ServeProcess::send_in_background(std::string bytes) {
 }
 
 void ServeProcess::initialize() {
-    send({{"jsonrpc", "2.0"}, {"id", "init"}, {"method", "initialize"},
-          {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", nlohmann::json::object()},
-                      {"clientInfo", {{"name", "faults"}, {"version", "1"}}}}}});
+    send({{"jsonrpc", "2.0"},
+          {"id", "init"},
+          {"method", "initialize"},
+          {"params",
+           {{"protocolVersion", "2025-11-25"},
+            {"capabilities", nlohmann::json::object()},
+            {"clientInfo", {{"name", "faults"}, {"version", "1"}}}}}});
     REQUIRE(response("init")["result"]["protocolVersion"] == "2025-11-25");
     send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
 }
 
 void ServeProcess::call(int id, const std::string& tool, const nlohmann::json& arguments) {
-    send({{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+    send({{"jsonrpc", "2.0"},
+          {"id", id},
+          {"method", "tools/call"},
           {"params", {{"name", tool}, {"arguments", arguments}}}});
 }
 

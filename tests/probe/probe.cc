@@ -180,7 +180,6 @@ void usage() {
 
 using namespace probe;
 
-
 int main(int argc, char** argv) {
     if (argc < 2) {
         usage();

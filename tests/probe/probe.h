@@ -3,10 +3,10 @@
 // probe_syscalls.cc; main() and its dispatch in probe.cc.
 #pragma once
 
+#include <unistd.h>  // environ
+
 #include <cstddef>
 #include <cstdint>
-
-#include <unistd.h>  // environ
 
 extern char** environ;
 

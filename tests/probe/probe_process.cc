@@ -229,21 +229,15 @@ int cmd_daemon(long ms, const char* token) {
             *null_ptr = 1;
             break;
         }
-        case SIGILL:
-            asm volatile("ud2");
-            break;
-        case SIGTRAP:
-            asm volatile("int3");
-            break;
+        case SIGILL: asm volatile("ud2"); break;
+        case SIGTRAP: asm volatile("int3"); break;
         case SIGFPE: {
             volatile int zero = 0;
             volatile int one = 1;
             one = one / zero;
             break;
         }
-        default:
-            raise(sig);
-            break;
+        default: raise(sig); break;
     }
     say("signal survived sig=%d pid=%d\n", sig, static_cast<int>(getpid()));
     _exit(0);

@@ -2,17 +2,19 @@
 // bounded one-line message, paths are confined to the workspace (symlinks included), and every
 // shipped tool produces exactly the argv we reviewed (golden argv).
 #include "runtime/tools/arguments.h"
-#include "runtime/tools/tool_registry.h"
 
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "runtime/tools/tool_registry.h"
 
 using nlohmann::json;
 using runtime::ArgumentError;

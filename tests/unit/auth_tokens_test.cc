@@ -6,12 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "sandbox/base/sha256.h"
 
@@ -25,7 +26,8 @@ namespace {
 const std::string kHashA = sandbox::sha256_hex("tjk_a");
 const std::string kHashB = sandbox::sha256_hex("tjk_b");
 
-std::string entry(const std::string& client, const std::string& hash, const std::string& tools = R"(["read_file"])",
+std::string entry(const std::string& client, const std::string& hash,
+                  const std::string& tools = R"(["read_file"])",
                   const std::string& created = R"("2026-11-21T18:30:00.123Z")") {
     return R"({"client": ")" + client + R"(", "sha256": ")" + hash + R"(", "tools": )" + tools +
            R"(, "created": )" + created + "}";
@@ -43,7 +45,8 @@ std::string refusal(const std::string& text) {
 struct TempDir {
     std::filesystem::path path;
     TempDir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "tooljail-auth-XXXXXX").string();
+        std::string templ =
+            (std::filesystem::temp_directory_path() / "tooljail-auth-XXXXXX").string();
         REQUIRE(::mkdtemp(templ.data()) != nullptr);
         path = templ;
     }
@@ -53,7 +56,8 @@ struct TempDir {
 }  // namespace
 
 TEST_CASE("auth: a token file parses, and saves and loads back unchanged", "[auth][unit]") {
-    std::string text = file_of(entry("ci-bot", kHashA) + "," + entry("Alice.Laptop_2", kHashB, R"(["*"])"));
+    std::string text =
+        file_of(entry("ci-bot", kHashA) + "," + entry("Alice.Laptop_2", kHashB, R"(["*"])"));
     auto parsed = runtime::auth::parse_token_file("tokens.json", text);
     REQUIRE(parsed.has_value());
     REQUIRE(parsed->clients.size() == 2);
@@ -73,9 +77,11 @@ TEST_CASE("auth: a token file parses, and saves and loads back unchanged", "[aut
     CHECK((st.st_mode & 0777) == 0600);
     auto loaded = runtime::auth::load_token_file(path);
     REQUIRE(loaded.has_value());
-    CHECK(runtime::auth::serialize_token_file(*loaded) == runtime::auth::serialize_token_file(*parsed));
+    CHECK(runtime::auth::serialize_token_file(*loaded) ==
+          runtime::auth::serialize_token_file(*parsed));
     // No temporary file is left next to it.
-    CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) == 1);
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+                        std::filesystem::directory_iterator()) == 1);
     // An empty list is a valid file (serve refuses it; revoke can produce it).
     auto empty = runtime::auth::parse_token_file("tokens.json", R"({"clients": []})");
     REQUIRE(empty.has_value());
@@ -87,29 +93,37 @@ TEST_CASE("auth: every malformed token file is refused with its JSON pointer", "
         {"[]", "tokens.json: expected object (got array)"},
         {"{}", "tokens.json: /clients: missing required key"},
         {R"({"clients": {}})", "tokens.json: /clients: expected array (got object)"},
-        {R"({"clients": [], "version": 1})", "tokens.json: /version: unknown key (allowed: clients)"},
+        {R"({"clients": [], "version": 1})",
+         "tokens.json: /version: unknown key (allowed: clients)"},
         {R"({"clients": [], "clients": []})", "tokens.json: /clients: duplicate key"},
         {file_of("1"), "tokens.json: /clients/0: expected object (got number)"},
         {file_of(R"({"client": "a", "sha256": "x", "tools": [], "created": "", "extra": 1})"),
          "tokens.json: /clients/0/extra: unknown key (allowed: client, sha256, tools, created)"},
-        {file_of(R"({"sha256": ")" + kHashA + R"(", "tools": ["*"], "created": "2026-01-01T00:00:00Z"})"),
+        {file_of(R"({"sha256": ")" + kHashA +
+                 R"(", "tools": ["*"], "created": "2026-01-01T00:00:00Z"})"),
          "tokens.json: /clients/0/client: missing required key"},
-        {file_of(entry("", kHashA)), "tokens.json: /clients/0/client: must be 1-64 characters of A-Za-z0-9._- (got \"\")"},
+        {file_of(entry("", kHashA)),
+         "tokens.json: /clients/0/client: must be 1-64 characters of A-Za-z0-9._- (got \"\")"},
         {file_of(entry("a b", kHashA)),
          "tokens.json: /clients/0/client: must be 1-64 characters of A-Za-z0-9._- (got \"a b\")"},
         {file_of(entry(std::string(65, 'a'), kHashA)),
-         "tokens.json: /clients/0/client: must be 1-64 characters of A-Za-z0-9._- (got \"" + std::string(65, 'a') +
-             "\")"},
+         "tokens.json: /clients/0/client: must be 1-64 characters of A-Za-z0-9._- (got \"" +
+             std::string(65, 'a') + "\")"},
         {file_of(entry("a", kHashA.substr(1))),
-         "tokens.json: /clients/0/sha256: expected 64 lowercase hex digits (the sha256 of the token)"},
+         "tokens.json: /clients/0/sha256: expected 64 lowercase hex digits (the sha256 of the "
+         "token)"},
         {file_of(entry("a", std::string(64, 'A'))),
-         "tokens.json: /clients/0/sha256: expected 64 lowercase hex digits (the sha256 of the token)"},
-        {file_of(entry("a", kHashA, R"("read_file")")), "tokens.json: /clients/0/tools: expected array (got string)"},
+         "tokens.json: /clients/0/sha256: expected 64 lowercase hex digits (the sha256 of the "
+         "token)"},
+        {file_of(entry("a", kHashA, R"("read_file")")),
+         "tokens.json: /clients/0/tools: expected array (got string)"},
         {file_of(entry("a", kHashA, "[]")),
          "tokens.json: /clients/0/tools: must list at least one tool, or \"*\" for all"},
-        {file_of(entry("a", kHashA, "[1]")), "tokens.json: /clients/0/tools/0: expected string (got number)"},
+        {file_of(entry("a", kHashA, "[1]")),
+         "tokens.json: /clients/0/tools/0: expected string (got number)"},
         {file_of(entry("a", kHashA, R"(["read_file", "*"])")),
-         "tokens.json: /clients/0/tools/1: \"*\" must be the only entry (it already means every tool)"},
+         "tokens.json: /clients/0/tools/1: \"*\" must be the only entry (it already means every "
+         "tool)"},
         {file_of(entry("a", kHashA, R"(["read file"])")),
          "tokens.json: /clients/0/tools/0: not a tool name (1-128 of A-Za-z0-9_-.)"},
         {file_of(entry("a", kHashA, R"(["git_log", "git_log"])")),
@@ -118,7 +132,8 @@ TEST_CASE("auth: every malformed token file is refused with its JSON pointer", "
          "tokens.json: /clients/0/created: expected an RFC 3339 time, e.g. 2026-11-21T18:30:00Z"},
         {file_of(entry("a", kHashA, R"(["*"])", R"("7d")")),
          "tokens.json: /clients/0/created: expected an RFC 3339 time, e.g. 2026-11-21T18:30:00Z"},
-        {file_of(entry("a", kHashA, R"(["*"])", "0")), "tokens.json: /clients/0/created: expected string (got number)"},
+        {file_of(entry("a", kHashA, R"(["*"])", "0")),
+         "tokens.json: /clients/0/created: expected string (got number)"},
         {file_of(entry("a", kHashA) + "," + entry("a", kHashB)),
          "tokens.json: /clients/1/client: duplicate client (also /clients/0)"},
         {file_of(entry("a", kHashA) + "," + entry("b", kHashA)),
@@ -130,12 +145,14 @@ TEST_CASE("auth: every malformed token file is refused with its JSON pointer", "
 
 TEST_CASE("auth: scoped tool names must exist in tools.d", "[auth][unit]") {
     auto file = runtime::auth::parse_token_file(
-        "tokens.json", file_of(entry("a", kHashA, R"(["*"])") + "," + entry("b", kHashB, R"(["read_file", "nope"])")));
+        "tokens.json", file_of(entry("a", kHashA, R"(["*"])") + "," +
+                               entry("b", kHashB, R"(["read_file", "nope"])")));
     REQUIRE(file.has_value());
     auto known = [](const std::string& name) { return name == "read_file"; };
     auto checked = runtime::auth::check_known_tools("tokens.json", *file, known);
     REQUIRE_FALSE(checked.has_value());
-    CHECK(checked.error().context == "tokens.json: /clients/1/tools/1: unknown tool 'nope' (not in tools.d)");
+    CHECK(checked.error().context ==
+          "tokens.json: /clients/1/tools/1: unknown tool 'nope' (not in tools.d)");
     file->clients[1].tools = {"read_file"};
     CHECK(runtime::auth::check_known_tools("tokens.json", *file, known).has_value());
 }
@@ -152,7 +169,8 @@ TEST_CASE("auth: load refuses a missing file and one others may write", "[auth][
     auto writable = runtime::auth::load_token_file(path);
     REQUIRE_FALSE(writable.has_value());
     CHECK(writable.error().code == sandbox::Errc::PermissionDenied);
-    CHECK(writable.error().context == "token file " + path + ": writable by group or others (mode 620); chmod 600 it");
+    CHECK(writable.error().context ==
+          "token file " + path + ": writable by group or others (mode 620); chmod 600 it");
     REQUIRE(::chmod(path.c_str(), 0640) == 0);
     CHECK(runtime::auth::load_token_file(path).has_value());
 
@@ -170,8 +188,8 @@ TEST_CASE("auth: generated tokens are prefixed base64url of 32 random bytes", "[
     CHECK(*a != *b);
     CHECK(a->size() == 4 + 43);
     CHECK(a->rfind("tjk_", 0) == 0);
-    CHECK(a->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 4) ==
-          std::string::npos);
+    CHECK(a->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                               4) == std::string::npos);
     // A generated token passes the header check it will meet.
     std::string token;
     CHECK(runtime::auth::bearer_token("Bearer " + *a, token) == BearerHeader::Ok);
@@ -183,7 +201,8 @@ TEST_CASE("auth: verification accepts exactly the right token", "[auth][unit]") 
     REQUIRE(token.has_value());
     TokenFile file;
     file.clients.push_back({"first", kHashA, {"*"}, "2026-01-01T00:00:00Z"});
-    file.clients.push_back({"second", sandbox::sha256_hex(*token), {"read_file"}, "2026-01-01T00:00:00Z"});
+    file.clients.push_back(
+        {"second", sandbox::sha256_hex(*token), {"read_file"}, "2026-01-01T00:00:00Z"});
     TokenVerifier verifier(std::move(file));
 
     auto right = verifier.verify(*token);
@@ -257,6 +276,7 @@ TEST_CASE("auth: client and scope names follow their rules", "[auth][unit]") {
     size_t index = 99;
     CHECK(runtime::auth::scope_problem({"read_file", "git_log"}, index).empty());
     CHECK(runtime::auth::scope_problem({"*"}, index).empty());
-    CHECK(runtime::auth::scope_problem({"a", "-x", "b b"}, index) == "not a tool name (1-128 of A-Za-z0-9_-.)");
+    CHECK(runtime::auth::scope_problem({"a", "-x", "b b"}, index) ==
+          "not a tool name (1-128 of A-Za-z0-9_-.)");
     CHECK(index == 2);
 }

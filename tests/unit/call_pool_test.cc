@@ -1,12 +1,13 @@
 // The CallPool (runtime/mcp/call_pool.h): the cap on running plus waiting calls, duplicate keys,
 // cancellation through the call's eventfd (no reply), the drain, and a call refused as Busy
 // rather than run without a cancel fd when the process is out of descriptors.
+#include "runtime/mcp/call_pool.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -15,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/mcp/call_pool.h"
+#include <catch2/catch.hpp>
 
 using runtime::CallContext;
 using runtime::CallPool;
@@ -67,7 +68,9 @@ TEST_CASE("call pool: running plus waiting calls are capped, keys are unique, th
     Gate gate;
     CallPool pool(1, 1);
     std::promise<json> first;
-    CHECK(pool.submit("a", gate.work(), [&](const json& r) { first.set_value(r); }, no_notify) == Submit::Ok);
+    CHECK(pool.submit(
+              "a", gate.work(), [&](const json& r) { first.set_value(r); }, no_notify) ==
+          Submit::Ok);
     gate.wait_started(1);
     CHECK(pool.submit("a", gate.work(), no_notify, no_notify) == Submit::DuplicateId);
     CHECK(pool.submit("b", gate.work(), no_notify, no_notify) == Submit::Ok);  // waits
@@ -81,7 +84,8 @@ TEST_CASE("call pool: running plus waiting calls are capped, keys are unique, th
     CHECK(pool.in_flight() == 0);
 }
 
-TEST_CASE("call pool: a cancelled call sees its fd readable and gets no reply", "[call_pool][unit]") {
+TEST_CASE("call pool: a cancelled call sees its fd readable and gets no reply",
+          "[call_pool][unit]") {
     Gate gate;
     CallPool pool(1, 0);
     bool replied = false;
@@ -107,10 +111,13 @@ TEST_CASE("call pool: a cancelled call sees its fd readable and gets no reply", 
 TEST_CASE("call pool: after stop_accepting new calls are Stopping", "[call_pool][unit]") {
     CallPool pool(1, 4);
     pool.stop_accepting();
-    CHECK(pool.submit("late", [](const CallContext&) { return json(); }, no_notify, no_notify) == Submit::Stopping);
+    CHECK(pool.submit(
+              "late", [](const CallContext&) { return json(); }, no_notify, no_notify) ==
+          Submit::Stopping);
 }
 
-TEST_CASE("call pool: without a descriptor for the cancel eventfd the call is refused Busy", "[call_pool][unit]") {
+TEST_CASE("call pool: without a descriptor for the cancel eventfd the call is refused Busy",
+          "[call_pool][unit]") {
 #ifdef __SANITIZE_ADDRESS__
     // The sanitizers need descriptors of their own (UBSan's vptr check probes memory through a
     // pipe) and report a false error without them; the plain build runs this case.
@@ -129,7 +136,8 @@ TEST_CASE("call pool: without a descriptor for the cancel eventfd the call is re
     std::vector<int> held{base};
     for (int fd; (fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0)) >= 0;) held.push_back(fd);
     int exhausted = errno;
-    Submit s = pool.submit("no-fd", [](const CallContext&) { return json(); }, no_notify, no_notify);
+    Submit s = pool.submit(
+        "no-fd", [](const CallContext&) { return json(); }, no_notify, no_notify);
     for (int fd : held) ::close(fd);
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
     CHECK(exhausted == EMFILE);

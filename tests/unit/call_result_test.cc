@@ -14,7 +14,8 @@ using sandbox::Termination;
 namespace {
 
 bool matches_schema(const json& structured) {
-    static auto validator = runtime::schema::Validator::compile(runtime::run_result_schema(), "run_result_schema");
+    static auto validator =
+        runtime::schema::Validator::compile(runtime::run_result_schema(), "run_result_schema");
     REQUIRE(validator);
     auto violations = (*validator)->validate(structured, nullptr);
     for (const auto& v : violations) UNSCOPED_INFO(v.pointer << ": " << v.message);
@@ -42,7 +43,10 @@ std::string all_text(const json& result) {
 }  // namespace
 
 TEST_CASE("utf8_prefix never splits a character", "[call_result]") {
-    std::string s = "a\xC3\xA9" "b\xE2\x82\xAC" "c\xF0\x9F\x98\x80";  // a é b € c 😀
+    std::string s =
+        "a\xC3\xA9"
+        "b\xE2\x82\xAC"
+        "c\xF0\x9F\x98\x80";  // a é b € c 😀
     CHECK(runtime::utf8_prefix(s, 100) == s.size());
     CHECK(runtime::utf8_prefix(s, 1) == 1);
     CHECK(runtime::utf8_prefix(s, 2) == 1);  // inside é
@@ -72,7 +76,13 @@ TEST_CASE("a run that fits is shown whole and matches the schema", "[call_result
 TEST_CASE("a result cut for size points at the resource holding the rest", "[call_result]") {
     Outcome o = exited(0, std::string(1000, 'x'));
     sandbox::Limits limits;
-    RunView view{o, limits, "run-7", {0}, 100, "tooljail://runs/run-7/stdout", "tooljail://runs/run-7/stderr"};
+    RunView view{o,
+                 limits,
+                 "run-7",
+                 {0},
+                 100,
+                 "tooljail://runs/run-7/stdout",
+                 "tooljail://runs/run-7/stderr"};
     json r = runtime::run_result(view);
     const json& s = r["structuredContent"];
     CHECK(matches_schema(s));
@@ -108,7 +118,8 @@ TEST_CASE("output past the capture cap is reported as lost, not as readable", "[
     CHECK(text.find("offset=") == std::string::npos);  // nothing more to read
 }
 
-TEST_CASE("a cut result without a kept copy tells the model to narrow the request", "[call_result]") {
+TEST_CASE("a cut result without a kept copy tells the model to narrow the request",
+          "[call_result]") {
     Outcome o = exited(0, std::string(300, 'z'));
     sandbox::Limits limits;
     json r = runtime::run_result(RunView{o, limits, "run-3", {0}, 100});

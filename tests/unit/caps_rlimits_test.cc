@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "sandbox/caps.h"
 #include "sandbox/rlimits.h"
@@ -160,8 +161,8 @@ TEST_CASE("caps: raise_effective makes the permitted set effective again", "[cap
         cap_free(current);
         std::string mid = status_fields();
         int err = caps::raise_effective(*plan);
-        return "cleared=" + std::to_string(cleared) + " raise=" + std::to_string(err) + " midCapEff=" +
-               parse(mid)["CapEff"] + " " + status_fields();
+        return "cleared=" + std::to_string(cleared) + " raise=" + std::to_string(err) +
+               " midCapEff=" + parse(mid)["CapEff"] + " " + status_fields();
     });
     auto m = parse(out);
     if (m.count("unshare")) {
@@ -271,7 +272,8 @@ TEST_CASE("rlimits: apply sets every limit in the child", "[rlimits][unit]") {
         char block[8192] = {};
         ssize_t first = write(fd, block, sizeof block);
         ssize_t second = write(fd, block, sizeof block);
-        s += " first=" + std::to_string(first) + " second_errno=" + std::to_string(second < 0 ? errno : 0);
+        s += " first=" + std::to_string(first) +
+             " second_errno=" + std::to_string(second < 0 ? errno : 0);
         close(fd);
         return s;
     });

@@ -8,11 +8,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 namespace sandbox::cgroup {
 // Private seam declared in cgroup.h: lets detect() accept plain directories as cgroupfs.

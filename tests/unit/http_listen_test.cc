@@ -2,8 +2,9 @@
 // that every refusal says why (runtime/http/http_listen.h).
 #include "runtime/http/http_listen.h"
 
-#include <catch2/catch.hpp>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 using runtime::ListenAddress;
 using runtime::parse_listen_address;
@@ -42,18 +43,21 @@ TEST_CASE("http listen: authority brackets IPv6 and uses the bound port", "[http
     CHECK(local->authority(5) == "127.0.0.1:5");
 }
 
-TEST_CASE("http listen: non-loopback addresses are refused without authentication", "[http][unit]") {
-    auto text = GENERATE(as<std::string>{}, "0.0.0.0:8080", "192.168.1.10:8080", "10.0.0.1:80", "128.0.0.1:80",
-                         "255.255.255.255:80", "[::]:8080", "[fe80::1]:8080", "[2001:db8::1]:8080",
+TEST_CASE("http listen: non-loopback addresses are refused without authentication",
+          "[http][unit]") {
+    auto text = GENERATE(as<std::string>{}, "0.0.0.0:8080", "192.168.1.10:8080", "10.0.0.1:80",
+                         "128.0.0.1:80", "255.255.255.255:80", "[::]:8080", "[fe80::1]:8080",
+                         "[2001:db8::1]:8080",
                          "[::ffff:127.0.0.1]:8080");  // IPv4-mapped: another socket family
     CAPTURE(text);
     auto parsed = parse_listen_address(text);
     REQUIRE_FALSE(parsed.has_value());
     CHECK(parsed.error().code == sandbox::Errc::InvalidArgument);
-    CHECK(parsed.error().context ==
-          "--http '" + text +
-              "': refusing to listen on a non-loopback address without authentication; give --auth FILE (clients "
-              "from `tooljail token create`) to require bearer tokens, or listen on 127.0.0.0/8, ::1 or localhost");
+    CHECK(parsed.error().context == "--http '" + text +
+                                        "': refusing to listen on a non-loopback address without "
+                                        "authentication; give --auth FILE (clients "
+                                        "from `tooljail token create`) to require bearer tokens, "
+                                        "or listen on 127.0.0.0/8, ::1 or localhost");
 }
 
 TEST_CASE("http listen: with authentication any address is accepted and marked", "[http][unit]") {
@@ -76,22 +80,25 @@ TEST_CASE("http listen: with authentication any address is accepted and marked",
     CHECK_FALSE(parse_listen_address("0.0.0.0:65536", true).has_value());
 }
 
-TEST_CASE("http listen: host names other than localhost are refused, never resolved", "[http][unit]") {
+TEST_CASE("http listen: host names other than localhost are refused, never resolved",
+          "[http][unit]") {
     // Shorthand and integer forms inet_aton(3) would take are not dotted quads.
-    auto text = GENERATE(as<std::string>{}, "example.com:80", "localhost.localdomain:80", "ip6-localhost:80",
-                         "loopback:80", "127.1:80", "0x7f000001:80", "2130706433:80", "127.0.0.1.:80");
+    auto text = GENERATE(as<std::string>{}, "example.com:80", "localhost.localdomain:80",
+                         "ip6-localhost:80", "loopback:80", "127.1:80", "0x7f000001:80",
+                         "2130706433:80", "127.0.0.1.:80");
     CAPTURE(text);
     auto parsed = parse_listen_address(text);
     REQUIRE_FALSE(parsed.has_value());
     CHECK(parsed.error().code == sandbox::Errc::InvalidArgument);
-    CHECK(parsed.error().context == "--http '" + text + "': the address must be an IP address or localhost");
+    CHECK(parsed.error().context ==
+          "--http '" + text + "': the address must be an IP address or localhost");
 }
 
 TEST_CASE("http listen: bad ports are refused", "[http][unit]") {
-    auto text =
-        GENERATE(as<std::string>{}, "", ":", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:99999", "127.0.0.1:123456",
-                 "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:80 ", "127.0.0.1:8o", "127.0.0.1:0x50",
-                 "localhost", "127.0.0.1", "[::1]:", "[::1]:abc", "[::1]:70000");
+    auto text = GENERATE(as<std::string>{}, "", ":", "127.0.0.1:", "127.0.0.1:65536",
+                         "127.0.0.1:99999", "127.0.0.1:123456", "127.0.0.1:-1", "127.0.0.1:+80",
+                         "127.0.0.1: 80", "127.0.0.1:80 ", "127.0.0.1:8o", "127.0.0.1:0x50",
+                         "localhost", "127.0.0.1", "[::1]:", "[::1]:abc", "[::1]:70000");
     CAPTURE(text);
     auto parsed = parse_listen_address(text);
     REQUIRE_FALSE(parsed.has_value());
@@ -134,8 +141,9 @@ TEST_CASE("http listen: --allowed-origin takes scheme://host[:port] only", "[htt
     CHECK(runtime::valid_origin("http://localhost:5173"));
     CHECK(runtime::valid_origin("https://app.example.com"));
     CHECK(runtime::valid_origin("http://[::1]:8080"));
-    auto bad = GENERATE(as<std::string>{}, "", "localhost:5173", "://localhost", "http://", "http://localhost/",
-                        "http://localhost:5173/app", "http://local host", "http://h\xc3\xa9.example");
+    auto bad = GENERATE(as<std::string>{}, "", "localhost:5173", "://localhost", "http://",
+                        "http://localhost/", "http://localhost:5173/app", "http://local host",
+                        "http://h\xc3\xa9.example");
     CAPTURE(bad);
     CHECK_FALSE(runtime::valid_origin(bad));
 }

@@ -2,8 +2,9 @@
 // tests/unit/policy_test.cc covers them again through real policy files.
 #include "runtime/base/json_reader.h"
 
-#include <catch2/catch.hpp>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 namespace jr = runtime::json_reader;
 using nlohmann::json;

@@ -4,7 +4,6 @@
 #include "runtime/tools/json_schema.h"
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/tools/json_schema_internal.h"
 
@@ -180,7 +181,8 @@ TEST_CASE("schema: compile refusals name the pointer", "[schema][unit]") {
                   "tools.d/t.json: /properties/x/pattern: invalid regular expression: "
                   "repetition counts above 1000 are not supported");
         for (const char* good : {"a{1000}", "a{2,}", "a{0,1000}", "\\{99999}"})
-            CHECK(rs::Validator::compile(with_x({{"type", "string"}, {"pattern", good}, {"maxLength", 8}}), "t"));
+            CHECK(rs::Validator::compile(
+                with_x({{"type", "string"}, {"pattern", good}, {"maxLength", 8}}), "t"));
     }
     SECTION("top level must be an object schema with type object") {
         CHECK(compile_error(json::array()) ==

@@ -1,17 +1,20 @@
+#include "runtime/mcp/jsonrpc.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <string>
 
-#include "runtime/mcp/jsonrpc.h"
+#include <catch2/catch.hpp>
+
 #include "runtime/mcp/transport.h"
 
 using namespace runtime;
 using jsonrpc::Kind;
 
 TEST_CASE("jsonrpc: valid requests and notifications", "[jsonrpc][unit]") {
-    auto req = jsonrpc::parse(R"({"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"cursor":"1"}})");
+    auto req =
+        jsonrpc::parse(R"({"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"cursor":"1"}})");
     CHECK(req.kind == Kind::Request);
     CHECK(req.id == 7);
     CHECK(req.method == "tools/list");
@@ -39,7 +42,8 @@ TEST_CASE("jsonrpc: malformed messages get the right error and id", "[jsonrpc][u
         {R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})", jsonrpc::kInvalidRequest, "null"},
         {R"({"jsonrpc":"2.0","id":null,"method":"ping"})", jsonrpc::kInvalidRequest, "null"},
         {R"({"jsonrpc":"2.0","id":{},"method":"ping"})", jsonrpc::kInvalidRequest, "null"},
-        {R"({"jsonrpc":"2.0","id":"x","method":"ping","params":[1]})", jsonrpc::kInvalidRequest, "\"x\""},
+        {R"({"jsonrpc":"2.0","id":"x","method":"ping","params":[1]})", jsonrpc::kInvalidRequest,
+         "\"x\""},
         {R"({"jsonrpc":"2.0","id":2})", jsonrpc::kInvalidRequest, "2"},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":\"\xff\xfe\"}}",
          jsonrpc::kParseError, "null"},
@@ -86,7 +90,8 @@ TEST_CASE("jsonrpc: serialisation survives invalid UTF-8 in program output", "[j
     nlohmann::json msg = jsonrpc::result(1, {{"text", std::string("ok \xff\xfe end")}});
     std::string line = jsonrpc::serialize(msg);
     CHECK(line.find('\n') == std::string::npos);
-    CHECK(nlohmann::json::parse(line)["result"]["text"].get<std::string>().find("end") != std::string::npos);
+    CHECK(nlohmann::json::parse(line)["result"]["text"].get<std::string>().find("end") !=
+          std::string::npos);
 }
 
 namespace {
@@ -119,7 +124,8 @@ struct PipeInput {
 };
 }  // namespace
 
-TEST_CASE("transport: lines, CRLF, empty lines and a final unterminated line", "[transport][unit]") {
+TEST_CASE("transport: lines, CRLF, empty lines and a final unterminated line",
+          "[transport][unit]") {
     PipeInput p;
     p.feed_and_close("a\r\n\n\nb\nc");
     LineReader in(p.r);
@@ -129,7 +135,8 @@ TEST_CASE("transport: lines, CRLF, empty lines and a final unterminated line", "
     CHECK_FALSE(in.next().has_value());
 }
 
-TEST_CASE("transport: an oversized line is discarded whole and reading continues", "[transport][unit]") {
+TEST_CASE("transport: an oversized line is discarded whole and reading continues",
+          "[transport][unit]") {
     PipeInput p;
     std::string big(3 << 20, 'x');
     p.feed_and_close("first\n" + big + "\nafter\n" + big);

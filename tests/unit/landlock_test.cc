@@ -15,10 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 namespace {
 
@@ -193,12 +194,16 @@ TEST_CASE("landlock: only the writable paths can be written; TCP and signals are
     CHECK(r.mkdir_denied == EACCES);
     CHECK(r.read_denied_dir == 0);
     CHECK(r.dev_null == 0);
-    if (abi >= 3) CHECK(r.truncate_denied == EACCES);
-    else WARN("ABI < 3: truncate not handled");
+    if (abi >= 3)
+        CHECK(r.truncate_denied == EACCES);
+    else
+        WARN("ABI < 3: truncate not handled");
 
     CHECK(r.tcp_before == 0);
-    if (abi >= 4) CHECK(r.tcp_after == EACCES);
-    else WARN("ABI < 4: TCP connect not restricted, sub-check skipped");
+    if (abi >= 4)
+        CHECK(r.tcp_after == EACCES);
+    else
+        WARN("ABI < 4: TCP connect not restricted, sub-check skipped");
 
     CHECK(r.unix_before == 0);
     CHECK(r.signal_before == 0);

@@ -8,8 +8,9 @@
 using runtime::log::Level;
 
 TEST_CASE("log: a JSON line carries ts, level, src, msg and the key=value fields", "[log][unit]") {
-    std::string line = runtime::log::json_line("2026-11-22T01:00:00.000Z", Level::Info, "tool_runner.cc:42",
-                                               "call tool=run_python run_id=abc reason=exit exit=0 =x A=b");
+    std::string line =
+        runtime::log::json_line("2026-11-22T01:00:00.000Z", Level::Info, "tool_runner.cc:42",
+                                "call tool=run_python run_id=abc reason=exit exit=0 =x A=b");
     REQUIRE(line.back() == '\n');
     REQUIRE(line.find('\n') == line.size() - 1);
     auto event = nlohmann::json::parse(line);
@@ -24,13 +25,15 @@ TEST_CASE("log: a JSON line carries ts, level, src, msg and the key=value fields
     CHECK_FALSE(event.contains("A"));  // keys are lower-case identifiers
 }
 
-TEST_CASE("log: a JSON line never lets the message overwrite fixed keys or break the line", "[log][unit]") {
-    std::string line = runtime::log::json_line("t", Level::Warn, "f.cc:1",
-                                               "level=debug msg=forged \"quoted\"\nsecond\xff line");
+TEST_CASE("log: a JSON line never lets the message overwrite fixed keys or break the line",
+          "[log][unit]") {
+    std::string line = runtime::log::json_line(
+        "t", Level::Warn, "f.cc:1", "level=debug msg=forged \"quoted\"\nsecond\xff line");
     REQUIRE(line.find('\n') == line.size() - 1);
     auto event = nlohmann::json::parse(line);
     CHECK(event["level"] == "WARN");
-    CHECK(event["msg"].get<std::string>().rfind("level=debug msg=forged \"quoted\"\nsecond", 0) == 0);
+    CHECK(event["msg"].get<std::string>().rfind("level=debug msg=forged \"quoted\"\nsecond", 0) ==
+          0);
 }
 
 TEST_CASE("log: formats parse by name", "[log][unit]") {

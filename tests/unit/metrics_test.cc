@@ -2,8 +2,9 @@
 // buckets/sum/count, outcome labels and the bound on client label values.
 #include "runtime/ops/metrics.h"
 
-#include <catch2/catch.hpp>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 using runtime::metrics::Registry;
 
@@ -32,8 +33,10 @@ TEST_CASE("metrics: label values escape backslash, quote and newline", "[metrics
     Registry r;
     r.on_finished("run_python", "evil\"} 1\nfake_metric{x=\"", "ok", exited(0, 5));
     std::string text = r.render();
-    CHECK(has_line(text, "tooljail_calls_total{tool=\"run_python\",client=\"evil\\\"} 1\\nfake_metric{x=\\\"\","
-                         "outcome=\"ok\"} 1"));
+    CHECK(has_line(
+        text,
+        "tooljail_calls_total{tool=\"run_python\",client=\"evil\\\"} 1\\nfake_metric{x=\\\"\","
+        "outcome=\"ok\"} 1"));
     CHECK(text.find("\nfake_metric") == std::string::npos);
 }
 
@@ -43,11 +46,15 @@ TEST_CASE("metrics: the duration histogram is cumulative with sum and count", "[
     r.on_finished("git_status", "c", "ok", exited(0, 40));      // 0.04: le="0.05"
     r.on_finished("git_status", "c", "ok", exited(0, 400000));  // 400 s: only +Inf
     std::string text = r.render();
-    CHECK(has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"0.001\"} 1"));
-    CHECK(has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"0.025\"} 1"));
-    CHECK(has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"0.05\"} 2"));
+    CHECK(
+        has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"0.001\"} 1"));
+    CHECK(
+        has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"0.025\"} 1"));
+    CHECK(
+        has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"0.05\"} 2"));
     CHECK(has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"300\"} 2"));
-    CHECK(has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"+Inf\"} 3"));
+    CHECK(
+        has_line(text, "tooljail_run_duration_seconds_bucket{tool=\"git_status\",le=\"+Inf\"} 3"));
     CHECK(has_line(text, "tooljail_run_duration_seconds_count{tool=\"git_status\"} 3"));
     CHECK(has_line(text, "tooljail_run_duration_seconds_sum{tool=\"git_status\"} 400.041"));
     CHECK(text.find("# TYPE tooljail_run_duration_seconds histogram\n") != std::string::npos);
@@ -61,8 +68,10 @@ TEST_CASE("metrics: client label values are capped in number and length", "[metr
     r.on_finished("echo", long_name, "ok", exited(0, 1));
     r.on_finished("echo", "client-0", "ok", exited(0, 1));  // known before the cap: keeps its label
     std::string text = r.render();
-    CHECK(has_line(text, "tooljail_calls_total{tool=\"echo\",client=\"client-0\",outcome=\"ok\"} 2"));
-    CHECK(has_line(text, "tooljail_calls_total{tool=\"echo\",client=\"client-63\",outcome=\"ok\"} 1"));
+    CHECK(
+        has_line(text, "tooljail_calls_total{tool=\"echo\",client=\"client-0\",outcome=\"ok\"} 2"));
+    CHECK(has_line(text,
+                   "tooljail_calls_total{tool=\"echo\",client=\"client-63\",outcome=\"ok\"} 1"));
     CHECK(text.find("client=\"client-64\"") == std::string::npos);
     CHECK(has_line(text, "tooljail_calls_total{tool=\"echo\",client=\"other\",outcome=\"ok\"} 11"));
     CHECK(text.find(std::string(65, 'x')) == std::string::npos);

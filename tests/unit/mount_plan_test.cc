@@ -1,10 +1,11 @@
+#include "sandbox/mount_plan.h"
+
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 
-#include "sandbox/mount_plan.h"
+#include <catch2/catch.hpp>
 
 using sandbox::BindMount;
 using sandbox::Errc;
@@ -16,7 +17,8 @@ namespace {
 SandboxConfig base_config() {
     SandboxConfig c;
     c.name = "test";
-    c.binds = {BindMount{"/usr"}, BindMount{"/bin", "", true}, BindMount{"/nonexistent-xyz", "", true}};
+    c.binds = {BindMount{"/usr"}, BindMount{"/bin", "", true},
+               BindMount{"/nonexistent-xyz", "", true}};
     c.etc_entries = {"hostname-does-not-exist-xyz"};
     return c;
 }
@@ -29,7 +31,8 @@ const Op* find(const Plan& p, OpKind kind, const std::string& target) {
 
 }  // namespace
 
-TEST_CASE("mount plan: system binds are read-only, nosuid, nodev, recursive clones", "[mount_plan][unit]") {
+TEST_CASE("mount plan: system binds are read-only, nosuid, nodev, recursive clones",
+          "[mount_plan][unit]") {
     auto plan = build(base_config(), "/run/x/root", "p", "g");
     REQUIRE(plan);
     const Op* usr = find(*plan, OpKind::BindTree, "usr");
@@ -54,7 +57,8 @@ TEST_CASE("mount plan: a host symlink is recreated, not bound", "[mount_plan][un
     CHECK(std::count(plan->bind_sources.begin(), plan->bind_sources.end(), "/bin") == 0);
 }
 
-TEST_CASE("mount plan: optional missing sources are skipped, required ones refused", "[mount_plan][unit]") {
+TEST_CASE("mount plan: optional missing sources are skipped, required ones refused",
+          "[mount_plan][unit]") {
     SandboxConfig c = base_config();
     auto ok = build(c, "/run/x/root", "p", "g");
     REQUIRE(ok);
@@ -66,7 +70,8 @@ TEST_CASE("mount plan: optional missing sources are skipped, required ones refus
     CHECK(bad.error().context.find("/also-missing-xyz") != std::string::npos);
 }
 
-TEST_CASE("mount plan: workspace is read-only, the working directory, noexec by policy", "[mount_plan][unit]") {
+TEST_CASE("mount plan: workspace is read-only, the working directory, noexec by policy",
+          "[mount_plan][unit]") {
     SandboxConfig c = base_config();
     c.workspace = "/usr/share";
     c.workspace_noexec = true;
@@ -83,7 +88,8 @@ TEST_CASE("mount plan: workspace is read-only, the working directory, noexec by 
     CHECK((find(*exec_plan, OpKind::BindTree, "workspace")->attr & MOUNT_ATTR_NOEXEC) == 0);
 }
 
-TEST_CASE("mount plan: /tmp is a size-capped tmpfs, the root is sealed last", "[mount_plan][unit]") {
+TEST_CASE("mount plan: /tmp is a size-capped tmpfs, the root is sealed last",
+          "[mount_plan][unit]") {
     SandboxConfig c = base_config();
     c.limits.tmpfs_bytes = 12345678;
     auto plan = build(c, "/run/x/root", "p", "g");
@@ -101,9 +107,11 @@ TEST_CASE("mount plan: /dev holds only the harmless nodes and is sealed", "[moun
     REQUIRE(plan);
     std::vector<std::string> nodes;
     for (const Op& op : plan->ops)
-        if (op.kind == OpKind::BindTree && op.target.rfind("dev/", 0) == 0) nodes.push_back(op.target);
+        if (op.kind == OpKind::BindTree && op.target.rfind("dev/", 0) == 0)
+            nodes.push_back(op.target);
     std::sort(nodes.begin(), nodes.end());
-    CHECK(nodes == std::vector<std::string>{"dev/full", "dev/null", "dev/random", "dev/urandom", "dev/zero"});
+    CHECK(nodes == std::vector<std::string>{"dev/full", "dev/null", "dev/random", "dev/urandom",
+                                            "dev/zero"});
     const Op* seal = find(*plan, OpKind::SetAttr, "dev");
     REQUIRE(seal != nullptr);
     CHECK((seal->attr & MOUNT_ATTR_RDONLY) != 0);
@@ -122,15 +130,15 @@ TEST_CASE("mount plan: generated identity files, never the host's", "[mount_plan
 
 TEST_CASE("mount plan: hostile and colliding paths are refused", "[mount_plan][unit]") {
     auto [source, target] = GENERATE(table<std::string, std::string>({
-        {"usr", ""},              // relative
-        {"/usr/../etc", ""},      // dot-dot
-        {"/usr/", ""},            // trailing slash
-        {"/usr//lib", ""},        // empty component
-        {"/usr", "/proc/x"},      // under /proc
-        {"/usr", "/dev"},         // onto /dev
-        {"/usr", "/tmp"},         // onto /tmp
-        {"/usr", "/etc"},         // onto /etc
-        {"/usr", "/"},            // the root itself
+        {"usr", ""},          // relative
+        {"/usr/../etc", ""},  // dot-dot
+        {"/usr/", ""},        // trailing slash
+        {"/usr//lib", ""},    // empty component
+        {"/usr", "/proc/x"},  // under /proc
+        {"/usr", "/dev"},     // onto /dev
+        {"/usr", "/tmp"},     // onto /tmp
+        {"/usr", "/etc"},     // onto /etc
+        {"/usr", "/"},        // the root itself
     }));
     SandboxConfig c = base_config();
     c.binds = {BindMount{source, target}};
@@ -140,7 +148,8 @@ TEST_CASE("mount plan: hostile and colliding paths are refused", "[mount_plan][u
 }
 
 TEST_CASE("mount plan: etc entries must be plain relative names", "[mount_plan][unit]") {
-    auto name = GENERATE(std::string(""), std::string("../shadow"), std::string("/shadow"), std::string("a/../b"));
+    auto name = GENERATE(std::string(""), std::string("../shadow"), std::string("/shadow"),
+                         std::string("a/../b"));
     SandboxConfig c = base_config();
     c.etc_entries = {name};
     CHECK_FALSE(build(c, "/run/x/root", "p", "g"));

@@ -1,25 +1,26 @@
 // Policy validation tables: accepted edge values, one failing example per rule (mounts, env,
 // identity, limits...), each of which must name the file and the JSON pointer of the offending
 // field, and the env.set/env.pass rules.
-#include <catch2/catch.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/policy/policy.h"
 #include "sandbox/seccomp.h"
 #include "tests/unit/policy_test_util.h"
 
 using nlohmann::json;
-using runtime::EnvLookup;
-using runtime::Policy;
 using policytest::base_policy;
 using policytest::error_of;
 using policytest::fake_env;
 using policytest::kLabel;
 using policytest::kNoEnv;
 using policytest::parse;
+using runtime::EnvLookup;
+using runtime::Policy;
 
 TEST_CASE("policy: accepted edge values", "[policy][unit]") {
     json doc = base_policy();

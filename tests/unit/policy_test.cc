@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,18 +13,20 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "sandbox/seccomp.h"
 #include "tests/unit/policy_test_util.h"
 
 using nlohmann::json;
-using runtime::EnvLookup;
-using runtime::Policy;
 using policytest::base_policy;
 using policytest::error_of;
 using policytest::fake_env;
 using policytest::kLabel;
 using policytest::kNoEnv;
 using policytest::parse;
+using runtime::EnvLookup;
+using runtime::Policy;
 
 namespace {
 

@@ -1,11 +1,12 @@
 // Shared by the policy unit tests: a complete, valid base policy and parse/error helpers.
 #pragma once
 
-#include <catch2/catch.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/policy/policy.h"
 

@@ -1,11 +1,13 @@
 // Token buckets and the keyed limiter (runtime/ops/rate_limit.h) and admission on top of them
 // (runtime/ops/admission.h), over a fake clock: refill math, burst, the retry time, the key bound.
-#include <catch2/catch.hpp>
+#include "runtime/ops/rate_limit.h"
+
 #include <chrono>
 #include <string>
 
+#include <catch2/catch.hpp>
+
 #include "runtime/ops/admission.h"
-#include "runtime/ops/rate_limit.h"
 
 namespace rl = runtime::rate_limit;
 using namespace std::chrono_literals;
@@ -41,14 +43,16 @@ TEST_CASE("rate limit: parse RATE and RATE/BURST", "[rate_limit][unit]") {
 }
 
 TEST_CASE("rate limit: malformed rates are refused with the expected form", "[rate_limit][unit]") {
-    auto text = GENERATE("", "-1", "abc", "5/", "5/0", "5/1.5", "/5", "inf", "nan", "1e7", "5/x", " 5", "5/10/2");
+    auto text = GENERATE("", "-1", "abc", "5/", "5/0", "5/1.5", "/5", "inf", "nan", "1e7", "5/x",
+                         " 5", "5/10/2");
     auto r = rl::parse_rate(text);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == sandbox::Errc::InvalidArgument);
     CHECK(r.error().message().find("RATE/BURST") != std::string::npos);
 }
 
-TEST_CASE("rate limit: a bucket allows its burst, then one token per 1/rate seconds", "[rate_limit][unit]") {
+TEST_CASE("rate limit: a bucket allows its burst, then one token per 1/rate seconds",
+          "[rate_limit][unit]") {
     FakeClock clock;
     rl::TokenBucket bucket({2, 3}, clock.now);
     for (int i = 0; i < 3; ++i) CHECK(bucket.take(clock.now) == 0);
@@ -93,7 +97,8 @@ TEST_CASE("rate limit: keys have buckets of their own", "[rate_limit][unit]") {
     CHECK(limiter.size() == 2);
 }
 
-TEST_CASE("rate limit: the key table stays bounded; idle full buckets make room", "[rate_limit][unit]") {
+TEST_CASE("rate limit: the key table stays bounded; idle full buckets make room",
+          "[rate_limit][unit]") {
     FakeClock clock;
     rl::KeyedLimiter limiter(3, clock.fn());
     rl::Rate rate{1, 1};
@@ -122,7 +127,8 @@ TEST_CASE("rate limit: the key table stays bounded; idle full buckets make room"
     }
 }
 
-TEST_CASE("admission: client limit first, then the tool's, with per-tool overrides", "[admission][unit]") {
+TEST_CASE("admission: client limit first, then the tool's, with per-tool overrides",
+          "[admission][unit]") {
     FakeClock clock;
     runtime::AdmissionOptions options;
     options.client_rate = {1, 2};

@@ -1,5 +1,5 @@
-// Record schema v1 (runtime/records/record_schema.h): typed structs <-> JSON round trips, the fold of
-// entries into records, trace context and time parsing.
+// Record schema v1 (runtime/records/record_schema.h): typed structs <-> JSON round trips, the fold
+// of entries into records, trace context and time parsing.
 #include "runtime/records/record_schema.h"
 
 #include <catch2/catch.hpp>

@@ -1,5 +1,6 @@
-// The record store (runtime/records/record_store.h): durable start/end entries, markers and recovery of
-// interrupted runs, concurrent writers, refusals, retention. Tampering: record_verify_test.cc.
+// The record store (runtime/records/record_store.h): durable start/end entries, markers and
+// recovery of interrupted runs, concurrent writers, refusals, retention. Tampering:
+// record_verify_test.cc.
 #include "runtime/records/record_store.h"
 
 #include <signal.h>
@@ -8,9 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <filesystem>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/records/record_journal.h"
 #include "runtime/records/record_verify.h"

@@ -1,8 +1,10 @@
-// `tooljail runs verify` (runtime/records/record_verify.h): each kind of tampering is detected and named.
+// `tooljail runs verify` (runtime/records/record_verify.h): each kind of tampering is detected and
+// named.
 #include "runtime/records/record_verify.h"
 
-#include <catch2/catch.hpp>
 #include <filesystem>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/records/record_journal.h"
 #include "tests/unit/record_test_util.h"

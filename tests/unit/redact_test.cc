@@ -1,11 +1,12 @@
-// Redaction before anything reaches a run record (runtime/records/redact.h): each secret form, in keys,
-// values, argv and env, and the things that must NOT be redacted.
+// Redaction before anything reaches a run record (runtime/records/redact.h): each secret form, in
+// keys, values, argv and env, and the things that must NOT be redacted.
 #include "runtime/records/redact.h"
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 namespace rd = runtime::redact;
 using nlohmann::json;

@@ -1,8 +1,9 @@
 // Resource URIs and the run archive: exact forms accepted, everything else refused; runs are
 // bounded and visible only to their owner.
+#include "runtime/mcp/resources.h"
+
 #include <catch2/catch.hpp>
 
-#include "runtime/mcp/resources.h"
 #include "runtime/mcp/run_archive.h"
 
 using runtime::ArchivedRun;
@@ -38,15 +39,27 @@ TEST_CASE("resource URIs: the documented forms", "[resources]") {
 }
 
 TEST_CASE("resource URIs: everything else is refused", "[resources]") {
-    for (const char* bad : {
-             "", "tooljail://", "tooljail://runs", "tooljail://runs/", "file:///etc/passwd",
-             "tooljail://runs/../x", "tooljail://runs/a/b/stdout", "tooljail://runs/r/stdin",
-             "tooljail://runs/r/stdout?offset=-1", "tooljail://runs/r/stdout?offset=1x",
-             "tooljail://runs/r/stdout?offset=1&offset=2", "tooljail://runs/r/stdout?length=0",
-             "tooljail://runs/r/stdout?length=1048577", "tooljail://runs/r/stdout?page=1",
-             "tooljail://runs/r/stdout?offset", "tooljail://runs/r?offset=1", "tooljail://policies/a b",
-             "tooljail://policies/default?x=1", "tooljail://tools/x/limits", "TOOLJAIL://runs/r",
-             "tooljail://runs/r/stdout?offset=99999999999999"}) {
+    for (const char* bad : {"",
+                            "tooljail://",
+                            "tooljail://runs",
+                            "tooljail://runs/",
+                            "file:///etc/passwd",
+                            "tooljail://runs/../x",
+                            "tooljail://runs/a/b/stdout",
+                            "tooljail://runs/r/stdin",
+                            "tooljail://runs/r/stdout?offset=-1",
+                            "tooljail://runs/r/stdout?offset=1x",
+                            "tooljail://runs/r/stdout?offset=1&offset=2",
+                            "tooljail://runs/r/stdout?length=0",
+                            "tooljail://runs/r/stdout?length=1048577",
+                            "tooljail://runs/r/stdout?page=1",
+                            "tooljail://runs/r/stdout?offset",
+                            "tooljail://runs/r?offset=1",
+                            "tooljail://policies/a b",
+                            "tooljail://policies/default?x=1",
+                            "tooljail://tools/x/limits",
+                            "TOOLJAIL://runs/r",
+                            "tooljail://runs/r/stdout?offset=99999999999999"}) {
         INFO(bad);
         CHECK_FALSE(parse_resource_uri(bad));
     }
@@ -66,8 +79,13 @@ TEST_CASE("cursors are decimal offsets within the list", "[resources]") {
 
 namespace {
 ArchivedRun run(const std::string& id, const std::string& owner, size_t bytes) {
-    return ArchivedRun{id, owner, "tool", std::chrono::system_clock::now(), nlohmann::json::object(),
-                       std::string(bytes, 'o'), ""};
+    return ArchivedRun{id,
+                       owner,
+                       "tool",
+                       std::chrono::system_clock::now(),
+                       nlohmann::json::object(),
+                       std::string(bytes, 'o'),
+                       ""};
 }
 }  // namespace
 

@@ -21,13 +21,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 namespace {
 
@@ -57,7 +58,8 @@ struct Attempt {
     long ret = 0;
     int err = 0;
     std::string describe() const {
-        if (!exited) return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+        if (!exited)
+            return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
         return "returned " + std::to_string(ret) + " errno " + std::to_string(err) + " (" +
                strerror(err) + ")";
     }
@@ -196,7 +198,9 @@ long call_socket_unix() { return open_socket(AF_UNIX, SOCK_STREAM, 0); }
 long call_socket_inet() { return open_socket(AF_INET, SOCK_DGRAM, 0); }
 long call_socket_inet6() { return open_socket(AF_INET6, SOCK_DGRAM, 0); }
 long call_socket_netlink_route() { return open_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE); }
-long call_socket_netlink_netfilter() { return open_socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER); }
+long call_socket_netlink_netfilter() {
+    return open_socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
+}
 long call_socket_packet() { return open_socket(AF_PACKET, SOCK_RAW, 0); }
 long call_socket_packet_high() { return open_socket((1L << 32) | AF_PACKET, SOCK_RAW, 0); }
 long call_socket_vsock() { return open_socket(AF_VSOCK, SOCK_STREAM, 0); }
@@ -207,7 +211,8 @@ long call_pipe_roundtrip() {
     int p[2];
     if (pipe(p) != 0) return -1;
     char buf[5] = {};
-    bool ok = write(p[1], "hello", 5) == 5 && read(p[0], buf, 5) == 5 && memcmp(buf, "hello", 5) == 0;
+    bool ok =
+        write(p[1], "hello", 5) == 5 && read(p[0], buf, 5) == 5 && memcmp(buf, "hello", 5) == 0;
     close(p[0]);
     close(p[1]);
     return ok ? 0 : -1;
@@ -319,8 +324,7 @@ TEST_CASE("seccomp default: personality allows only PER_LINUX and the query", "[
     check_fails_with(default_errno(), call_personality_no_aslr_high, EPERM);
 }
 
-TEST_CASE("seccomp default: socket families outside the allowlist are denied",
-          "[seccomp][unit]") {
+TEST_CASE("seccomp default: socket families outside the allowlist are denied", "[seccomp][unit]") {
     check_allowed(default_errno(), call_socket_unix);
     check_allowed(default_errno(), call_socket_inet);
     check_allowed(default_errno(), call_socket_inet6);
@@ -557,7 +561,8 @@ std::vector<uint64_t> interesting_values(uint32_t a, uint32_t b) {
     for (int i = 0; i < 20000; ++i) lows.push_back(static_cast<uint32_t>(rng()));
     std::vector<uint64_t> out;
     for (uint64_t low : lows)
-        for (uint64_t high : {0ULL, 1ULL, 0x80000000ULL, 0xffffffffULL}) out.push_back(high << 32 | low);
+        for (uint64_t high : {0ULL, 1ULL, 0x80000000ULL, 0xffffffffULL})
+            out.push_back(high << 32 | low);
     return out;
 }
 

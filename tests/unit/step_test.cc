@@ -1,8 +1,9 @@
 #include "sandbox/step.h"
 
-#include <catch2/catch.hpp>
 #include <string>
 #include <utility>
+
+#include <catch2/catch.hpp>
 
 using sandbox::Step;
 

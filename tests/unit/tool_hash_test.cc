@@ -1,13 +1,14 @@
-// The drift hash (runtime/tools/tool_hash.h): stable across key order and formatting, different when
-// anything a client is told or the server runs changes.
+// The drift hash (runtime/tools/tool_hash.h): stable across key order and formatting, different
+// when anything a client is told or the server runs changes.
 #include "runtime/tools/tool_hash.h"
-#include "runtime/tools/tool_registry.h"
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
+#include <catch2/catch.hpp>
+
+#include "runtime/tools/tool_registry.h"
 #include "sandbox/base/sys.h"
 
 using nlohmann::json;
@@ -15,7 +16,8 @@ using nlohmann::json;
 namespace {
 
 std::string source_dir() {
-    if (const char* env = std::getenv("TOOLJAIL_SOURCE_DIR"); env != nullptr && *env != '\0') return env;
+    if (const char* env = std::getenv("TOOLJAIL_SOURCE_DIR"); env != nullptr && *env != '\0')
+        return env;
     return TOOLJAIL_SOURCE_DIR;
 }
 
@@ -81,13 +83,16 @@ TEST_CASE("tool hash: changes with the description, schemas, argv and policy") {
         INFO(what);
         CHECK(hash_of(m) != h);
     };
-    changed("description", [](json& m) { m["description"] = m["description"].get<std::string>() + " "; });
+    changed("description",
+            [](json& m) { m["description"] = m["description"].get<std::string>() + " "; });
     changed("title", [](json& m) { m["title"] = "Other"; });
-    changed("inputSchema", [](json& m) { m["inputSchema"]["properties"]["path"]["maxLength"] = 1; });
+    changed("inputSchema",
+            [](json& m) { m["inputSchema"]["properties"]["path"]["maxLength"] = 1; });
     changed("outputSchema", [](json& m) { m["outputSchema"] = {{"type", "object"}}; });
     changed("argv literal", [](json& m) { m["argv"][0] = "/usr/bin/tac"; });
     changed("argv order", [](json& m) { std::swap(m["argv"][1], m["argv"][2]); });
-    changed("policy", [](json& m) { m["policy"] = m["policy"] == "strict" ? "default" : "strict"; });
+    changed("policy",
+            [](json& m) { m["policy"] = m["policy"] == "strict" ? "default" : "strict"; });
     changed("annotations", [](json& m) { m["annotations"]["readOnlyHint"] = false; });
 }
 
@@ -101,8 +106,9 @@ TEST_CASE("tool hash: the enabled flag is not a change") {
 }
 
 TEST_CASE("tool hash: a loaded tool hashes its manifest text") {
-    auto policies = runtime::load_policy_dir(source_dir() + "/policies",
-                                             [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+    auto policies = runtime::load_policy_dir(
+        source_dir() + "/policies",
+        [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
     REQUIRE(policies);
     std::string text = shipped("read_file");
     auto tool = runtime::parse_tool(text, "tools.d/read_file.json", *policies);

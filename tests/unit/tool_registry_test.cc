@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,8 @@
 #include <optional>
 #include <set>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 using nlohmann::json;
 using runtime::PolicySet;

@@ -6,10 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/tools/tool_kill_switch.h"
 
@@ -20,7 +21,8 @@ const std::string kHash(64, 'a');
 struct TempDir {
     std::string path;
     TempDir() {
-        std::string templ = std::filesystem::temp_directory_path().string() + "/tooljail-lock-XXXXXX";
+        std::string templ =
+            std::filesystem::temp_directory_path().string() + "/tooljail-lock-XXXXXX";
         REQUIRE(::mkdtemp(templ.data()) != nullptr);
         path = templ;
     }
@@ -43,8 +45,9 @@ std::string lock_error(const std::string& text) {
 }  // namespace
 
 TEST_CASE("tools lock: a valid file parses and round-trips") {
-    auto lock = runtime::parse_tools_lock(R"({"read_file": ")" + kHash + R"(", "git_log": ")" + std::string(64, '0') + "\"}",
-                                          "tools.lock");
+    auto lock = runtime::parse_tools_lock(
+        R"({"read_file": ")" + kHash + R"(", "git_log": ")" + std::string(64, '0') + "\"}",
+        "tools.lock");
     REQUIRE(lock);
     CHECK(lock->size() == 2);
     CHECK(lock->at("read_file") == kHash);
@@ -61,11 +64,15 @@ TEST_CASE("tools lock: strict, every error names the file and the entry") {
     CHECK_THAT(lock_error("[]"), Catch::Contains("tools.lock: expected an object"));
     CHECK_THAT(lock_error(R"({"read_file": ")" + kHash + R"(", "read_file": ")" + kHash + "\"}"),
                Catch::Contains("/read_file: duplicate key"));
-    CHECK_THAT(lock_error(R"({"Read-File": ")" + kHash + "\"}"), Catch::Contains("/Read-File: not a tool name"));
+    CHECK_THAT(lock_error(R"({"Read-File": ")" + kHash + "\"}"),
+               Catch::Contains("/Read-File: not a tool name"));
     CHECK_THAT(lock_error(R"({"read_file": 1})"), Catch::Contains("/read_file: expected a sha256"));
-    CHECK_THAT(lock_error(R"({"read_file": ")" + std::string(63, 'a') + "\"}"), Catch::Contains("/read_file"));
-    CHECK_THAT(lock_error(R"({"read_file": ")" + std::string(64, 'A') + "\"}"), Catch::Contains("/read_file"));
-    CHECK_THAT(lock_error(R"({"read_file": {"sha256": ")" + kHash + "\"}}"), Catch::Contains("/read_file"));
+    CHECK_THAT(lock_error(R"({"read_file": ")" + std::string(63, 'a') + "\"}"),
+               Catch::Contains("/read_file"));
+    CHECK_THAT(lock_error(R"({"read_file": ")" + std::string(64, 'A') + "\"}"),
+               Catch::Contains("/read_file"));
+    CHECK_THAT(lock_error(R"({"read_file": {"sha256": ")" + kHash + "\"}}"),
+               Catch::Contains("/read_file"));
 }
 
 TEST_CASE("tools lock: written atomically with mode 0644; a missing file says how to make one") {
@@ -86,15 +93,17 @@ TEST_CASE("tools lock: written atomically with mode 0644; a missing file says ho
     REQUIRE(read);
     CHECK(read->at("read_file") == kHash);
     // No temporary left behind.
-    CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) == 1);
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+                        std::filesystem::directory_iterator()) == 1);
 }
 
 TEST_CASE("disabled tools: strict parsing, a missing file disables nothing") {
-    auto ok = runtime::parse_disabled_tools(R"({"disabled": ["git_log", "read_file"]})", "disabled.json");
+    auto ok =
+        runtime::parse_disabled_tools(R"({"disabled": ["git_log", "read_file"]})", "disabled.json");
     REQUIRE(ok);
     CHECK(*ok == runtime::DisabledTools{"git_log", "read_file"});
-    for (const char* bad : {"[]", R"({"disabled": "git_log"})", R"({"disabled": [1]})", R"({"disabled": ["A"]})",
-                            R"({"disabled": [], "x": 1})", "{}"}) {
+    for (const char* bad : {"[]", R"({"disabled": "git_log"})", R"({"disabled": [1]})",
+                            R"({"disabled": ["A"]})", R"({"disabled": [], "x": 1})", "{}"}) {
         INFO(bad);
         auto parsed = runtime::parse_disabled_tools(bad, "disabled.json");
         REQUIRE_FALSE(parsed);

@@ -1,9 +1,10 @@
 #include "sandbox/warm_request.h"
 
-#include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 namespace wr = sandbox::warm_request;
 
