@@ -22,6 +22,7 @@
 #include "sandbox/step.h"
 #include "sandbox/warm_child.h"
 #include "sandbox/warm_request.h"
+#include "sandbox/workspace_access.h"
 
 namespace sandbox {
 namespace {
@@ -157,6 +158,8 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
                         label + "user namespace: mapping to another host uid/gid requires root");
         ids.allow_setgroups = false;
     }
+    if (auto access = check_workspace_access(c.workspace, ids); !access)
+        return fail(std::move(access).error().with_prefix(label + "mounts: "));
 
     std::string uid = std::to_string(c.uid), gid = std::to_string(c.gid);
     std::string passwd =

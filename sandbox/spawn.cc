@@ -17,6 +17,7 @@
 #include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/step.h"
+#include "sandbox/workspace_access.h"
 
 namespace sandbox {
 namespace {
@@ -144,9 +145,7 @@ Error child_failure_error(const Prepared& p, const child::Failure& failure,
             else if (failure.detail == mounts::kFailedStaging)
                 detail = ": staging root " + p.mounts.staging;
             else if (failure.detail == mounts::kFailedCwd)
-                detail = ": the sandbox user (host uid " + std::to_string(p.ids.host_uid) +
-                         ") cannot enter the workspace " + p.config.workspace +
-                         " (it needs search permission for others, or a host_uid that owns it)";
+                detail = ": " + workspace_denied(p.config.workspace, p.ids.host_uid);
             break;
         case Step::Execve: detail = ": " + std::string(argv0); break;
         default: break;

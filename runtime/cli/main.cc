@@ -12,6 +12,7 @@
 #include "runtime/cli/serve_command.h"
 #include "runtime/cli/token_command.h"
 #include "runtime/cli/tools_command.h"
+#include "runtime/cli/usage.h"
 #include "runtime/http/http_transport.h"
 
 int main(int argc, char** argv) {
@@ -60,8 +61,11 @@ int main(int argc, char** argv) {
     run_cmd->add_option(
         "--traceparent", run.traceparent,
         "W3C traceparent whose trace id the record carries (default: $TRACEPARENT)");
-    run_cmd->add_option("command", run.argv, "PROGRAM [ARGS...] (after --)")->required();
-    run_cmd->prefix_command(false);
+    run_cmd->add_option("command", run.argv, "PROGRAM [ARGS...] (after --, or as the last words)")
+        ->required();
+    // Everything from the program on is its argv, as with env(1) and timeout(1): "tooljail run
+    // ls -la" runs "ls -la", and "tooljail run echo --json" prints --json.
+    run_cmd->positionals_at_end(true);
 
     runtime::ServeOptions serve;
     runtime::HttpOptions http_options;
@@ -307,12 +311,23 @@ int main(int argc, char** argv) {
         state_opt(sub);
     }
 
+    const std::vector<std::string> args(argv + 1, argv + argc);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() != 0) {
+            if (auto hint = runtime::usage::misplaced_option(app, args)) {
+                std::cerr << "tooljail: " << *hint << "\n";
+                return runtime::kExitSandboxError;
+            }
+        }
         int rc = app.exit(e);
         // Usage errors share "tooljail failed" with sandbox errors (125), like timeout(1).
         return rc == 0 ? 0 : runtime::kExitSandboxError;
+    }
+    if (auto hint = runtime::usage::unexpanded_tilde(app)) {
+        std::cerr << "tooljail: " << *hint << "\n";
+        return runtime::kExitSandboxError;
     }
     runtime::log::Level level;
     if (!runtime::log::parse_level(log_level, level)) {
@@ -328,6 +343,11 @@ int main(int argc, char** argv) {
     runtime::log::set_format(format);
 
     if (*run_cmd) {
+        for (const std::string& arg :
+             runtime::usage::run_options_after_program(*run_cmd, run.argv, args))
+            std::cerr << "tooljail: note: " << arg
+                      << " comes after the program, so the program gets it; tooljail's own options "
+                         "go before the program (or put -- before the program)\n";
         if (no_workspace)
             run.workspace = std::string();
         else if (!workspace.empty())

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "runtime/base/json_reader.h"
 #include "runtime/base/log.h"
 #include "runtime/policy/merge.h"
 #include "runtime/policy/policy.h"
@@ -51,15 +52,62 @@ sandbox::Result<std::string> read_stdin(uint64_t cap) {
     }
 }
 
-void report_error(const RunOptions& options, const std::string& message) {
+// Whose mistake stopped the run, for --json's "reason": "usage" (the command line asked for
+// something that cannot be: fix the command) or "sandbox_error" (the host, a policy file or the
+// record store failed: the operator's to fix). Both exit kExitSandboxError.
+enum class Fault { Usage, Sandbox };
+
+void report_error(const RunOptions& options, Fault fault, const std::string& message) {
     if (options.json) {
         nlohmann::json doc = {{"status", "error"},
-                              {"reason", "sandbox_error"},
+                              {"reason", fault == Fault::Usage ? "usage" : "sandbox_error"},
                               {"policy", options.policy},
                               {"error", message}};
         std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }
     std::cerr << "tooljail: " << message << "\n";
+}
+
+// The workspace as the command line asks for it: nullopt (no --workspace) is the current
+// directory, "" (--no-workspace) none. Never "/": binding the whole filesystem as the
+// workspace is a mistake, not a wish.
+sandbox::Result<std::string> resolve_workspace(const std::optional<std::string>& asked) {
+    if (asked && asked->empty()) return std::string();
+    std::string path;
+    if (!asked) {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd))
+            return sandbox::fail(sandbox::sys_error(
+                "cannot determine the current directory for the workspace (pass --workspace DIR)"));
+        path = cwd;
+    } else {
+        char resolved[PATH_MAX];
+        if (!::realpath(asked->c_str(), resolved))
+            return sandbox::fail(sandbox::sys_error("workspace " + *asked));
+        path = resolved;
+    }
+    if (path == "/")
+        return sandbox::fail(
+            sandbox::Errc::InvalidArgument,
+            asked ? "--workspace " + *asked +
+                        " is the whole filesystem; name the project's directory instead"
+                  : std::string("the workspace would be / (the current directory), the whole "
+                                "filesystem: run tooljail from the project's directory, or pass "
+                                "--workspace DIR or --no-workspace"));
+    return path;
+}
+
+// "ci, default, strict": the policies a --policy could name, for the message of a wrong one.
+std::string policy_names(const std::string& dir) {
+    auto files = json_reader::list_json_files(dir, "policy directory", "none");
+    if (!files) return "none readable";
+    std::string names;
+    for (const std::string& file : *files) {
+        std::string stem = file.substr(file.rfind('/') + 1);
+        stem.resize(stem.size() - 5);  // ".json"
+        names += (names.empty() ? "" : ", ") + stem;
+    }
+    return names.empty() ? "none" : names;
 }
 
 }  // namespace
@@ -137,27 +185,27 @@ records::RunStart initial_record(const RunOptions& options) {
 int run_command(const RunOptions& options) {
     // The record store comes first, so that every refusal below is recorded too.
     std::unique_ptr<RecordStore> store;
-    std::string records_dir =
-        options.records_dir.empty() ? default_records_dir() : options.records_dir;
     RecordOptions record_options;
-    record_options.dir = records_dir;
+    record_options.dir = options.records_dir;  // "" = default_records_dir()
     record_options.syslog = options.syslog;
-    if (auto opened = RecordStore::open(record_options)) {
+    auto opened = RecordStore::open(record_options);
+    const std::string records_dir = opened ? (*opened)->dir() : options.records_dir;
+    const std::string store_name = records_dir.empty() ? "" : " " + records_dir;
+    if (opened) {
         store = std::move(*opened);
     } else if (!options.records_fail_open) {
-        report_error(options,
-                     "cannot open the record store " + records_dir + ": " +
-                         opened.error().message() +
+        report_error(options, Fault::Sandbox,
+                     "cannot open the record store" + store_name + ": " + opened.error().message() +
                          "; refusing to run without a record (--records-fail-open runs anyway)");
         return kExitSandboxError;
     } else {
         std::cerr << "tooljail: warning: running without a record (--records-fail-open): cannot "
-                     "open the record store "
-                  << records_dir << ": " << opened.error().message() << "\n";
+                     "open the record store"
+                  << store_name << ": " << opened.error().message() << "\n";
     }
     records::RunStart record = initial_record(options);
-    auto refuse = [&](const char* reason, const std::string& message) {
-        report_error(options, message);
+    auto refuse = [&](const char* reason, Fault fault, const std::string& message) {
+        report_error(options, fault, message);
         if (store) {
             if (auto r = store->refuse({record, reason, message}); !r)
                 std::cerr << "tooljail: records: could not record the refusal in " << records_dir
@@ -167,7 +215,7 @@ int run_command(const RunOptions& options) {
     };
 
     if (options.argv.empty())
-        return refuse(records::kValidationError,
+        return refuse(records::kValidationError, Fault::Usage,
                       "no program given (usage: tooljail run [OPTIONS] -- PROGRAM [ARGS...])");
     // A policy is named, never a path: "--policy ../x" must not reach files outside the directory.
     bool plain = !options.policy.empty() && options.policy.size() <= 64;
@@ -175,34 +223,29 @@ int run_command(const RunOptions& options) {
         plain = plain &&
                 ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
     if (!plain)
-        return refuse(records::kValidationError,
+        return refuse(records::kValidationError, Fault::Usage,
                       "--policy must be a policy name ([a-z0-9_-], at most 64), got '" +
                           options.policy + "'");
     std::string dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
     auto policy = load_policy_file(dir + "/" + options.policy + ".json", process_env());
+    if (!policy && policy.error().sys_errno == ENOENT)
+        return refuse(records::kPolicyDenied, Fault::Usage,
+                      "unknown policy '" + options.policy + "' (policies in " + dir + ": " +
+                          policy_names(dir) + ")");
     if (!policy)
-        return refuse(records::kPolicyDenied,
+        return refuse(records::kPolicyDenied, Fault::Sandbox,
                       "policy '" + options.policy + "': " + policy.error().message());
     record.policy_sha256 = sandbox::sha256_hex(policy->source);
     RunSite site;
-    if (!options.workspace) {
-        char cwd[PATH_MAX];
-        if (!::getcwd(cwd, sizeof cwd))
-            return refuse(records::kValidationError,
-                          "cannot determine the current directory for the workspace");
-        site.workspace = cwd;
-    } else if (!options.workspace->empty()) {
-        char resolved[PATH_MAX];
-        if (!::realpath(options.workspace->c_str(), resolved))
-            return refuse(records::kValidationError,
-                          sandbox::sys_error("workspace " + *options.workspace).message());
-        site.workspace = resolved;
-    }
+    auto workspace = resolve_workspace(options.workspace);
+    if (!workspace)
+        return refuse(records::kValidationError, Fault::Usage, workspace.error().message());
+    site.workspace = std::move(*workspace);
     record.workspace = site.workspace;
     if (options.timeout_seconds) {
         double s = *options.timeout_seconds;
         if (!(s > 0) || s > 86400)
-            return refuse(records::kValidationError,
+            return refuse(records::kValidationError, Fault::Usage,
                           "--timeout must be between 0 and 86400 seconds");
         site.wall_timeout = sandbox::Millis{static_cast<int64_t>(std::ceil(s * 1000))};
     }
@@ -212,16 +255,17 @@ int run_command(const RunOptions& options) {
     request.argv = options.argv;
     if (options.forward_stdin) {
         auto data = read_stdin(config.limits.stdin_bytes);
-        if (!data) return refuse(records::kValidationError, data.error().message());
+        if (!data) return refuse(records::kValidationError, Fault::Usage, data.error().message());
         record.stdin_bytes = data->size();
         record.stdin_sha256 = sandbox::sha256_hex(*data);
         request.stdin_data = std::move(*data);
     }
 
     auto host = sandbox::Host::open({});
-    if (!host) return refuse(records::kSandboxError, "host: " + host.error().message());
+    if (!host)
+        return refuse(records::kSandboxError, Fault::Sandbox, "host: " + host.error().message());
     auto sb = sandbox::Sandbox::prepare(config, *host);
-    if (!sb) return refuse(records::kSandboxError, sb.error().message());
+    if (!sb) return refuse(records::kSandboxError, Fault::Sandbox, sb.error().message());
 
     // SIGINT/SIGTERM to tooljail cancel the run (the whole tree dies) instead of orphaning it.
     // Blocked before the start entry, so a signal after it is a recorded cancellation.
@@ -256,7 +300,7 @@ int run_command(const RunOptions& options) {
     RecordedRun ran = run_recorded(**sb, std::move(request), std::move(record),
                                    {store.get(), options.records_fail_open}, hooks, "run");
     if (ran.refused) {
-        report_error(options,
+        report_error(options, Fault::Sandbox,
                      "cannot record the start of the run in " + records_dir + ": " +
                          ran.refused->message() +
                          "; refusing to run without a record (--records-fail-open runs anyway)");

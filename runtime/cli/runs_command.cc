@@ -409,7 +409,12 @@ int retention(const RunsOptions& o, const std::string& dir, bool apply) {
 }
 
 int run_action(const RunsOptions& o) {
-    std::string dir = o.records.empty() ? default_records_dir() : o.records;
+    std::string dir = o.records;
+    if (dir.empty()) {
+        auto fallback = default_records_dir();
+        if (!fallback) return fail_with(fallback.error().message());
+        dir = std::move(*fallback);
+    }
     std::string error;
     if (!store_exists(dir, error)) return fail_with(error);
     if (o.action == "verify") return verify_command(o, dir);

@@ -41,8 +41,9 @@ sandbox::Result<std::pair<ToolRegistry, HashMap>> load_tools(const ToolsOptions&
     return std::pair{std::move(*tools), std::move(hashes)};
 }
 
-std::string state_dir(const ToolsOptions& o) {
-    return o.state_dir.empty() ? default_state_dir() : o.state_dir;
+sandbox::Result<std::string> state_dir(const ToolsOptions& o) {
+    if (!o.state_dir.empty()) return o.state_dir;
+    return default_state_dir();
 }
 
 int list(const ToolsOptions& o) {
@@ -55,7 +56,9 @@ int list(const ToolsOptions& o) {
         if (!read) return error(read.error().message());
         lock = std::move(*read);
     }
-    auto disabled = read_disabled_tools(disabled_tools_file(state_dir(o)));
+    auto dir = state_dir(o);
+    if (!dir) return error(dir.error().message());
+    auto disabled = read_disabled_tools(disabled_tools_file(*dir));
     if (!disabled) return error(disabled.error().message());
     nlohmann::json out = nlohmann::json::array();
     for (const ToolDef* tool : tools.enabled_tools()) {
@@ -126,7 +129,9 @@ int switch_tools(const ToolsOptions& o, bool disable) {
     for (const auto& name : o.names)
         if (!valid_tool_name(name))
             return error("'" + name + "' is not a tool name ([a-z][a-z0-9_]{0,63})");
-    std::string file = disabled_tools_file(state_dir(o));
+    auto dir = state_dir(o);
+    if (!dir) return error(dir.error().message());
+    std::string file = disabled_tools_file(*dir);
     if (auto made = make_parent_dirs(file); !made)
         return error("disabled tools: " + made.error().message());
     auto guard = lock_parent_dir(file);

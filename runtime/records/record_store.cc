@@ -15,6 +15,7 @@
 
 #include "runtime/base/json_reader.h"
 #include "runtime/base/log.h"
+#include "runtime/base/user_dirs.h"
 #include "runtime/records/record_store_impl.h"
 #include "runtime/records/redact.h"
 #include "sandbox/base/sha256.h"
@@ -56,17 +57,12 @@ std::string sanitize_for_syslog(std::string s) {
 
 }  // namespace
 
-std::string default_records_dir() {
-    if (const char* env = std::getenv("TOOLJAIL_RECORDS"); env && *env) return env;
-    if (::geteuid() == 0) return "/var/lib/tooljail/records";
-    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
-        return std::string(xdg) + "/tooljail/records";
-    std::string home;
-    if (const char* h = std::getenv("HOME"); h && *h == '/') home = h;
-    if (home.empty()) {
-        if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_dir) home = pw->pw_dir;
-    }
-    return (home.empty() ? "/" : home) + "/.local/state/tooljail/records";
+sandbox::Result<std::string> default_records_dir() {
+    if (const char* env = std::getenv("TOOLJAIL_RECORDS"); env && *env) return std::string(env);
+    if (::geteuid() == 0) return std::string("/var/lib/tooljail/records");
+    auto state = user_state_home("pass --records DIR (or set TOOLJAIL_RECORDS)");
+    if (!state) return sandbox::fail(std::move(state).error().with_prefix("records: "));
+    return *state + "/tooljail/records";
 }
 
 sandbox::Result<Retention> load_retention(const std::string& dir) {
@@ -124,7 +120,12 @@ sandbox::Result<void> save_retention(const std::string& dir, const Retention& r)
 }
 
 sandbox::Result<std::unique_ptr<RecordStore>> RecordStore::open(const RecordOptions& options) {
-    std::string dir = options.dir.empty() ? default_records_dir() : options.dir;
+    std::string dir = options.dir;
+    if (dir.empty()) {
+        auto fallback = default_records_dir();
+        if (!fallback) return fail(std::move(fallback).error());
+        dir = std::move(*fallback);
+    }
     if (dir.empty() || dir[0] != '/') {
         char cwd[4096];
         if (!::getcwd(cwd, sizeof cwd)) return fail(sys_error("records: getcwd"));

@@ -66,9 +66,10 @@ struct RecordOptions {
     bool syslog = false;                 // one-line summary per finished record, LOG_AUTHPRIV
 };
 
-// --records, else $TOOLJAIL_RECORDS, else /var/lib/tooljail/records for root, else
-// $XDG_STATE_HOME/tooljail/records (default ~/.local/state/tooljail/records).
-std::string default_records_dir();
+// $TOOLJAIL_RECORDS, else /var/lib/tooljail/records for root, else
+// $XDG_STATE_HOME/tooljail/records (default ~/.local/state/tooljail/records). NotFound, naming
+// --records as the fix, when a non-root user has no home (runtime/base/user_dirs.h).
+sandbox::Result<std::string> default_records_dir();
 
 // Reads <dir>/retention.json; the defaults when it does not exist. InvalidArgument names the key.
 sandbox::Result<Retention> load_retention(const std::string& dir);

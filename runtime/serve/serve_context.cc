@@ -46,7 +46,7 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
         LOG_INFO("warm pool: off; every call builds its sandbox");
     auto context = std::make_unique<ServeContext>();
     RecordOptions record_options;
-    record_options.dir = options.records_dir.empty() ? default_records_dir() : options.records_dir;
+    record_options.dir = options.records_dir;  // "" = default_records_dir(), RecordStore::open
     record_options.syslog = options.syslog;
     if (auto store = RecordStore::open(record_options)) {
         context->records = std::move(*store);
@@ -69,7 +69,12 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
         context->admission = std::make_unique<Admission>(options.admission);
     context->workspace = (*first)->runner->workspace();
     context->instructions = instructions(context->workspace);
-    std::string state_dir = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+    std::string state_dir = options.state_dir;
+    if (state_dir.empty()) {
+        auto fallback = default_state_dir();
+        if (!fallback) return sandbox::fail(std::move(fallback).error());
+        state_dir = std::move(*fallback);
+    }
     context->tools = std::make_unique<LiveTools>(std::move(source), std::move(*first),
                                                  disabled_tools_file(state_dir));
     context->reloader = std::make_unique<HangupReloader>(*context->tools);

@@ -14,6 +14,7 @@
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/json_reader.h"
 #include "runtime/base/log.h"
+#include "runtime/base/user_dirs.h"
 #include "runtime/tools/tool_def.h"
 #include "sandbox/base/sys.h"
 
@@ -39,17 +40,12 @@ sandbox::Result<void> make_dirs(const std::string& dir) {
 
 }  // namespace
 
-std::string default_state_dir() {
-    if (const char* env = std::getenv("TOOLJAIL_STATE"); env && *env) return env;
-    if (::geteuid() == 0) return "/var/lib/tooljail";
-    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
-        return std::string(xdg) + "/tooljail";
-    std::string home;
-    if (const char* h = std::getenv("HOME"); h && *h == '/') home = h;
-    if (home.empty()) {
-        if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_dir) home = pw->pw_dir;
-    }
-    return (home.empty() ? "" : home) + "/.local/state/tooljail";
+sandbox::Result<std::string> default_state_dir() {
+    if (const char* env = std::getenv("TOOLJAIL_STATE"); env && *env) return std::string(env);
+    if (::geteuid() == 0) return std::string("/var/lib/tooljail");
+    auto state = user_state_home("pass --state DIR (or set TOOLJAIL_STATE)");
+    if (!state) return sandbox::fail(std::move(state).error().with_prefix("kill switch: "));
+    return *state + "/tooljail";
 }
 
 sandbox::Result<void> make_parent_dirs(const std::string& file) {

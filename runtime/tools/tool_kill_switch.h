@@ -26,8 +26,8 @@ namespace runtime {
 using DisabledTools = std::set<std::string, std::less<>>;
 
 // $TOOLJAIL_STATE, /var/lib/tooljail as root, else $XDG_STATE_HOME/tooljail or
-// ~/.local/state/tooljail.
-std::string default_state_dir();
+// ~/.local/state/tooljail; NotFound naming --state when a non-root user has no home.
+sandbox::Result<std::string> default_state_dir();
 std::string disabled_tools_file(const std::string& state_dir);  // STATE_DIR/disabled.json
 
 // Strict parse (InvalidArgument naming label and the JSON pointer).

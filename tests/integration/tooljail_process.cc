@@ -43,7 +43,7 @@ uint64_t status_kib(const std::string& status, const std::string& key) {
 }  // namespace
 
 CliResult run_tooljail(const std::vector<std::string>& args, const std::string& input,
-                       const std::vector<std::string>& env) {
+                       const std::vector<std::string>& env, const std::string& cwd) {
     // Files, not pipes: nothing to pump, and a child writing megabytes cannot block on us.
     TempDir io("tooljail-cli-io-");
     const std::string in_path = io.path() + "/in", out_path = io.path() + "/out",
@@ -59,6 +59,7 @@ CliResult run_tooljail(const std::vector<std::string>& args, const std::string& 
         int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (in < 0 || out < 0 || err < 0) _exit(98);
+        if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(97);
         dup2(in, 0);
         dup2(out, 1);
         dup2(err, 2);

@@ -23,9 +23,9 @@ struct CliResult {
 };
 
 // Runs `tooljail args...` to completion with input on its stdin. env, when not empty, replaces
-// the environment (entries "NAME=value").
+// the environment (entries "NAME=value"); cwd, when not empty, is its working directory.
 CliResult run_tooljail(const std::vector<std::string>& args, const std::string& input = "",
-                       const std::vector<std::string>& env = {});
+                       const std::vector<std::string>& env = {}, const std::string& cwd = "");
 
 // The supervisor's own use of the machine, read from /proc/<pid>.
 struct ProcUsage {
