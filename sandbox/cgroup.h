@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,15 @@ private:
     bool fake_tree_ = false;
     static inline bool allow_fake_tree_ = false;
 };
+
+// Why detect() with no parent override could not use this process's own cgroup, without
+// changing anything: on cgroup v2 the own cgroup (unless it is the root) must be delegated to
+// this user and hold no other process. nullopt when it can, and when the host would use v1 or
+// offers no usable hierarchy (detect() then says what is wrong). A caller can get a cgroup of
+// its own first (runtime/cli/systemd_scope.h: a transient scope with Delegate=yes).
+std::optional<std::string> own_cgroup_unusable(
+    const std::string& mountinfo_path = "/proc/self/mountinfo",
+    const std::string& proc_self_cgroup = "/proc/self/cgroup");
 
 // One run's cgroup. Create it, limit it, put the child in it, read it back, kill and remove it.
 class Leaf {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <optional>
 
 #include "sandbox/base/sys.h"
@@ -229,6 +230,51 @@ Result<void> enable_in(const std::string& dir, const std::vector<std::string>& w
     return {};
 }
 
+// Why <dir>, this process's own v2 cgroup, cannot be the base of its leaves: it must be
+// delegated to this user (directory and control files writable: mkdir, moving ourselves into a
+// leaf, enabling controllers) and hold no process but this one, because a cgroup with members
+// cannot give controllers to a child ("no internal processes", cgroups(7)). Reads only.
+std::optional<std::string> own_dir_problem(const std::string& dir) {
+    for (const char* file : {"", "/cgroup.procs", "/cgroup.subtree_control"}) {
+        std::string path = dir + file;
+        if (::access(path.c_str(), W_OK) == 0) continue;
+        int err = errno;
+        struct stat st {};
+        std::string owner = ::stat(dir.c_str(), &st) == 0
+                                ? " (owned by uid " + std::to_string(st.st_uid) + ")"
+                                : "";
+        return "cgroup: this process's cgroup " + dir + owner + " is not delegated to uid " +
+               std::to_string(::geteuid()) + ": " + path + " is not writable (" +
+               sys::errno_name(err) + ")";
+    }
+    std::vector<pid_t> others;
+    for (pid_t pid : read_pids(dir + "/cgroup.procs"))
+        if (pid != ::getpid()) others.push_back(pid);
+    if (!others.empty()) {
+        std::string list;
+        for (size_t i = 0; i < others.size() && i < 5; ++i)
+            list += (i ? ", " : "") + std::to_string(others[i]);
+        if (others.size() > 5) list += ", ...";
+        return "cgroup: this process's cgroup " + dir + " holds other processes too (" + list +
+               "), and a cgroup v2 group with members cannot hand controllers to a child; "
+               "tooljail needs a cgroup of its own";
+    }
+    return std::nullopt;
+}
+
+// This process's own v2 cgroup directory under m, less a "/supervisor" leaf an earlier
+// detect() moved it into (the base stays the leaf's parent).
+std::optional<std::string> own_v2_base(const MountEntry& m,
+                                       const std::optional<std::string>& own_path) {
+    std::optional<std::string> own = own_path ? dir_under_mount(m, *own_path) : std::nullopt;
+    if (!own) return std::nullopt;
+    const std::string leaf_suffix = std::string("/") + kSupervisorLeaf;
+    if (own->size() > m.mount_point.size() + leaf_suffix.size() &&
+        own->compare(own->size() - leaf_suffix.size(), leaf_suffix.size(), leaf_suffix) == 0)
+        own->resize(own->size() - leaf_suffix.size());
+    return own;
+}
+
 struct V2Candidate {
     const MountEntry* mount = nullptr;
     std::optional<std::string> own_path;  // from the "0::" line
@@ -241,7 +287,67 @@ struct V1Candidate {
     std::optional<std::string> own_path[kNumCtl];
 };
 
+struct Survey {
+    std::vector<MountEntry> mounts;  // V2Candidate/V1Candidate point into it
+    V2Candidate v2;
+    V1Candidate v1;
+    std::vector<std::string> v1_found;
+    bool use_v2 = false;  // the order of preference in cgroup.h
+    bool use_v1 = false;
+};
+
+// What the host offers, without touching anything.
+Result<std::unique_ptr<Survey>> survey(const std::string& mountinfo_path,
+                                       const std::string& proc_self_cgroup) {
+    auto mountinfo = sys::read_file(mountinfo_path, 4 << 20);
+    if (!mountinfo) return fail(std::move(mountinfo).error().with_prefix("cgroup: "));
+    auto self = sys::read_file(proc_self_cgroup);
+    if (!self) return fail(std::move(self).error().with_prefix("cgroup: "));
+    auto out = std::make_unique<Survey>();
+    out->mounts = parse_mountinfo(*mountinfo);
+    const auto lines = parse_proc_cgroup(*self);
+    V2Candidate& v2 = out->v2;
+    for (const auto& m : out->mounts) {
+        if (m.fstype != "cgroup2") continue;
+        if (!v2.mount || (v2.mount->root != "/" && m.root == "/")) v2.mount = &m;
+    }
+    for (const auto& l : lines)
+        if (l.v2) v2.own_path = l.path;
+    if (v2.mount) {
+        v2.all_offered = tokens_of(v2.mount->mount_point + "/cgroup.controllers");
+        for (size_t c = kMemory; c <= kCpu; ++c)
+            if (contains(v2.all_offered, kCtlName[c])) v2.offered.push_back(kCtlName[c]);
+    }
+    V1Candidate& v1 = out->v1;
+    for (size_t c = 0; c < kNumCtl; ++c) {
+        for (const auto& m : out->mounts) {
+            if (m.fstype != "cgroup" || !contains(m.super_options, kCtlName[c])) continue;
+            if (!v1.mount[c] || (v1.mount[c]->root != "/" && m.root == "/")) v1.mount[c] = &m;
+        }
+        for (const auto& l : lines)
+            if (!l.v2 && contains(l.controllers, kCtlName[c])) v1.own_path[c] = l.path;
+        if (v1.mount[c]) out->v1_found.push_back(kCtlName[c]);
+    }
+    auto v2_has = [&](const char* c) { return contains(v2.offered, c); };
+    bool v2_full = v2_has("memory") && v2_has("pids") && v2_has("cpu");
+    bool v2_min = v2_has("memory") && v2_has("pids");
+    bool v1_min = v1.mount[kMemory] && v1.mount[kPids];
+    out->use_v2 = v2_full || (v2_min && !v1_min);
+    out->use_v1 = !out->use_v2 && v1_min;
+    return out;
+}
+
 }  // namespace
+
+std::optional<std::string> own_cgroup_unusable(const std::string& mountinfo_path,
+                                               const std::string& proc_self_cgroup) {
+    auto found = survey(mountinfo_path, proc_self_cgroup);
+    if (!found || !(*found)->use_v2) return std::nullopt;  // detect() says what is wrong
+    const MountEntry& m = *(*found)->v2.mount;
+    std::optional<std::string> own = own_v2_base(m, (*found)->v2.own_path);
+    if (!own || *own == m.mount_point) return std::nullopt;
+    return own_dir_problem(*own);
+}
 
 // ---- Hierarchy ------------------------------------------------------------------------------
 
@@ -254,46 +360,14 @@ Result<Hierarchy> Hierarchy::detect(const std::string& parent_override,
         if (!norm) return fail(std::move(norm).error());
         override_rel = *norm;
     }
-    auto mountinfo = sys::read_file(mountinfo_path, 4 << 20);
-    if (!mountinfo) return fail(std::move(mountinfo).error().with_prefix("cgroup: "));
-    auto self = sys::read_file(proc_self_cgroup);
-    if (!self) return fail(std::move(self).error().with_prefix("cgroup: "));
-    const auto mounts = parse_mountinfo(*mountinfo);
-    const auto lines = parse_proc_cgroup(*self);
-
-    // Survey both versions without touching anything.
-    V2Candidate v2;
-    for (const auto& m : mounts) {
-        if (m.fstype != "cgroup2") continue;
-        if (!v2.mount || (v2.mount->root != "/" && m.root == "/")) v2.mount = &m;
-    }
-    for (const auto& l : lines)
-        if (l.v2) v2.own_path = l.path;
-    if (v2.mount) {
-        v2.all_offered = tokens_of(v2.mount->mount_point + "/cgroup.controllers");
-        for (size_t c = kMemory; c <= kCpu; ++c)
-            if (contains(v2.all_offered, kCtlName[c])) v2.offered.push_back(kCtlName[c]);
-    }
-
-    V1Candidate v1;
-    std::vector<std::string> v1_found;
-    for (size_t c = 0; c < kNumCtl; ++c) {
-        for (const auto& m : mounts) {
-            if (m.fstype != "cgroup" || !contains(m.super_options, kCtlName[c])) continue;
-            if (!v1.mount[c] || (v1.mount[c]->root != "/" && m.root == "/")) v1.mount[c] = &m;
-        }
-        for (const auto& l : lines)
-            if (!l.v2 && contains(l.controllers, kCtlName[c])) v1.own_path[c] = l.path;
-        if (v1.mount[c]) v1_found.push_back(kCtlName[c]);
-    }
-
-    auto v2_has = [&](const char* c) { return contains(v2.offered, c); };
-    bool v2_full = v2_has("memory") && v2_has("pids") && v2_has("cpu");
-    bool v2_min = v2_has("memory") && v2_has("pids");
-    bool v1_min = v1.mount[kMemory] && v1.mount[kPids];
+    auto found = survey(mountinfo_path, proc_self_cgroup);
+    if (!found) return fail(std::move(found).error());
+    const V2Candidate& v2 = (*found)->v2;
+    const V1Candidate& v1 = (*found)->v1;
+    const std::vector<std::string>& v1_found = (*found)->v1_found;
 
     Hierarchy h;
-    if (v2_full || (v2_min && !v1_min)) {
+    if ((*found)->use_v2) {
         // ---- v2: one parent; controllers enabled top-down from the mount root.
         const MountEntry& m = *v2.mount;
         auto fake = check_cgroupfs(m.mount_point, true, allow_fake_tree_);
@@ -302,19 +376,17 @@ Result<Hierarchy> Hierarchy::detect(const std::string& parent_override,
         if (override_rel) {
             rel = *override_rel;
         } else {
-            std::optional<std::string> own =
-                v2.own_path ? dir_under_mount(m, *v2.own_path) : std::nullopt;
+            std::optional<std::string> own = own_v2_base(m, v2.own_path);
             if (!own)
                 return fail(Errc::Unsupported, "cgroup: own v2 cgroup '" +
                                                    v2.own_path.value_or("?") +
                                                    "' is not visible under " + m.mount_point);
+            // Checked before anything is created or moved, so a refusal leaves no trace.
+            if (*own != m.mount_point && !*fake) {
+                if (auto problem = own_dir_problem(*own))
+                    return fail(Errc::PermissionDenied, *problem);
+            }
             rel = own->substr(m.mount_point.size());
-            // An earlier detect() may have moved us into <own>/supervisor; the parent stays a
-            // sibling of that leaf rather than nesting under it.
-            const std::string leaf_suffix = std::string("/") + kSupervisorLeaf;
-            if (rel.size() > leaf_suffix.size() &&
-                rel.compare(rel.size() - leaf_suffix.size(), leaf_suffix.size(), leaf_suffix) == 0)
-                rel.resize(rel.size() - leaf_suffix.size());
             rel += std::string("/") + kDefaultParentName;
         }
         // Every level from the root down to the parent itself needs the controllers in its
@@ -334,7 +406,7 @@ Result<Hierarchy> Hierarchy::detect(const std::string& parent_override,
         return h;
     }
 
-    if (v1_min) {
+    if ((*found)->use_v1) {
         // ---- v1: one parent per controller hierarchy (co-mounted ones share a directory).
         h.version_ = Version::V1;
         h.parent_dirs_.assign(kNumCtl, "");
@@ -359,21 +431,28 @@ Result<Hierarchy> Hierarchy::detect(const std::string& parent_override,
                 }
                 rel = own->substr(m->mount_point.size()) + "/" + kDefaultParentName;
             }
-            SBX_TRY(make_dirs(m->mount_point, rel));
+            if (auto made = make_dirs(m->mount_point, rel); !made) {
+                Error e = std::move(made).error();
+                if (::geteuid() != 0 && (e.sys_errno == EACCES || e.sys_errno == EPERM))
+                    e.context +=
+                        ": cgroup v1 hierarchies are not delegated to users; run "
+                        "tooljail as root, or on a cgroup v2 host";
+                return fail(std::move(e).with_prefix("cgroup: "));
+            }
             h.parent_dirs_[c] = m->mount_point + rel;
             h.present_[c] = true;
         }
         return h;
     }
 
-    std::string found = "v2: ";
+    std::string seen = "v2: ";
     if (v2.mount)
-        found += "at " + v2.mount->mount_point + " offering \"" + join(v2.all_offered, " ") + "\"";
+        seen += "at " + v2.mount->mount_point + " offering \"" + join(v2.all_offered, " ") + "\"";
     else
-        found += "none";
-    found += "; v1: " + (v1_found.empty() ? std::string("none") : join(v1_found, ","));
+        seen += "none";
+    seen += "; v1: " + (v1_found.empty() ? std::string("none") : join(v1_found, ","));
     return fail(Errc::Unsupported,
-                "cgroup: no usable hierarchy (" + found + "; need memory and pids)");
+                "cgroup: no usable hierarchy (" + seen + "; need memory and pids)");
 }
 
 std::string Hierarchy::describe() const {

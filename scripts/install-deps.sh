@@ -10,6 +10,7 @@ PACKAGES=(
   libvalijson-dev                            # JSON Schema validation of tool arguments (header-only)
   libcpp-httplib-dev                         # serve --http: MCP Streamable HTTP server (SSE streaming)
   libssl-dev                                 # OpenSSL libcrypto: sha256 of run output and record entries
+  libsystemd-dev                             # sd-bus: a delegated systemd scope on cgroup v2 hosts
   catch2                                     # tests (v2, catch2/catch.hpp)
   json-schema-test-suite                     # official JSON Schema cases the unit tests run
   libbenchmark-dev bubblewrap                # bench/: Google Benchmark, the bwrap baseline

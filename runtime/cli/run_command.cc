@@ -12,6 +12,7 @@
 
 #include "runtime/base/json_reader.h"
 #include "runtime/base/log.h"
+#include "runtime/base/systemd_scope.h"
 #include "runtime/policy/merge.h"
 #include "runtime/policy/policy.h"
 #include "runtime/records/record_store.h"
@@ -261,6 +262,10 @@ int run_command(const RunOptions& options) {
         request.stdin_data = std::move(*data);
     }
 
+    // On a cgroup v2 host, a cgroup of tooljail's own first (a login shell's or a desktop app's
+    // is shared): systemd moves this process into a delegated scope.
+    if (auto scope = systemd_scope::enter_if_needed(); !scope)
+        return refuse(records::kSandboxError, Fault::Sandbox, "host: " + scope.error().message());
     auto host = sandbox::Host::open({});
     if (!host)
         return refuse(records::kSandboxError, Fault::Sandbox, "host: " + host.error().message());

@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "runtime/base/log.h"
+#include "runtime/base/systemd_scope.h"
 #include "runtime/policy/policy.h"
 
 namespace runtime {
@@ -36,6 +37,10 @@ sandbox::Result<std::unique_ptr<ServeContext>> load_serve_context(const ServeOpt
     sandbox::HostOptions host_options;
     host_options.pool.per_sandbox = options.pool_size;
     host_options.pool.max_total = options.pool_max;
+    // A cgroup of its own first, as `tooljail run` does (runtime/base/systemd_scope.h): a
+    // desktop MCP host starts serve inside the app's own, shared cgroup.
+    if (auto scope = systemd_scope::enter_if_needed(); !scope)
+        return sandbox::fail(std::move(scope).error().with_prefix("host: "));
     auto host = sandbox::Host::open(host_options);
     if (!host) return sandbox::fail(std::move(host).error().with_prefix("host: "));
     source.host = std::move(*host);
