@@ -9,7 +9,8 @@
 namespace runtime {
 
 sandbox::Result<std::string> user_state_home(std::string_view fix) {
-    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/') return std::string(xdg);
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
+        return std::string(xdg);
     std::string home;
     if (const char* h = std::getenv("HOME"); h && *h == '/') home = h;
     if (home.empty()) {

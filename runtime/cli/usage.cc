@@ -82,8 +82,9 @@ std::optional<std::string> misplaced_option(const CLI::App& app,
         const CLI::App* sub = subcommand(app, *first_sub);
         if (sub != nullptr && is_option_of(*sub, *it)) continue;
         const std::string name = option_name(*it);
-        return name + " is an option of tooljail itself: put it before the subcommand "
-                      "(tooljail " +
+        return name +
+               " is an option of tooljail itself: put it before the subcommand "
+               "(tooljail " +
                name + " ... " + *first_sub + " ...)";
     }
     return std::nullopt;

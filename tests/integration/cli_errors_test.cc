@@ -60,11 +60,10 @@ TEST_CASE("cli errors: a workspace the sandbox user cannot enter stops serve at 
     tjtest::TempDir private_dir("tooljail-cli-private-", "/tmp", 0700);
     tjtest::TempDir records("tooljail-cli-records-");
     // stdin holds a request: a server that started would answer it and exit 0 at EOF.
-    const std::string list =
-        R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{)"
-        R"("io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
-        R"("io.modelcontextprotocol/clientCapabilities":{}}}})"
-        "\n";
+    const std::string list = R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{)"
+                             R"("io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
+                             R"("io.modelcontextprotocol/clientCapabilities":{}}}})"
+                             "\n";
     CliResult r = run_tooljail({"serve", "--workspace", private_dir.path(), "--records",
                                 records.path(), "--pool-size", "0"},
                                list);
@@ -113,8 +112,9 @@ TEST_CASE("cli errors: an option on the wrong side of its subcommand says where 
     CHECK(has(policy.err, "--policy is an option of `tooljail run`"));
     CliResult after = run_tooljail({"run", "--log-level", "debug", "--", "/bin/true"});
     CHECK(after.status == 125);
-    CHECK(has(after.err, "--log-level is an option of tooljail itself: put it before the "
-                         "subcommand"));
+    CHECK(has(after.err,
+              "--log-level is an option of tooljail itself: put it before the "
+              "subcommand"));
 }
 
 TEST_CASE("cli errors: an unknown policy lists the available ones", "[cli][integration]") {
@@ -128,12 +128,12 @@ TEST_CASE("cli errors: an unknown policy lists the available ones", "[cli][integ
 
 TEST_CASE("cli errors: --json says usage for the caller's mistakes, sandbox_error for the host's",
           "[cli][integration]") {
-    CHECK(json_of(run_tooljail({"run", "--json", "--timeout", "-1", "--", "/bin/true"}))["reason"] ==
-          "usage");
+    CHECK(json_of(run_tooljail(
+              {"run", "--json", "--timeout", "-1", "--", "/bin/true"}))["reason"] == "usage");
     CHECK(json_of(run_tooljail({"run", "--json", "--workspace", "/no/such/dir", "--",
                                 "/bin/true"}))["reason"] == "usage");
-    CHECK(json_of(run_tooljail({"run", "--json", "--policy", "../etc", "--", "/bin/true"}))
-              ["reason"] == "usage");
+    CHECK(json_of(run_tooljail(
+              {"run", "--json", "--policy", "../etc", "--", "/bin/true"}))["reason"] == "usage");
     // An invalid policy file is the operator's: sandbox_error.
     tjtest::TempDir policies("tooljail-cli-policies-");
     tjtest::write_host_file(policies.path() + "/broken.json", "{\"name\": \"broken\"", 0644);
