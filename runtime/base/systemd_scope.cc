@@ -53,8 +53,8 @@ struct Bus {
 };
 
 std::string errno_text(int negative_errno) {
-    return std::string(::strerror(-negative_errno)) + " (" + sandbox::sys::errno_name(-negative_errno) +
-           ")";
+    return std::string(::strerror(-negative_errno)) + " (" +
+           sandbox::sys::errno_name(-negative_errno) + ")";
 }
 
 // StartTransientUnit(name, "fail", [PIDs, Delegate, CollectMode, Description], []).
@@ -64,8 +64,8 @@ sandbox::Result<void> start_scope(const std::string& socket, const std::string& 
     if (r >= 0) r = sd_bus_set_address(b.bus, ("unix:path=" + socket).c_str());
     if (r >= 0) r = sd_bus_start(b.bus);
     if (r < 0)
-        return fail(Errc::Unsupported, "cannot connect to the systemd manager at " + socket + ": " +
-                                           errno_text(r));
+        return fail(Errc::Unsupported,
+                    "cannot connect to the systemd manager at " + socket + ": " + errno_text(r));
     r = sd_bus_message_new_method_call(b.bus, &b.call, "org.freedesktop.systemd1",
                                        "/org/freedesktop/systemd1",
                                        "org.freedesktop.systemd1.Manager", "StartTransientUnit");
@@ -78,7 +78,8 @@ sandbox::Result<void> start_scope(const std::string& socket, const std::string& 
                                   "tooljail: sandbox supervisor and its runs");
     if (r >= 0) r = sd_bus_message_close_container(b.call);
     if (r >= 0) r = sd_bus_message_append(b.call, "a(sa(sv))", 0);
-    if (r < 0) return fail(Errc::Internal, "building the StartTransientUnit call: " + errno_text(r));
+    if (r < 0)
+        return fail(Errc::Internal, "building the StartTransientUnit call: " + errno_text(r));
     r = sd_bus_call(b.bus, b.call, 10'000'000, &b.error, &b.reply);
     if (r < 0)
         return fail(Errc::Unsupported,
@@ -96,7 +97,8 @@ bool in_unit(const std::string& unit) {
 
 const char* fix() {
     return "run tooljail in a cgroup of its own: as a systemd unit with Delegate=yes, or under "
-           "`systemd-run --user --scope -p Delegate=yes tooljail ...` (docs/CGROUPS.md), or as root";
+           "`systemd-run --user --scope -p Delegate=yes tooljail ...` (docs/CGROUPS.md), or as "
+           "root";
 }
 
 sandbox::Result<void> enter_if_needed() {
@@ -105,13 +107,12 @@ sandbox::Result<void> enter_if_needed() {
     const std::string socket = manager_socket();
     struct stat st {};
     if (::stat(socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
-        return fail(Errc::Unsupported,
-                    *problem + "; no systemd manager to ask for a scope of its own (" + socket +
-                        " is not there); " + fix());
+        return fail(Errc::Unsupported, *problem +
+                                           "; no systemd manager to ask for a scope of its own (" +
+                                           socket + " is not there); " + fix());
     const std::string unit = scope_name();
     if (auto started = start_scope(socket, unit); !started)
-        return fail(Errc::Unsupported,
-                    *problem + "; " + started.error().message() + "; " + fix());
+        return fail(Errc::Unsupported, *problem + "; " + started.error().message() + "; " + fix());
     // The manager moves the process when the scope's start job runs, just after the call.
     const auto deadline = std::chrono::steady_clock::now() + kMoveTimeout;
     while (!in_unit(unit)) {
