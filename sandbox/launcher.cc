@@ -142,12 +142,12 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
     auto& ids = prep.ids;
     ids.inside_uid = c.uid;
     ids.inside_gid = c.gid;
+    // Invalid whoever asks (an unprivileged supervisor could not map it anyway).
+    if (c.host_uid == 0u || c.host_gid == 0u)
+        return fail(Errc::InvalidArgument, label + "identity: host uid/gid 0 would be real root");
     if (host->is_root()) {
         ids.host_uid = c.host_uid.value_or(65534);
         ids.host_gid = c.host_gid.value_or(65534);
-        if (ids.host_uid == 0 || ids.host_gid == 0)
-            return fail(Errc::InvalidArgument,
-                        label + "identity: host uid/gid 0 would be real root");
         ids.allow_setgroups = true;
     } else {
         ids.host_uid = ::geteuid();
@@ -245,7 +245,7 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         parts.reaper = impl_->host->reaper();
     };
 
-    if (pool::WarmSet* warm = impl_->warm.get()) {
+    if (pool::WarmSet* warm = impl_->warm.get(); warm && warm->usable_here()) {
         // Warm path: only the request crosses; a request too big for the warm child's buffer,
         // an empty pool or a warm sandbox that died all mean the cold path below.
         bool dead = false;

@@ -1,5 +1,7 @@
 #include "sandbox/pool.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace sandbox::pool {
@@ -43,6 +45,8 @@ std::optional<warm::Child> WarmSet::take() {
     return child;
 }
 
+bool WarmSet::usable_here() const { return ::getpid() == pool_->owner_; }
+
 bool WarmSet::wait_ready(size_t count, Millis timeout) {
     std::unique_lock<std::mutex> lock(pool_->mu_);
     const uint64_t failures = stats_.fill_failures;
@@ -65,7 +69,7 @@ void WarmSet::count_launch(bool warm, bool dead_discarded) {
     if (dead_discarded) ++stats_.dead_discarded;
 }
 
-Pool::Pool(const PoolOptions& options) : options_(options) {
+Pool::Pool(const PoolOptions& options) : options_(options), owner_(::getpid()) {
     size_t threads = std::max<size_t>(1, options_.fill_threads);
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { fill_loop(); });
 }

@@ -15,6 +15,8 @@
 // Everything here runs in the parent. Nothing throws.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -43,6 +45,11 @@ public:
     WarmSet(const WarmSet&) = delete;
     WarmSet& operator=(const WarmSet&) = delete;
 
+    // False in a process forked from the one that made the Pool: the warm sandboxes are the
+    // original's children (this copy could not reap them, and their parent-death signal follows
+    // the original), and a fork may have copied mu_ held by a fill thread that is not here.
+    // Such a process must not call the other members; it launches cold.
+    bool usable_here() const;
     // A ready warm sandbox, or nullopt. Never blocks on a fill; wakes a fill thread.
     std::optional<warm::Child> take();
     // Blocks until `count` are ready (true), or a fill fails, or timeout passes (false).
@@ -87,6 +94,7 @@ private:
     std::shared_ptr<WarmSet> pick(WarmSet::Clock::time_point now, WarmSet::Clock::time_point* wake);
 
     PoolOptions options_;
+    pid_t owner_;  // the process whose fill threads fork the warm sandboxes
     mutable std::mutex mu_;
     std::condition_variable work_cv_;   // a take, a new set, or stop
     std::condition_variable ready_cv_;  // a fill finished (either way)

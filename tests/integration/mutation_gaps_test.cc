@@ -172,11 +172,24 @@ TEST_CASE_METHOD(SandboxFixture, "mutation gaps: the sandbox dies when its super
     pid_t supervisor = fork();
     REQUIRE(supervisor >= 0);
     if (supervisor == 0) {
-        // Child: no Catch2 here. Launch, report the sandbox's pid, wait to be killed.
+        // Child: no Catch2 here. Launch, report the sandbox's pid, wait to be killed. Under
+        // the pool it needs a Host and a pool of its own: the parent's warm sandboxes are not
+        // this process's children (Sandbox::launch takes the cold path in a fork).
         close(report[0]);
         sandbox::RunRequest request;
         request.argv = {tjtest::kProbe, "sleep", "30000", token};
-        auto run = sb->launch(request);
+        std::shared_ptr<const sandbox::Sandbox> own = sb;
+        if (tjtest::pool_size() > 0) {
+            sandbox::HostOptions options;
+            options.pool.per_sandbox = 1;
+            auto host = sandbox::Host::open(options);
+            if (!host) _exit(2);
+            auto prepared = sandbox::Sandbox::prepare(config, *host);
+            if (!prepared || !(*prepared)->wait_warm(1, std::chrono::seconds(10))) _exit(2);
+            own = *prepared;
+        }
+        auto run = own->launch(request);
+        if (tjtest::pool_size() > 0 && run && !(*run)->warm()) _exit(3);
         pid_t pid = run ? (*run)->pid() : -1;
         (void)!write(report[1], &pid, sizeof pid);
         for (;;) pause();
