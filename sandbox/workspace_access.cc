@@ -9,9 +9,13 @@
 namespace sandbox {
 
 std::string workspace_denied(const std::string& workspace, uid_t host_uid) {
+    // Name the permission class the sandbox user falls in, so the fix is the right chmod.
+    struct stat st {};
+    const char* need = "search permission for others, or a host_uid that owns it";
+    if (::stat(workspace.c_str(), &st) == 0 && st.st_uid == host_uid)
+        need = "search permission for its owner, chmod u+x";
     return "the sandbox user (host uid " + std::to_string(host_uid) +
-           ") cannot enter the workspace " + workspace +
-           " (it needs search permission for others, or a host_uid that owns it)";
+           ") cannot enter the workspace " + workspace + " (it needs " + need + ")";
 }
 
 Result<void> check_workspace_access(const std::string& workspace, const namespaces::IdMap& ids) {

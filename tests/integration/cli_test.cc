@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,11 +26,14 @@ struct Result {
     std::string out;
     std::string err;
     std::chrono::milliseconds elapsed{0};
+    std::chrono::milliseconds after_signal{0};  // from the signal to the exit
 };
 
-// Runs tooljail with args; feeds `input` to its stdin; optionally sends `signal_after` a signal.
+// Runs tooljail with args; feeds `input` to its stdin; optionally sends it `signal` once
+// `ready(tooljail's pid)` holds (polled every 20 ms; a timing-free trigger, so a slow host
+// cannot send the signal before tooljail has started the run).
 Result tooljail(std::vector<std::string> args, const std::string& input = "", int signal = 0,
-                std::chrono::milliseconds signal_after = {}) {
+                const std::function<bool(pid_t)>& ready = {}) {
     args.insert(args.begin(), TOOLJAIL_BINARY);
     int in[2], out[2], err[2];
     REQUIRE(pipe2(in, O_CLOEXEC) == 0);
@@ -55,14 +60,16 @@ Result tooljail(std::vector<std::string> args, const std::string& input = "", in
     close(in[1]);
     Result r;
     bool signalled = signal == 0;
+    auto signal_time = start;
     pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
     int open_fds = 2;
     while (open_fds > 0) {
         int rc = poll(fds, 2, signalled ? 60'000 : 20);
         REQUIRE(rc >= 0);
-        if (!signalled && std::chrono::steady_clock::now() - start >= signal_after) {
+        if (!signalled && (!ready || ready(pid))) {
             kill(pid, signal);
             signalled = true;
+            signal_time = std::chrono::steady_clock::now();
         }
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || fds[i].revents == 0) continue;
@@ -79,8 +86,10 @@ Result tooljail(std::vector<std::string> args, const std::string& input = "", in
     }
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
-    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - start);
+    auto end = std::chrono::steady_clock::now();
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(end - start);
+    if (signal != 0)
+        r.after_signal = std::chrono::duration_cast<std::chrono::milliseconds>(end - signal_time);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
@@ -111,9 +120,11 @@ TEST_CASE("cli: the wall-clock timeout exits 124", "[cli][integration]") {
 }
 
 TEST_CASE("cli: a memory limit kill exits 123 and --json says memory_limit", "[cli][integration]") {
-    // default policy: 512 MiB; a zero-filled 1 GiB bytearray touches every page.
-    auto r = tooljail(
-        {"run", "--json", "--no-workspace", "--", "python3", "-c", "b = bytearray(1 << 30)"});
+    // 64 MiB (write_small_policy); a zero-filled 256 MiB bytearray touches every page.
+    tjtest::TempDir dir("tooljail-cli-policy-");
+    tjtest::write_small_policy(dir.path(), "small", 64);
+    auto r = tooljail({"run", "--json", "--no-workspace", "--policy-dir", dir.path(), "--policy",
+                       "small", "--", "python3", "-c", "b = bytearray(256 << 20)"});
     CHECK(r.status == 123);
     auto doc = nlohmann::json::parse(r.out);
     CHECK(doc["reason"] == "memory_limit");
@@ -205,11 +216,17 @@ TEST_CASE("cli: SIGTERM to tooljail cancels the run and kills its tree", "[cli][
     // not exec it away): a survivor would show up in a host-wide /proc scan.
     std::string token = tjtest::unique_token("tooljail-cli-cancel-");
     std::string child = "sh -c 'sleep 60; : " + token + "'";
+    // The signal goes once the whole tree runs: the outer shell and both children (tooljail's
+    // own argv holds the token too).
     auto r = tooljail({"run", "--no-workspace", "--", "/bin/sh", "-c",
                        child + " & " + child + " & wait; : " + token},
-                      "", SIGTERM, std::chrono::milliseconds(500));
+                      "", SIGTERM, [&](pid_t tooljail_pid) {
+                          auto pids = tjtest::host_pids_with(token);
+                          return std::count_if(pids.begin(), pids.end(),
+                                               [&](pid_t p) { return p != tooljail_pid; }) >= 3;
+                      });
     CHECK(r.status == 128 + SIGTERM);
-    CHECK(r.elapsed < std::chrono::seconds(10));
+    CHECK(r.after_signal < std::chrono::seconds(10));
     CHECK(r.err.find("cancelled") != std::string::npos);
     CHECK(tjtest::host_pids_with(token).empty());
 }
@@ -249,7 +266,7 @@ TEST_CASE("cli: a loopback policy allows local TCP and the default denies it",
 
 TEST_CASE("cli: a workspace the sandbox user cannot enter is refused with a clear message",
           "[cli][integration]") {
-    tjtest::TempDir private_dir("tooljail-cli-private-", "/tmp", 0700);
+    tjtest::TempDir private_dir("tooljail-cli-private-", "/tmp", tjtest::unenterable_mode());
     auto r = tooljail({"run", "--workspace", private_dir.path(), "--", "/bin/true"});
     CHECK(r.status == 125);
     CHECK(r.err.find("cannot enter the workspace " + private_dir.path()) != std::string::npos);

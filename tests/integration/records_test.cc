@@ -293,13 +293,24 @@ TEST_CASE("records: a mixed session lists each run with the right reason",
     };
     run({"--", "/bin/sh", "-c", "echo fine"});
     run({"--timeout", "0.5", "--", "/bin/sleep", "10"});
-    run({"--", "python3", "-c", "b = bytearray(1 << 30)"});
+    tjtest::write_small_policy(scratch.path(), "small", 64);
+    run({"--policy-dir", scratch.path(), "--policy", "small", "--", "python3", "-c",
+         "b = bytearray(256 << 20)"});
     run({"--policy", "no-such-policy", "--", "/bin/true"});
     run({"--", "/usr/bin/no-such-program"});
     run({"--", "/bin/sh", "-c", "echo --password=hunter2 >/dev/null", "--api-key", "k3y"});
-    pid_t cancelled = spawn({"run", "--records", store, "--no-workspace", "--", "/bin/sleep", "10"},
+    // Cancelled once the program runs (not after a fixed delay, which a slow host can miss).
+    const std::string token = tjtest::unique_token("tooljail-rec-cancel");
+    pid_t cancelled = spawn({"run", "--records", store, "--no-workspace", "--", "/bin/sh", "-c",
+                             "sleep 10; : " + token},
                             scratch.path(), "c");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // The token is in tooljail's own argv too: wait for the sandboxed shell's.
+    auto running = [&] {
+        auto pids = tjtest::host_pids_with(token);
+        return std::any_of(pids.begin(), pids.end(), [&](pid_t p) { return p != cancelled; });
+    };
+    for (int i = 0; i < 3000 && !running(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     kill(cancelled, SIGTERM);
     CHECK(wait_status(cancelled) == 128 + SIGTERM);
 

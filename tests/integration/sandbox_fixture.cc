@@ -13,6 +13,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/integration/skip.h"
 
 #ifndef TOOLJAIL_PROBE_DIR
@@ -34,8 +36,22 @@ TempDir::TempDir(const std::string& prefix, const std::string& base, mode_t mode
 
 TempDir::~TempDir() {
     if (path_.empty()) return;
+    ::chmod(path_.c_str(), 0700);  // a mode-0 directory (unenterable_mode) could not be listed
     std::error_code ec;
     fs::remove_all(path_, ec);  // best effort: a leftover temp dir must not fail a test
+}
+
+mode_t unenterable_mode() { return ::geteuid() == 0 ? 0700 : 0; }
+
+void write_small_policy(const std::string& dir, const std::string& name, int memory_mb) {
+    nlohmann::json policy;
+    std::ifstream(std::string(TOOLJAIL_SOURCE_DIR) + "/policies/default.json") >> policy;
+    REQUIRE(policy.is_object());
+    policy["name"] = name;
+    policy["limits"]["memory_mb"] = memory_mb;
+    std::ofstream out(dir + "/" + name + ".json");
+    out << policy.dump();
+    REQUIRE(out.good());
 }
 
 size_t pool_size() {

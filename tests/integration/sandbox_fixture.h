@@ -56,6 +56,15 @@ private:
     std::string path_;
 };
 
+// A TempDir mode the sandbox user cannot search: 0700 as root (the sandbox runs as another
+// uid), 0 as a user (the sandbox runs as that user, the owner).
+mode_t unenterable_mode();
+
+// Writes dir/NAME.json: the shipped policies/default.json named NAME with limits.memory_mb
+// set, for CLI tests that must reach the memory limit cheaply (filling the default 512 MiB
+// costs a slow host more than the policy's CPU-time limit).
+void write_small_policy(const std::string& dir, const std::string& name, int memory_mb);
+
 // The warm-pool size this test process runs with: TOOLJAIL_TEST_POOL (set by the "pool: "
 // registration of the containment tests in tests/CMakeLists.txt), 0 = pool off.
 size_t pool_size();
