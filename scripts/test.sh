@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's test command: installs dependencies, checks the format and the include graph, builds
-# with -Werror, runs every test (unit and integration, which launch real sandboxes), then builds
-# the unit tests with ASan+UBSan and runs them again, then a short fuzzing pass (clang, libFuzzer).
+# with -Werror, runs every test (unit and integration, which launch real sandboxes), runs the
+# cgroup v2 suite in a QEMU guest, then builds the unit tests with ASan+UBSan and runs them
+# again, then a short fuzzing pass (clang, libFuzzer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
@@ -20,6 +21,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 "$ROOT/scripts/build.sh" "$ROOT/build"
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
+
+# The same containment, limits, pool and CLI cases on a pure cgroup v2 kernel (a QEMU guest,
+# docs/GUEST.md), as root and as a user under a real systemd user manager. Skipped only where
+# QEMU cannot run at all.
+guest_rc=0
+"$ROOT/scripts/guest/suite" "$ROOT/build" || guest_rc=$?
+if ((guest_rc == 77)); then
+  echo "test.sh: the cgroup v2 guest suite was skipped (see the reason above)" >&2
+elif ((guest_rc != 0)); then
+  exit "$guest_rc"
+fi
 
 "$ROOT/scripts/build.sh" "$ROOT/build-asan" -DTOOLJAIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
