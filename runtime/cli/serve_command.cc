@@ -64,7 +64,8 @@ int serve_stdio(const ServeOptions& options) {
     Drainer drainer(std::chrono::seconds(options.drain_timeout_seconds),
                     {[&pool] { pool.stop_accepting(); }, [&pool] { return pool.in_flight() == 0; },
                      [&pool, &stop] {
-                         pool.shutdown();
+                         // Each call still running gets its response before the loop ends.
+                         pool.shutdown(CallPool::Unfinished::Answered);
                          uint64_t one = 1;
                          if (::write(stop.get(), &one, sizeof one) != sizeof one)
                              LOG_ERROR("cannot end the stdio loop: {}", std::strerror(errno));
@@ -84,6 +85,13 @@ int serve_stdio(const ServeOptions& options) {
         if (m.kind == jsonrpc::Kind::Notification && m.method == "notifications/cancelled") {
             if (m.params.is_object() && m.params.contains("requestId"))
                 pool.cancel(m.params["requestId"].dump());
+            continue;
+        }
+        // Whatever the method: the id belongs to a call not yet answered (docs/FAULTS.md).
+        if (m.kind == jsonrpc::Kind::Request && pool.pending(m.id.dump())) {
+            LOG_WARN("request {} refused: its id belongs to a call still in progress",
+                     m.method.substr(0, 128));
+            out.write_line(jsonrpc::serialize(jsonrpc::reused_id(m.id)));
             continue;
         }
         McpServer::Reply reply;
@@ -109,9 +117,7 @@ int serve_stdio(const ServeOptions& options) {
                     m.id, jsonrpc::kServerBusy, "the server is shutting down; no new calls",
                     {{"code", "SHUTTING_DOWN"}})));
             } else if (submitted != CallPool::Submit::Ok)
-                out.write_line(jsonrpc::serialize(
-                    jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
-                                   "a request with this id is still in progress")));
+                out.write_line(jsonrpc::serialize(jsonrpc::reused_id(m.id)));
         }
     }
     // stdin closed (the client is gone) or the drain ended: cancel what runs; nothing of it may

@@ -64,8 +64,12 @@ public:
         header_bytes_ = 0;
         in_body_ = false;
         line_bytes_ = 1;  // the request line is not the blank line that ends the headers
+        line_is_cr_ = false;
+        head_.clear();
         cut_ = nullptr;
     }
+    // The request line and header lines of the request being served, as they arrived.
+    const std::string& head() const { return head_; }
     // Why reads were refused, for the log; null when they were not.
     const char* cut() const { return cut_; }
     // Bytes already read from the socket and not yet handed out: a pipelined next request.
@@ -132,21 +136,27 @@ public:
 
 private:
     // Of the n buffered bytes about to be handed out, how many the header budget allows (0: none
-    // left). Watches for the blank line (CRLF or LF) that ends the headers: from there on the
+    // left), kept in head_. Watches for the blank line that ends the headers: from there on the
     // bytes are body, which Content-Length (httplib) and the handler's reader (chunked) bound.
+    // The blank line is exactly CRLF, as for httplib's parser (built without
+    // CPPHTTPLIB_ALLOW_LF_AS_LINE_TERMINATOR), which skips any other line and reads on: a lone
+    // LF must not end the budget, or the head, while httplib still reads header lines.
     size_t headers(size_t n) {
         size_t allowed = std::min(
             n, limits_.max_header_bytes - std::min(header_bytes_, limits_.max_header_bytes));
         for (size_t i = 0; i < allowed; ++i) {
             char c = buffer_[begin_ + i];
-            if (c == '\n' && line_bytes_ == 0) {
+            if (c == '\n' && line_is_cr_) {
                 in_body_ = true;
                 header_bytes_ += i + 1;
+                head_.append(buffer_ + begin_, i + 1);
                 return i + 1;  // the rest is body: handed out by the next read
             }
-            line_bytes_ = c == '\n' ? 0 : line_bytes_ + (c == '\r' ? 0 : 1);
+            line_bytes_ = c == '\n' ? 0 : line_bytes_ + 1;
+            line_is_cr_ = line_bytes_ == 1 && c == '\r';
         }
         header_bytes_ += allowed;
+        head_.append(buffer_ + begin_, allowed);
         return allowed;
     }
 
@@ -179,9 +189,15 @@ private:
     Clock::time_point deadline_ = Clock::now() + limits_.deadline;
     size_t header_bytes_ = 0;
     bool in_body_ = false;
-    size_t line_bytes_ = 1;  // of the header line being read, CR not counted
+    size_t line_bytes_ = 1;    // of the header line being read
+    bool line_is_cr_ = false;  // the line so far is one CR
+    std::string head_;         // at most max_header_bytes
     const char* cut_ = nullptr;
 };
+
+// The head of the request the calling server thread serves (LimitedServer sets it around each
+// request), for the handlers' request_head().
+thread_local const std::string* serving_head = nullptr;
 
 // Set by a handler on the server thread serving the request: close the connection once the
 // response is out (the request left bytes unread that must not be parsed as the next request).
@@ -257,6 +273,10 @@ void answer_busy_connection(int sock) {
 }
 
 }  // namespace
+
+std::string_view request_head() {
+    return serving_head ? std::string_view(*serving_head) : std::string_view();
+}
 
 httplib::TaskQueue* new_bounded_pool(size_t threads, size_t max_waiting) {
     return new BoundedPool(threads, max_waiting);
@@ -377,7 +397,9 @@ bool LimitedServer::process_and_close_socket(socket_t sock) {
         stream.begin_request();
         close_after_response = false;
         bool closed = false;
+        serving_head = &stream.head();
         ok = process_request(stream, left == 1, closed, nullptr);
+        serving_head = nullptr;
         if (stream.cut()) {
             std::string ip;
             int port = 0;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "runtime/http/auth_tokens.h"
 #include "runtime/ops/admission.h"
@@ -76,6 +77,14 @@ private:
 // deadline).
 bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, size_t max_body,
                BodyBudget::Share& share, std::string& body, httplib::Response& res);
+
+// The request line and header lines of the request the calling thread is handling, byte for
+// byte as the client sent them (up to the blank line, at most max_header_bytes): what
+// http_headers::raw_values() reads. httplib's own view is lossy: it percent-decodes every header
+// value ("run%5Fpython" becomes "run_python") and its get_header_value() ends a value at a NUL.
+// Valid in a LimitedServer handler (and its content providers), on the thread that called it;
+// empty anywhere else.
+std::string_view request_head();
 
 // Gives the statuses httplib answers by itself (400 malformed HTTP, 404, 405, 413 over
 // max_body) the JSON body of ours; responses that have a body keep it.

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "runtime/base/log.h"
 #include "runtime/http/http_headers.h"
@@ -43,7 +45,11 @@ void metrics_routes(httplib::Server& server, std::function<std::string()> render
     // DNS rebinding: a page that resolved its own name to 127.0.0.1 sends that name as Host,
     // and every browser request of a page carries Origin or is a navigation we need not serve.
     server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-        if (http_headers::loopback_host(req.get_header_value("Host")) && !req.has_header("Origin"))
+        // httplib's get_header_value() ends a value at a NUL: "127.0.0.1%00.evil" (decoded to
+        // a NUL) would pass. values() keeps the whole value, and one Host exactly.
+        std::vector<std::string> hosts = http_headers::values(req, "Host");
+        if (hosts.size() == 1 && http_headers::loopback_host(hosts.front()) &&
+            !req.has_header("Origin"))
             return httplib::Server::HandlerResponse::Unhandled;
         metrics::global().on_refused("forbidden");
         res.status = 403;

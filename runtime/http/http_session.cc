@@ -168,13 +168,15 @@ CallPool::Submit open_call(const std::shared_ptr<Session>& session, CallPool& po
     // Registered before submit: the worker's reply takes session->mu to unregister, so it
     // always finds the entry.
     session->calls[key] = stream;
+    // Unregistered before the response is queued: a client that has read it may reuse the id
+    // at once, and must not be refused for it.
     auto reply = [stream, weak, key](const json& response) {
-        stream->finish(response);
         if (auto s = weak.lock()) {
             std::lock_guard<std::mutex> lock(s->mu);
             auto it = s->calls.find(key);
             if (it != s->calls.end() && it->second == stream) s->calls.erase(it);
         }
+        stream->finish(response);
     };
     auto notify = [stream](const json& n) { stream->notify(n); };
     auto submitted = pool.submit(key, std::move(work), reply, notify);

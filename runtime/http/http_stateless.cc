@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "runtime/base/json_reader.h"
 #include "runtime/base/log.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/http/http_ops.h"
@@ -24,8 +25,10 @@ constexpr int kMissingClientCapability = -32021;
 // Header values and body fields are echoed in messages; a client's 4 MiB name is not.
 constexpr size_t kMaxEchoed = 128;
 
+// Header values are echoed as sent, so control and non-ASCII bytes are written as \xNN.
 std::string shown(std::string_view s) {
-    return "'" + std::string(s.substr(0, kMaxEchoed)) + (s.size() > kMaxEchoed ? "...'" : "'");
+    return "'" + json_reader::printable(s.substr(0, kMaxEchoed)) +
+           (s.size() > kMaxEchoed ? "...'" : "'");
 }
 
 // The body field Mcp-Name mirrors, for the methods that address one tool, prompt or resource.
@@ -62,45 +65,49 @@ Refusal invalid_params(const jsonrpc::Message& m, std::string message) {
 
 }  // namespace
 
-MirrorHeaders mirror_headers(const httplib::Request& req) {
-    auto get = [&req](const char* name) -> std::optional<std::string> {
-        if (!req.has_header(name)) return std::nullopt;
-        return http_headers::value(req, name);
+MirrorHeaders mirror_headers(std::string_view head) {
+    MirrorHeaders out;
+    auto get = [&](const char* name) -> std::optional<std::string> {
+        std::vector<std::string> found = http_headers::raw_values(head, name);
+        if (found.size() > 1 && out.repeated.empty()) out.repeated = name;
+        if (found.empty()) return std::nullopt;
+        return std::move(found.front());
     };
-    return {get("MCP-Protocol-Version"), get("Mcp-Method"), get("Mcp-Name"), true};
+    out.protocol_version = get("MCP-Protocol-Version");
+    out.method = get("Mcp-Method");
+    out.name = get("Mcp-Name");
+    return out;
 }
 
-bool is_stateless(const httplib::Request& req, const jsonrpc::Message& m) {
-    if (req.has_header("Mcp-Session-Id")) return false;
-    if (http_headers::value(req, "MCP-Protocol-Version") == kStatelessVersion) return true;
+bool is_stateless(const MirrorHeaders& headers, bool has_session_id, const jsonrpc::Message& m) {
+    // The revision's own header decides first: 2026-07-28 has no sessions, and its servers
+    // ignore an Mcp-Session-Id a client sends (an older client's leftover, or a proxy's).
+    if (headers.protocol_version == kStatelessVersion) return true;
+    if (has_session_id) return false;
     return meta_field(m, kVersionKey) != nullptr;
 }
 
 std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Message& m) {
-    // httplib's own decoder, so that a body value is decoded exactly as the header was. It makes
-    // "a%2Fb" in the header match "a/b" in the body; refusing every percent sign in a URI instead
-    // would refuse conforming clients, and no mirrored value of ours needs one.
-    auto same = [&headers](const std::string& header, const std::string& body) {
-        return header == body ||
-               (headers.percent_decoded && header == httplib::detail::decode_url(body, false));
-    };
-    if (m.kind == jsonrpc::Kind::Invalid)
-        return Refusal{
-            400, m.error_reply.is_null()
-                     ? jsonrpc::error(nullptr, jsonrpc::kInvalidRequest, "invalid JSON-RPC message")
-                     : m.error_reply};
-    if (m.kind == jsonrpc::Kind::Response)
-        return Refusal{
-            400, jsonrpc::error(
-                     nullptr, jsonrpc::kInvalidRequest,
-                     "Bad Request: the 2026-07-28 revision takes requests and notifications only")};
+    if (m.kind == jsonrpc::Kind::Invalid) return Refusal{400, http_headers::invalid_reply(m)};
     bool request = m.kind == jsonrpc::Kind::Request;
 
     // Headers before the body: they are what an intermediary already acted on.
+    if (!headers.repeated.empty())
+        return mismatch(m, headers.repeated.c_str(),
+                        headers.repeated + " header appears more than once");
+    for (auto [header, value] :
+         {std::pair{"MCP-Protocol-Version", &headers.protocol_version},
+          std::pair{"Mcp-Method", &headers.method}, std::pair{"Mcp-Name", &headers.name}})
+        if (*value && !http_headers::plain_value(**value))
+            return mismatch(m, header,
+                            std::string(header) +
+                                " header holds a byte that is not visible ASCII, space or tab "
+                                "(a value that needs one travels as =?base64?...?=, and only in "
+                                "Mcp-Name)");
     if (!headers.method)
         return mismatch(m, "Mcp-Method",
                         "Mcp-Method header is required (it mirrors the body's method)");
-    if (!same(*headers.method, m.method))
+    if (*headers.method != m.method)
         return mismatch(m, "Mcp-Method",
                         "Mcp-Method header " + shown(*headers.method) +
                             " does not match the body's method " + shown(m.method));
@@ -117,7 +124,7 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
     if (!version && request)
         return invalid_params(
             m, std::string("params._meta must carry \"") + kVersionKey + "\" (a string)");
-    if (version && !same(*headers.protocol_version, version->get_ref<const std::string&>()))
+    if (version && *headers.protocol_version != version->get_ref<const std::string&>())
         return mismatch(m, "MCP-Protocol-Version",
                         "MCP-Protocol-Version header " + shown(*headers.protocol_version) +
                             " does not match params._meta[\"" + kVersionKey + "\"] " +
@@ -135,7 +142,14 @@ std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Messag
                 return mismatch(
                     m, "Mcp-Name",
                     "Mcp-Name header is required for " + m.method + " (it mirrors " + path + ")");
-            if (!same(*headers.name, body->get_ref<const std::string&>()))
+            // Decoded first (SEP-2243): the spec's form for a name or URI that is not plain
+            // ASCII, and for a plain one that looks like the form itself.
+            std::optional<std::string> name = http_headers::decode_sentinel(*headers.name);
+            if (!name)
+                return mismatch(m, "Mcp-Name",
+                                "Mcp-Name header " + shown(*headers.name) +
+                                    " is not valid Base64 inside =?base64?...?=");
+            if (*name != body->get_ref<const std::string&>())
                 return mismatch(m, "Mcp-Name",
                                 "Mcp-Name header " + shown(*headers.name) + " does not match " +
                                     path + " " + shown(body->get_ref<const std::string&>()));
@@ -192,9 +206,15 @@ McpServer& Endpoint::server_for(const auth::TokenEntry* client) {
     return *server;
 }
 
-void Endpoint::post(const httplib::Request& req, const jsonrpc::Message& m,
+void Endpoint::post(const MirrorHeaders& headers, const jsonrpc::Message& m,
                     const auth::TokenEntry* client, httplib::Response& res) {
-    if (auto refusal = check(mirror_headers(req), m)) {
+    // Clients of this revision send no responses, and a response is never answered (two peers
+    // answering each other's would loop): accepted and dropped, as in a session.
+    if (m.kind == jsonrpc::Kind::Response) {
+        res.status = 202;
+        return;
+    }
+    if (auto refusal = check(headers, m)) {
         const json& error = refusal->message["error"];
         LOG_INFO("stateless request refused status={} code={} header={}", refusal->status,
                  error.value("code", 0),

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,21 +31,25 @@ struct Response;
 
 namespace runtime::http_stateless {
 
-// The mirrored headers of one POST, trimmed; nullopt when absent.
+// The mirrored headers of one POST as the client sent them (trimmed, neither percent-decoded nor
+// cut at a NUL; Mcp-Name still in its =?base64?...?= form, if it used it); nullopt when absent.
 struct MirrorHeaders {
     std::optional<std::string> protocol_version;  // MCP-Protocol-Version
     std::optional<std::string> method;            // Mcp-Method
     std::optional<std::string> name;              // Mcp-Name
-    // The values arrive percent-decoded (cpp-httplib 0.11 decodes every header value), so a
-    // body value matches when it decodes to them: "file:///a%20b" in both stays acceptable.
-    bool percent_decoded = false;
+    // The first of them that appears more than once ("" = none): intermediaries may act on
+    // either copy, so which one the body must match is unknowable.
+    std::string repeated;
 };
-MirrorHeaders mirror_headers(const httplib::Request& req);
+// `head`: the request's raw head (http_limits::request_head()).
+MirrorHeaders mirror_headers(std::string_view head);
 
-// True for a POST that belongs to the stateless revision: no Mcp-Session-Id, and either an
-// MCP-Protocol-Version header of 2026-07-28 or a body whose params._meta names a protocol
-// version (whatever its value: an unsupported one is answered -32022, not as a 2025 request).
-bool is_stateless(const httplib::Request& req, const jsonrpc::Message& m);
+// True for a POST that belongs to the stateless revision: an MCP-Protocol-Version header of
+// 2026-07-28, with or without Mcp-Session-Id (that revision ignores the header: no session is
+// looked up, minted or echoed); or, without Mcp-Session-Id, a body whose params._meta names a
+// protocol version (whatever its value: an unsupported one is answered -32022, not as a 2025
+// request).
+bool is_stateless(const MirrorHeaders& headers, bool has_session_id, const jsonrpc::Message& m);
 
 // Why a stateless POST is refused before dispatch: the HTTP status and the JSON-RPC error
 // (carrying the request's id when it has one).
@@ -54,19 +59,25 @@ struct Refusal {
 };
 
 // The checks, in order; the first failure is returned, nullopt when the message may be
-// dispatched:
-//   invalid JSON-RPC -> 400 with its -32700/-32600; a response -> 400 -32600 (clients of this
-//   revision send none);
-//   Mcp-Method absent or not the body's method (values are case-sensitive) -> 400 -32020;
+// dispatched. Header values are compared with the body byte for byte, as sent (the spec defines
+// no percent-encoding for them: "tools%2Flist" is not "tools/list"), case-sensitively, after
+// removing the whitespace around them:
+//   invalid JSON-RPC -> 400 with its -32700/-32600/-32602 (http_headers::invalid_reply); a
+//   response is not checked (post() accepts and drops it: never answered);
+//   a mirrored header given twice, or holding a byte other than visible ASCII, space or tab
+//   (NUL, control characters, raw UTF-8) -> 400 -32020;
+//   Mcp-Method absent or not the body's method -> 400 -32020;
 //   MCP-Protocol-Version absent -> 400 -32020;
 //   a request without params._meta["io.modelcontextprotocol/protocolVersion"] (a string)
 //   -> 400 -32602; a _meta version other than the header's -> 400 -32020;
 //   a version other than 2026-07-28 -> 400 -32022, data {supported: [...], requested};
-//   tools/call, prompts/get (params.name) and resources/read (params.uri): Mcp-Name absent or
-//   not that value -> 400 -32020;
+//   tools/call, prompts/get (params.name) and resources/read (params.uri): Mcp-Name absent, not
+//   valid in its =?base64?...?= form, or not that value once decoded -> 400 -32020;
 //   a request without params._meta["io.modelcontextprotocol/clientCapabilities"] (an object)
 //   -> 400 -32602.
-// Every -32020 names the header in its message and in data.header.
+// Every -32020 names the header in its message and in data.header. No Mcp-Param-* header is
+// checked: no tool of tooljail's declares x-mcp-header, and the spec has servers ignore the
+// ones they do not recognise.
 std::optional<Refusal> check(const MirrorHeaders& headers, const jsonrpc::Message& m);
 
 // The HTTP status of a JSON-RPC reply to a stateless request: 200 for a result; 404 for
@@ -84,15 +95,16 @@ public:
     // response this endpoint starts.
     Endpoint(const ServeContext& ctx, CallPool& pool, http_session::StreamSlots& slots);
 
-    // Answers one stateless POST whose body is parsed as `m` (possibly Invalid): a refusal from
-    // check(), 202 for a notification, one JSON body for quick requests, and for tools/call a
+    // Answers one stateless POST whose body is parsed as `m` (possibly Invalid) and whose mirror
+    // headers are `headers`: 202 for a response (dropped unanswered), a refusal from check(),
+    // 202 for a notification, one JSON body for quick requests, and for tools/call a
     // text/event-stream response (progress, then the result). The call runs on the CallPool
     // under a key of its own, so requests that reuse a JSON-RPC id never meet; closing the
     // response stream cancels it (its run is killed), the only cancellation this revision has
     // on HTTP.
     // `client` is the authenticated token's entry (null without authentication); it is read
     // during the call only.
-    void post(const httplib::Request& req, const jsonrpc::Message& m,
+    void post(const MirrorHeaders& headers, const jsonrpc::Message& m,
               const auth::TokenEntry* client, httplib::Response& res);
 
     // After a token reload: every running call whose client is gone from `file`, or whose tools

@@ -14,8 +14,11 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "runtime/base/exit_codes.h"
 #include "runtime/base/log.h"
@@ -49,6 +52,9 @@ constexpr size_t kMaxStreams = 256;
 // Accepted connections waiting for a pool thread (a keep-alive connection holds one while it
 // idles, up to 2 s); more are answered 503.
 constexpr size_t kMaxWaitingConnections = 256;
+// At stop, how long the streams of the calls just ended have to write their responses; a client
+// that reads slower than that loses its response, as one whose connection dropped.
+constexpr auto kFlushOnStop = std::chrono::seconds(3);
 
 using http_headers::lower;
 using http_headers::send_error;
@@ -195,8 +201,12 @@ void HttpTransport::configure() {
 // DNS-rebinding protection, before any routing: a browser page that resolved its own name to
 // 127.0.0.1 sends that name as Host and its own Origin; both must name us.
 // An allowed Origin gets the CORS headers on whatever the request is answered with.
+// Both are read as sent: httplib percent-decodes them and ends them at a NUL, which made
+// "127.0.0.1%00.evil.example" a loopback Host. One Host exactly, at most one Origin.
 bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res) const {
-    std::string host = req.get_header_value("Host");
+    std::string_view head = http_limits::request_head();
+    std::vector<std::string> hosts = http_headers::raw_values(head, "Host");
+    std::string host = hosts.size() == 1 ? hosts.front() : std::string();
     if (!http_headers::loopback_host(host) && !hosts_.count(http_headers::host_name(host))) {
         LOG_WARN("refused {} {}: Host is not a loopback name or an allowed host", req.method,
                  req.path);
@@ -206,9 +216,11 @@ bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res)
                        : "Forbidden: the Host header must name this server (see --allowed-host)");
         return false;
     }
-    if (req.has_header("Origin")) {
-        std::string origin = http_headers::value(req, "Origin");
-        if (!origins_.count(lower(origin))) {
+    std::vector<std::string> origins = http_headers::raw_values(head, "Origin");
+    if (!origins.empty()) {
+        const std::string& origin = origins.front();
+        if (origins.size() > 1 || !http_headers::plain_value(origin) ||
+            !origins_.count(lower(origin))) {
             LOG_WARN("refused {} {}: Origin is not allowed", req.method, req.path);
             send_error(res, 403, jsonrpc::kInvalidRequest,
                        "Forbidden: Origin not allowed (see --allowed-origin)");
@@ -261,11 +273,13 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
         m = jsonrpc::parse(body);
     }
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
-    // and it has no session to find.
-    if (http_stateless::is_stateless(req, m))
-        return stateless_.post(req, m, caller.client.get(), res);
+    // and it has no session to find. Its mirrors are read as sent (httplib's are decoded).
+    auto mirrors = http_stateless::mirror_headers(http_limits::request_head());
+    if (http_stateless::is_stateless(mirrors, req.has_header("Mcp-Session-Id"), m))
+        return stateless_.post(mirrors, m, caller.client.get(), res);
     if (!version_ok(req, res)) return;
-    if (m.kind == jsonrpc::Kind::Invalid) return send_message(res, 400, m.error_reply);
+    if (m.kind == jsonrpc::Kind::Invalid)
+        return send_message(res, 400, http_headers::invalid_reply(m));
     if (!req.has_header("Mcp-Session-Id")) {
         if (m.kind == jsonrpc::Kind::Request && m.method == "initialize")
             return initialize(m, caller, res);
@@ -310,20 +324,28 @@ void HttpTransport::reload_tokens() {
                  cancelled);
 }
 
+// A request of the 2026-07-28 revision, which has no sessions: its servers ignore an
+// Mcp-Session-Id a client sends.
+bool stateless_revision() {
+    return http_stateless::mirror_headers(http_limits::request_head()).protocol_version ==
+           kStatelessVersion;
+}
+
 // GET opens the session's server-to-client stream (http_push.h). The 2026-07-28 revision has
-// no sessions and no GET: without Mcp-Session-Id it is 405.
+// no sessions and no GET: without Mcp-Session-Id, or with its version header, it is 405.
 void HttpTransport::get(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
     if (!caller.ok ||
         !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
         return;
-    if (!req.has_header("Mcp-Session-Id") || push_->max() == 0) {
+    if (!req.has_header("Mcp-Session-Id") || push_->max() == 0 || stateless_revision()) {
         res.set_header("Allow", allowed_methods());
         return send_error(res, 405, jsonrpc::kInvalidRequest,
                           push_->max() == 0
                               ? "Method Not Allowed: this server opens no server-initiated stream"
                               : "Method Not Allowed: GET opens the stream of the session named by "
-                                "Mcp-Session-Id; there is none without that header");
+                                "Mcp-Session-Id (a 2025-11-25 session; the 2026-07-28 revision "
+                                "has none)");
     }
     if (!version_ok(req, res)) return;
     if (!http_headers::accepts(req, "text/event-stream"))
@@ -385,6 +407,13 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
         res.status = 202;
         return;
     }
+    // Whatever the method: the id belongs to a call of this session not yet answered
+    // (docs/FAULTS.md). 400 with id null: the one response carrying that id is the call's.
+    if (session->calls.count(http_session::call_key(session->id, m.id))) {
+        LOG_WARN("request {} refused: its id belongs to a call still in progress",
+                 m.method.substr(0, 128));
+        return send_message(res, 400, jsonrpc::reused_id(m.id));
+    }
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (reply.message) return send_message(res, 200, *reply.message);
     if (reply.work) return start_call(session, m, std::move(reply.work), res);
@@ -401,21 +430,14 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
     };
     if (!streams_.try_acquire()) return busy();
     std::string key = http_session::call_key(session->id, m.id);
-    if (session->calls.count(key)) {
-        streams_.release();
-        return send_message(res, 200,
-                            jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
-                                           "a request with this id is still in progress"));
-    }
     std::shared_ptr<SseStream> stream;
     auto submitted = http_session::open_call(session, pool_, key, std::move(work), stream);
     if (submitted != CallPool::Submit::Ok) {
         streams_.release();
         if (submitted == CallPool::Submit::Busy) return busy();
+        // dispatch() refused a reused id already; the pool agrees with session->calls.
         if (submitted == CallPool::Submit::DuplicateId)
-            return send_message(res, 200,
-                                jsonrpc::error(m.id, jsonrpc::kInvalidRequest,
-                                               "a request with this id is still in progress"));
+            return send_message(res, 400, jsonrpc::reused_id(m.id));
         session->server.record_refused_call(m, records::kShuttingDown,
                                             "the server is shutting down");
         return http_ops::refuse_draining(res, m.id);
@@ -444,8 +466,9 @@ void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) 
     if (!caller.ok ||
         !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
         return;
-    // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405.
-    if (!req.has_header("Mcp-Session-Id")) {
+    // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405
+    // (whatever Mcp-Session-Id it carries: that revision ignores the header).
+    if (!req.has_header("Mcp-Session-Id") || stateless_revision()) {
         res.set_header("Allow", allowed_methods());
         return send_error(
             res, 405, jsonrpc::kInvalidRequest,
@@ -469,8 +492,15 @@ void HttpTransport::stop() {
     // Server::stop() is a no-op until listen has started.
     while (!server_.is_running() && !listen_done_.load())
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    server_.stop();    // no new connections; open streams end at their next tick
-    pool_.shutdown();  // cancels every queued and running call (runs are killed), joins workers
+    // Calls first, while the streams still write: every queued and running call is ended (runs
+    // killed) and its response queued on its stream (CallPool::Unfinished::Answered), which then
+    // has a moment to deliver it. Stopping the server first would end the streams at their next
+    // tick with the responses unsent.
+    pool_.shutdown(CallPool::Unfinished::Answered);
+    for (auto until = std::chrono::steady_clock::now() + kFlushOnStop;
+         streams_.in_use() > 0 && std::chrono::steady_clock::now() < until;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server_.stop();  // no new connections; open streams end at their next tick
     sessions_.end_all(pool_);
 }
 

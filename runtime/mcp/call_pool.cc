@@ -18,8 +18,26 @@ struct CallPool::Call {
     std::function<void(const nlohmann::json&)> reply;
     std::function<void(const nlohmann::json&)> notify;
     sandbox::UniqueFd cancel;
-    bool cancelled = false;
+    bool started = false;    // a worker took it off the queue
+    bool cancelled = false;  // by the client: no response
+    // By the server before it started (shutdown, Answered): SHUTTING_DOWN as its response.
+    bool ended = false;
 };
+
+namespace {
+
+// The response of a call the server ended before it started: nothing ran (the work only records
+// the cancellation), so the client may send it again, to another server. The same error as a
+// call refused during the drain, so a client handles both alike.
+nlohmann::json shutting_down(const nlohmann::json& response) {
+    nlohmann::json id =
+        response.is_object() && response.contains("id") ? response["id"] : nlohmann::json();
+    return jsonrpc::error(id, jsonrpc::kServerBusy,
+                          "the server shut down before the call started; nothing ran",
+                          {{"code", "SHUTTING_DOWN"}});
+}
+
+}  // namespace
 
 CallPool::CallPool(size_t workers, size_t max_queued) : max_queued_(max_queued) {
     for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { loop(); });
@@ -36,7 +54,7 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
     // Running and waiting calls together: with every worker busy and max_queued_ waiting, no
     // more. (The queue alone would refuse everything when max_queued_ is 0, and would let a
     // burst in before the workers take their calls off it.)
-    if (calls_.size() >= threads_.size() + max_queued_) return Submit::Busy;
+    if (calls_.size() + cancelled_.size() >= threads_.size() + max_queued_) return Submit::Busy;
     // Without its cancel fd a run could not be stopped: refuse the call as busy (the process is
     // out of descriptors; retrying later can succeed) rather than run it uncancellable.
     sandbox::UniqueFd cancel(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -60,7 +78,16 @@ CallPool::Submit CallPool::submit(const std::string& key, CallWork work,
 void CallPool::cancel(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = calls_.find(key);
-    if (it != calls_.end()) signal(*it->second);
+    if (it == calls_.end()) return;
+    it->second->cancelled = true;
+    signal(*it->second);
+    cancelled_.insert(it->second);
+    calls_.erase(it);
+}
+
+bool CallPool::pending(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_.count(key) > 0;
 }
 
 void CallPool::stop_accepting() {
@@ -70,22 +97,34 @@ void CallPool::stop_accepting() {
 
 size_t CallPool::in_flight() {
     std::lock_guard<std::mutex> lock(mu_);
-    return calls_.size();
+    return calls_.size() + cancelled_.size();
 }
 
-void CallPool::shutdown() {
+void CallPool::shutdown(Unfinished unfinished) {
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) return;
         stopping_ = true;
-        for (auto& [key, call] : calls_) signal(*call);
+        for (auto& [key, call] : calls_) {
+            if (unfinished == Unfinished::Answered) {
+                // A running call answers with what its run came to: killed now, recorded and
+                // reported cancelled with the output so far (or its result, had it just ended).
+                call->ended = !call->started;
+            } else {
+                call->cancelled = true;
+                cancelled_.insert(call);
+            }
+            signal(*call);
+        }
+        if (unfinished == Unfinished::Dropped) calls_.clear();
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
 }
 
+// Makes the call's cancel fd readable: a queued call sees it before launching anything, a
+// running one's run is killed.
 void CallPool::signal(Call& call) {
-    call.cancelled = true;
     uint64_t one = 1;
     ssize_t ignored = ::write(call.cancel.get(), &one, sizeof one);
     (void)ignored;
@@ -100,6 +139,7 @@ void CallPool::loop() {
             if (queue_.empty()) return;  // stopping and drained
             call = queue_.front();
             queue_.pop_front();
+            call->started = true;
             metrics::global().queue_add(-1);
             metrics::global().in_flight_add(1);
             // A call cancelled while queued still runs, with its cancel fd already readable: the
@@ -119,13 +159,20 @@ void CallPool::loop() {
             response = jsonrpc::error(nullptr, jsonrpc::kInternalError, "internal error");
         }
         bool cancelled;
+        bool ended;
         {
+            // Out of calls_ before the reply is written: a client that has read the response
+            // may reuse the id at once, and must not be refused for it.
             std::lock_guard<std::mutex> lock(mu_);
             cancelled = call->cancelled;
-            calls_.erase(call->key);
+            ended = call->ended;
+            if (cancelled)
+                cancelled_.erase(call);
+            else
+                calls_.erase(call->key);
         }
         metrics::global().in_flight_add(-1);
-        if (!cancelled && call->reply) call->reply(response);
+        if (!cancelled && call->reply) call->reply(ended ? shutting_down(response) : response);
     }
 }
 

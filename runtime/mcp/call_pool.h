@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@ struct CallContext {
     std::function<void(const nlohmann::json&)> notify;
 };
 
+// Runs one call and returns its JSON-RPC response, which carries the request's id.
 using CallWork = std::function<nlohmann::json(const CallContext&)>;
 
 class CallPool {
@@ -46,16 +48,32 @@ public:
                   std::function<void(const nlohmann::json&)> notify);
 
     // Cancels a queued or running call: it gets no reply. Unknown keys are ignored (the call
-    // may have finished already).
+    // may have finished already). Its key is free at once: the client awaits no response under
+    // it any more, so a new call may take it while the old run is still being killed.
     void cancel(const std::string& key);
+
+    // True while a call under `key` owes its client a response: submitted, not yet finished and
+    // not cancelled. A request reusing an id must be refused while this holds (docs/FAULTS.md:
+    // ids are unique among the requests not yet answered).
+    bool pending(const std::string& key);
 
     // Drain (SIGTERM): from now on submit() answers Stopping; what was accepted still runs.
     void stop_accepting();
-    // Calls accepted and not yet finished (queued or running).
+    // Calls accepted and not yet finished (queued or running, cancelled ones included).
     size_t in_flight();
 
-    // Stops taking work, cancels everything in flight, joins the workers. Idempotent.
-    void shutdown();
+    // What shutdown() does with the calls it ends.
+    enum class Unfinished {
+        Dropped,  // no reply: nobody is left to read it (stdin closed)
+        // Each still gets one: a running call its own (its run killed: a result saying the
+        // run was cancelled, with the output so far); a queued one a -32001 error with its
+        // request's id and data.code SHUTTING_DOWN (nothing ran; it may be sent again).
+        Answered,
+    };
+    // Stops taking work, cancels everything in flight (runs are killed and recorded as
+    // cancelled), joins the workers; replies are written before it returns. Idempotent: only
+    // the first call's `unfinished` counts.
+    void shutdown(Unfinished unfinished = Unfinished::Dropped);
 
 private:
     struct Call;
@@ -66,7 +84,10 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::shared_ptr<Call>> queue_;
+    // Calls that owe a response, by key; cancelled ones move to cancelled_ until they end. Both
+    // count against the capacity and in in_flight().
     std::map<std::string, std::shared_ptr<Call>> calls_;
+    std::set<std::shared_ptr<Call>> cancelled_;
     std::vector<std::thread> threads_;
     bool stopping_ = false;
     bool accepting_ = true;

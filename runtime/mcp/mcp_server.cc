@@ -39,8 +39,10 @@ McpServer::McpServer(const LiveTools& live, ServerOptions options)
     : live_(live), options_(std::move(options)) {}
 
 McpServer::Reply McpServer::handle(const Message& m) {
-    if (m.kind == jsonrpc::Kind::Invalid)
+    if (m.kind == jsonrpc::Kind::Invalid) {
+        if (!m.refusal.empty()) LOG_INFO("{}", m.refusal);
         return {m.error_reply.is_null() ? std::nullopt : std::optional(m.error_reply), {}};
+    }
     if (m.kind == jsonrpc::Kind::Response) return {};
     if (m.kind == jsonrpc::Kind::Notification) {
         // notifications/initialized completes the handshake; notifications/cancelled is handled

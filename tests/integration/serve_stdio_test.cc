@@ -186,6 +186,11 @@ TEST_CASE("serve stdio: malformed input is answered and the server keeps serving
         {"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"x\":\"\xc3\x28\"}}",
          -32700, nullptr},
         {std::string(100000, '[') + std::string(100000, ']'), -32700, nullptr},
+        // Valid JSON that is not taken, answered with the request's id (issue 16 item 9).
+        {R"({"jsonrpc":"2.0","id":12,"method":"ping","params":{"s":"\ud800"}})", -32602, 12},
+        {R"({"jsonrpc":"2.0","method":"ping","params":{"a":)" + std::string(100, '[') +
+             std::string(100, ']') + R"(},"id":"deep"})",
+         -32602, "deep"},
     };
     for (const Case& c : cases) {
         s.send_raw(c.line + "\n");
@@ -199,6 +204,70 @@ TEST_CASE("serve stdio: malformed input is answered and the server keeps serving
     s.send({{"jsonrpc", "2.0"}, {"id", "still-here"}, {"method", "ping"}});
     auto pong = s.receive();
     CHECK(pong["id"] == "still-here");
+    CHECK(pong["result"] == nlohmann::json::object());
+}
+
+// issue 16 item 11: answering a response could make two peers answer each other for ever.
+TEST_CASE("serve stdio: responses from the client are never answered", "[serve][integration]") {
+    tjtest::TempDir ws("tooljail-serve-");
+    Server s(ws.path());
+    s.initialize();
+    for (const char* line : {
+             R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})",
+             R"({"jsonrpc":"2.0","id":1,"result":{}})",
+             R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"no id"}})",
+             R"({"jsonrpc":"2.0","id":1.5,"result":null})",
+             R"({"jsonrpc":"2.0","id":2,"result":{"s":"\udc00"}})",
+         })
+        s.send_raw(std::string(line) + "\n");
+    s.send({{"jsonrpc", "2.0"}, {"id", "after"}, {"method", "ping"}});
+    auto pong = s.receive();  // the next line: nothing was sent for the responses
+    CHECK(pong["id"] == "after");
+    CHECK(pong["result"] == nlohmann::json::object());
+}
+
+// issue 16 item 12: ids are unique among the requests not yet answered (MCP 2026-07-28 basic:
+// "MUST NOT match the ID of any other request the sender has issued and not yet received a
+// response for"). A request reusing one is refused with id null, whatever its method, so the
+// only response carrying the id is the call's.
+TEST_CASE("serve stdio: a request reusing the id of a call in progress is refused with id null",
+          "[serve][integration]") {
+    tjtest::TempDir ws("tooljail-serve-");
+    Server s(ws.path());
+    s.initialize();
+    auto call = [](const nlohmann::json& id, const std::string& code) {
+        return nlohmann::json{
+            {"jsonrpc", "2.0"},
+            {"id", id},
+            {"method", "tools/call"},
+            {"params", {{"name", "run_python"}, {"arguments", {{"code", code}}}}}};
+    };
+    s.send(call(5, "import time\ntime.sleep(2)\nprint('first')"));
+    for (const char* method : {"ping", "tools/list", "tools/call"}) {
+        INFO(method);
+        nlohmann::json again = {{"jsonrpc", "2.0"}, {"id", 5}, {"method", method}};
+        if (std::string(method) == "tools/call") again = call(5, "print('second')");
+        s.send(again);
+        auto refused = s.receive();
+        expect_error(refused, -32600, nullptr);
+        CHECK(refused["error"]["data"]["id"] == 5);
+    }
+    auto first = s.receive();
+    INFO(first.dump());
+    CHECK(first["id"] == 5);
+    CHECK(first["result"]["structuredContent"]["stdout"] == "first\n");
+    // Answered: the id is free again.
+    s.send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "ping"}});
+    CHECK(s.receive()["id"] == 5);
+    // A cancelled call gets no response, so its id is free at once.
+    s.send(call("c", "import time\ntime.sleep(60)"));
+    usleep(300 * 1000);
+    s.send({{"jsonrpc", "2.0"},
+            {"method", "notifications/cancelled"},
+            {"params", {{"requestId", "c"}}}});
+    s.send({{"jsonrpc", "2.0"}, {"id", "c"}, {"method", "ping"}});
+    auto pong = s.receive();
+    CHECK(pong["id"] == "c");
     CHECK(pong["result"] == nlohmann::json::object());
 }
 

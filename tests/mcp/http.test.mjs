@@ -239,6 +239,54 @@ test('a notification or a response gets 202 with no body', async () => {
   assert.equal(await note.text(), '');
   const reply = await post({ jsonrpc: '2.0', id: 99, result: {} }, sessionHeaders(sid));
   assert.equal(reply.status, 202);
+  // Nor is a response with id null, or none, answered (issue 16 item 11: a peer's error reply
+  // answered with an error of our own can loop).
+  for (const body of [{ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } },
+                      { jsonrpc: '2.0', error: { code: -32600, message: 'x' } }]) {
+    const res = await post(body, sessionHeaders(sid));
+    assert.equal(res.status, 202, JSON.stringify(body));
+    assert.equal(await res.text(), '');
+  }
+});
+
+// issue 16 item 12: ids are unique among the session's requests not yet answered. A request that
+// reuses one, whatever its method, is 400 with id null: the only response carrying the id is
+// the call's own.
+test('a request reusing the id of a call in progress is 400 with id null, whatever its method', async () => {
+  const sid = await rawSession();
+  const res = await post({ jsonrpc: '2.0', id: 20, method: 'tools/call',
+                           params: { name: 'run_python', arguments: { code: 'import time; time.sleep(1.5); print("first")' } } },
+                         sessionHeaders(sid));
+  assert.equal(res.status, 200);
+  await sleep(300);
+  for (const body of [{ jsonrpc: '2.0', id: 20, method: 'ping' },
+                      { jsonrpc: '2.0', id: 20, method: 'tools/list' },
+                      { jsonrpc: '2.0', id: 20, method: 'tools/call', params: { name: 'list_directory', arguments: {} } }]) {
+    const again = await post(body, sessionHeaders(sid));
+    assert.equal(again.status, 400, body.method);
+    const refused = await again.json();
+    assert.equal(refused.id, null);
+    assert.equal(refused.error.code, -32600);
+    assert.equal(refused.error.data.id, 20);
+  }
+  const events = (await res.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+  assert.deepEqual(events.filter((e) => e.id === 20).length, 1);
+  assert.match(JSON.stringify(events.at(-1)), /first/);
+  // Answered, the id is free again.
+  const ping = await post({ jsonrpc: '2.0', id: 20, method: 'ping' }, sessionHeaders(sid));
+  assert.equal(ping.status, 200);
+  assert.equal((await ping.json()).id, 20);
+});
+
+// issue 16 item 9: valid JSON that is not taken is answered with the request's id.
+test('a request with a lone surrogate is 400 with -32602 and its id', async () => {
+  const sid = await rawSession();
+  const res = await post('{"jsonrpc":"2.0","id":21,"method":"ping","params":{"s":"\\udfff"}}', sessionHeaders(sid));
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.id, 21);
+  assert.equal(body.error.code, -32602);
+  assert.match(body.error.message, /lone UTF-16 surrogate/);
 });
 
 test('malformed JSON is 400 with a parse error', async () => {

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { makeRepo, sandboxedPythons, sleep, startHttpServer, waitForNoPythons } from './fixture.mjs';
 
 const VERSION = '2026-07-28';
@@ -94,6 +95,32 @@ function rawPost(body, headers) {
     req.end(text);
   });
 }
+
+// One request written byte for byte on its own connection (node:http and fetch() refuse NUL and
+// other control bytes in header values): `lines` are the request line and headers. Resolves to
+// { status, head, body } once the server closes the connection (Connection: close).
+function rawRequest(lines, body = '') {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(server.port), '127.0.0.1');
+    const chunks = [];
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('error', reject);
+    sock.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(text.slice(9, 12)), head: text.slice(0, split), body: text.slice(split + 4) });
+    });
+    const payload = Buffer.from(body);
+    // Not end(): the server takes a half-closed connection for a client that left.
+    sock.write(Buffer.concat([
+      Buffer.from([...lines, 'Content-Type: application/json', `Accept: ${ACCEPT}`,
+                   `Content-Length: ${payload.length}`, 'Connection: close', '', ''].join('\r\n'), 'latin1'),
+      payload]));
+  });
+}
+
+// The JSON body of a rawRequest() answered with Content-Length.
+const rawJson = (res) => JSON.parse(res.body);
 
 async function assertRefused(res, status, code, id) {
   assert.equal(res.status, status);
@@ -207,7 +234,7 @@ test('tools/call, resources/read and prompts/get need a matching Mcp-Name', asyn
 });
 
 test('a percent-encoded resource URI mirrored as sent is not a mismatch', async () => {
-  // cpp-httplib hands header values over percent-decoded; the check must not refuse the client.
+  // Compared byte for byte: the URI's own escapes are part of the value.
   const read = request('resources/read', { uri: 'tooljail://policies/no%20such' }, 18);
   const res = await post(read);
   const body = await res.json();
@@ -227,6 +254,129 @@ test('header names are case-insensitive and values are trimmed', async () => {
                                     'Mcp-Name': '  list_directory  ' });
   assert.equal(res.status, 200);
   assert.equal(events(res.body).at(-1).result.isError, false);
+});
+
+// issue 16 item 8: values are compared with the body as sent. cpp-httplib decodes percent-escapes
+// in every header value and its lookup ends a value at a NUL, which made these match.
+test('mirrors are compared as sent: percent-escapes and NUL bytes do not match the body', async () => {
+  const host = `Host: 127.0.0.1:${server.port}`;
+  const call = (id, name) => JSON.stringify(request('tools/call', { name, arguments: {} }, id));
+  const cases = [
+    ['Mcp-Name: list%5Fdirectory', 'Mcp-Method: tools/call', call(80, 'list_directory'), 80],
+    ['Mcp-Name: list_directory%00.x', 'Mcp-Method: tools/call', call(81, 'list_directory'), 81],
+    ['Mcp-Name: list_directory\0.x', 'Mcp-Method: tools/call', call(82, 'list_directory'), 82],
+    ['Mcp-Name: list_directory', 'Mcp-Method: tools%2Fcall', call(83, 'list_directory'), 83],
+    ['Mcp-Name: list_directory', 'Mcp-Method: tools/call\0', call(84, 'list_directory'), 84],
+  ];
+  for (const [name, method, body, id] of cases) {
+    const res = await rawRequest(['POST /mcp HTTP/1.1', host, `MCP-Protocol-Version: ${VERSION}`, method, name], body);
+    assert.equal(res.status, 400, `${name} / ${method}: ${res.body}`);
+    const reply = rawJson(res);
+    assert.equal(reply.id, id);
+    assert.equal(reply.error.code, -32020, res.body);
+    assert.match(reply.error.data.header, /^Mcp-(Name|Method)$/);
+  }
+  // The same request mirrored as it is runs.
+  const ok = await rawRequest(['POST /mcp HTTP/1.1', host, `MCP-Protocol-Version: ${VERSION}`,
+                               'Mcp-Method: tools/call', 'Mcp-Name: list_directory'], call(85, 'list_directory'));
+  assert.equal(ok.status, 200, ok.body);
+  assert.match(ok.body, /"id":85/);
+});
+
+test('Mcp-Name in the =?base64?...?= form is decoded before the comparison', async () => {
+  const encoded = `=?base64?${Buffer.from('list_directory').toString('base64')}?=`;
+  const { last } = await (async () => {
+    const body = request('tools/call', { name: 'list_directory', arguments: {} }, 86);
+    const res = await post(body, { ...mirrors(body), 'mcp-name': encoded });
+    assert.equal(res.status, 200);
+    return { last: events(await res.text()).at(-1) };
+  })();
+  assert.equal(last.id, 86);
+  assert.equal(last.result.isError, false, JSON.stringify(last));
+  // A name that is not ASCII only travels this way; the body's UTF-8 is what it must decode to.
+  const prompt = request('prompts/get', { name: 'caf\u00e9' }, 87);
+  const res = await post(prompt, { ...mirrors(prompt), 'mcp-name': `=?base64?${Buffer.from('caf\u00e9').toString('base64')}?=` });
+  assert.notEqual((await res.json()).error?.code, -32020);
+  // Invalid Base64 inside the markers (here: no padding) is a mismatch, not a literal.
+  const body = request('tools/call', { name: 'list_directory', arguments: {} }, 88);
+  const error = await assertRefused(await post(body, { ...mirrors(body), 'mcp-name': '=?base64?bGlzdF9kaXJlY3Rvcnk?=' }),
+                                    400, -32020, 88);
+  assert.match(error.message, /Base64/);
+});
+
+test('a Host or Origin carrying a NUL, raw or percent-encoded, is 403', async () => {
+  const list = JSON.stringify(request('tools/list', {}, 89));
+  const mirrored = [`MCP-Protocol-Version: ${VERSION}`, 'Mcp-Method: tools/list'];
+  for (const bad of [`Host: 127.0.0.1%00.evil.example:${server.port}`, `Host: 127.0.0.1\0.evil.example:${server.port}`,
+                     'Host: localhost\0']) {
+    const res = await rawRequest(['POST /mcp HTTP/1.1', bad, ...mirrored], list);
+    assert.equal(res.status, 403, bad);
+  }
+  const host = `Host: 127.0.0.1:${server.port}`;
+  for (const bad of ['Origin: http://localhost:5173\0.evil.example', 'Origin: http://localhost:5173%00.evil.example']) {
+    const res = await rawRequest(['POST /mcp HTTP/1.1', host, bad, ...mirrored], list);
+    assert.equal(res.status, 403, bad);
+    assert.doesNotMatch(res.head, /access-control-allow-origin/i);
+  }
+  // Two Hosts (RFC 9112: a server must refuse), and two Origins.
+  assert.equal((await rawRequest(['POST /mcp HTTP/1.1', host, 'Host: evil.example', ...mirrored], list)).status, 403);
+  assert.equal((await rawRequest(['POST /mcp HTTP/1.1', host, 'Origin: http://localhost:5173',
+                                  'Origin: http://evil.example', ...mirrored], list)).status, 403);
+  const ok = await rawRequest(['POST /mcp HTTP/1.1', host, 'Origin: http://localhost:5173', ...mirrored], list);
+  assert.equal(ok.status, 200, ok.body);
+});
+
+// issue 16 item 13: this revision has no sessions; its servers ignore the header.
+test('a 2026-07-28 request carrying Mcp-Session-Id is served statelessly, the header ignored', async () => {
+  const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize',
+                            params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }, {});
+  const sid = init.headers.get('mcp-session-id');
+  assert.ok(sid);
+  for (const id of ['not-a-session', sid]) {
+    const body = request('tools/list', {}, 90);
+    const res = await post(body, { ...mirrors(body), 'mcp-session-id': id });
+    assert.equal(res.status, 200, id);
+    assert.equal(res.headers.get('mcp-session-id'), null, 'no session id is echoed');
+    const reply = await res.json();
+    assert.equal(reply.result.resultType, 'complete');
+  }
+  const { last } = await (async () => {
+    const body = request('tools/call', { name: 'list_directory', arguments: {} }, 91);
+    const res = await post(body, { ...mirrors(body), 'mcp-session-id': 'stale' });
+    assert.equal(res.status, 200);
+    return { last: events(await res.text()).at(-1) };
+  })();
+  assert.equal(last.id, 91);
+  assert.equal(last.result.resultType, 'complete');
+  // GET and DELETE of this revision are 405 whatever session id they carry; the session lives on.
+  const headers = { 'mcp-protocol-version': VERSION, 'mcp-session-id': sid };
+  assert.equal((await fetch(server.url, { headers: { accept: 'text/event-stream', ...headers } })).status, 405);
+  assert.equal((await fetch(server.url, { method: 'DELETE', headers })).status, 405);
+  const ping = await post({ jsonrpc: '2.0', id: 2, method: 'ping' }, { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  assert.equal(ping.status, 200);
+});
+
+// issue 16 item 11: a response is never answered.
+test('a JSON-RPC response POSTed by the client is accepted and dropped: 202, no body', async () => {
+  for (const body of [{ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } },
+                      { jsonrpc: '2.0', id: 5, result: {} },
+                      { jsonrpc: '2.0', error: { code: -32600, message: 'x' } }]) {
+    const res = await post(body, { 'mcp-protocol-version': VERSION });
+    assert.equal(res.status, 202, JSON.stringify(body));
+    assert.equal(await res.text(), '');
+  }
+});
+
+// issue 16 item 9: valid JSON that is not taken is answered with the request's id.
+test('a lone surrogate or too deep a request is 400 with -32602 and the request id', async () => {
+  const mirrored = { 'mcp-protocol-version': VERSION, 'mcp-method': 'tools/list' };
+  const metaText = JSON.stringify(meta);
+  let res = await post(`{"jsonrpc":"2.0","id":92,"method":"tools/list","params":{"x":"\\ud800","_meta":${metaText}}}`, mirrored);
+  let error = await assertRefused(res, 400, -32602, 92);
+  assert.match(error.message, /lone UTF-16 surrogate escape \(\\ud800\)/);
+  res = await post(`{"jsonrpc":"2.0","id":93,"method":"tools/list","params":{"x":${'['.repeat(80)}${']'.repeat(80)},"_meta":${metaText}}}`, mirrored);
+  error = await assertRefused(res, 400, -32602, 93);
+  assert.match(error.message, /nested deeper than 64 levels/);
 });
 
 // ---- _meta, versions and methods ----
@@ -312,7 +462,8 @@ test('two calls with the same id at once both complete', async () => {
   assert.deepEqual(order, ['quick', 'slow']);
 });
 
-test('SIGTERM with a stateless call in flight and --drain-timeout 0 exits 0 and kills the run', async () => {
+// issue 16 item 10: the call the drain ends still gets its response on its stream.
+test('SIGTERM with a stateless call in flight and --drain-timeout 0 exits 0, kills the run and answers the call', async () => {
   const own = await startHttpServer(repo, ['--drain-timeout', '0']);
   const body = request('tools/call', { name: 'run_python', arguments: { code: 'import time\ntime.sleep(60)' } }, 62);
   const res = await fetch(own.url, {
@@ -325,7 +476,10 @@ test('SIGTERM with a stateless call in flight and --drain-timeout 0 exits 0 and 
   assert.ok(sandboxedPythons().length >= 1, 'the run started');
   own.proc.kill('SIGTERM');
   assert.deepEqual(await own.exited, { code: 0, signal: null });
-  assert.doesNotMatch(await text, /"id":62/, 'the stream ends without a result');
+  const last = events(await text).at(-1);
+  assert.equal(last?.id, 62, 'the stream ends with the call\'s response');
+  assert.equal(last.result.isError, true);
+  assert.equal(last.result.structuredContent.reason, 'cancelled');
   await waitForNoPythons();
 });
 

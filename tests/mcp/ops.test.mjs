@@ -116,13 +116,15 @@ test('healthz and the metrics listener: Prometheus text, calls and refusals coun
 
     // Loopback Host only, no Origin: a browser page cannot read it through DNS rebinding.
     assert.equal(await statusWithHost(`${metrics}/metrics`, 'evil.example:9464'), 403);
+    // httplib decodes %00 to a NUL, where its header lookup used to end the value (issue 16).
+    assert.equal(await statusWithHost(`${metrics}/metrics`, '127.0.0.1%00.evil.example'), 403);
     assert.equal((await fetch(`${metrics}/metrics`, { headers: { origin: 'http://evil.example' } })).status, 403);
   } finally {
     assert.deepEqual(await stopHttpServer(server), { code: 0, signal: null }, server.stderr());
   }
 });
 
-test('SIGTERM over HTTP: no new calls, healthz 503, a short call finishes, a long one is cancelled at the drain timeout', async () => {
+test('SIGTERM over HTTP: no new calls, healthz 503, a short call finishes, a long one is cancelled at the drain timeout and answered', async () => {
   const store = join(scratch, 'http-drain');
   const server = await startHttpServer(repo, ['--records', store, '--drain-timeout', '4']);
   try {
@@ -135,8 +137,7 @@ test('SIGTERM over HTTP: no new calls, healthz 503, a short call finishes, a lon
     const callBody = (id, args) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'run_python', arguments: args } });
 
     const short = mcpPost(server.url, callBody(2, sleeper(2, 'short done')), session).then((r) => r.text());
-    // Cut at the deadline: the stream may end without its last chunk, which fetch reports as an error.
-    const long = mcpPost(server.url, callBody(3, sleeper(60, 'never')), session).then((r) => r.text()).catch(() => '');
+    const long = mcpPost(server.url, callBody(3, sleeper(60, 'never')), session).then((r) => r.text());
     const pythons = await pythonsRunning(server.proc.pid, 2);
     const signalled = Date.now();
     server.proc.kill('SIGTERM');
@@ -153,7 +154,12 @@ test('SIGTERM over HTTP: no new calls, healthz 503, a short call finishes, a lon
     assert.equal(refusal.error.data.code, 'SHUTTING_DOWN');
 
     assert.match(await short, /"id":2.*short done/s);
-    assert.doesNotMatch(await long, /"id":3/);
+    // issue 16 item 10: the call the drain timeout ends still gets its response: its run was
+    // cancelled.
+    const cancelled = (await long).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6))).at(-1);
+    assert.equal(cancelled?.id, 3, await long);
+    assert.equal(cancelled.result.isError, true);
+    assert.equal(cancelled.result.structuredContent.reason, 'cancelled');
     assert.deepEqual(await server.exited, { code: 0, signal: null }, server.stderr());
     assert.ok(Date.now() - signalled >= 3500, 'the long call had the drain timeout');
     await allGone(pythons);
@@ -166,7 +172,7 @@ test('SIGTERM over HTTP: no new calls, healthz 503, a short call finishes, a lon
   }
 });
 
-test('SIGTERM over stdio: new calls get a JSON-RPC error, the short call answers, a second SIGTERM cancels the rest', async () => {
+test('SIGTERM over stdio: new calls get a JSON-RPC error, the short call answers, a second SIGTERM cancels and answers the rest', async () => {
   const store = join(scratch, 'stdio-drain');
   const proc = spawn(binary, ['serve', '--workspace', repo, '--records', store, '--drain-timeout', '120'],
                      { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -210,11 +216,53 @@ test('SIGTERM over stdio: new calls get a JSON-RPC error, the short call answers
 
     proc.kill('SIGTERM');
     assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
-    assert.equal(replies.has(3), false, 'a cancelled call gets no reply');
+    // The server ended it, not the client: it is answered (issue 16 item 10).
+    const cancelled = await reply(3);
+    assert.equal(cancelled.result.structuredContent.reason, 'cancelled', JSON.stringify(cancelled));
     await allGone(pythons);
     const records = runsList(store).filter((r) => r.tool === 'run_python');
     assert.deepEqual(records.map((r) => `${r.status}/${r.reason}`).sort(),
                      ['failure/cancelled', 'refused/shutting_down', 'success/exit']);
+  } finally {
+    killLeftover(proc);
+  }
+});
+
+// issue 16 item 10: the drain timeout ends what still runs and every call is answered: the
+// running one with its run's result (cancelled), the queued one with SHUTTING_DOWN (nothing ran).
+test('SIGTERM over stdio: at the drain timeout the running call and the queued one still get a response', async () => {
+  const store = join(scratch, 'stdio-drain-timeout');
+  const proc = spawn(binary, ['serve', '--workspace', repo, '--records', store, '--drain-timeout', '1',
+                              '--max-parallel', '1'],
+                     { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const lines = [];
+    let buffered = '';
+    proc.stdout.on('data', (d) => {
+      buffered += d;
+      for (let nl; (nl = buffered.indexOf('\n')) >= 0; buffered = buffered.slice(nl + 1)) lines.push(JSON.parse(buffered.slice(0, nl)));
+    });
+    const send = (m) => proc.stdin.write(JSON.stringify(m) + '\n');
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize',
+           params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drain', version: '1' } } });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    for (const id of [2, 3])
+      send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'run_python', arguments: sleeper(60, 'never') } });
+    const pythons = await pythonsRunning(proc.pid, 1);
+    proc.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
+    await allGone(pythons);
+    const byId = (id) => lines.filter((m) => m.id === id);
+    assert.equal(byId(2).length, 1, JSON.stringify(lines));
+    assert.equal(byId(2)[0].result.structuredContent.reason, 'cancelled');
+    assert.equal(byId(3).length, 1, JSON.stringify(lines));
+    assert.equal(byId(3)[0].error.code, -32001);
+    assert.equal(byId(3)[0].error.data.code, 'SHUTTING_DOWN');
+    const records = runsList(store).filter((r) => r.tool === 'run_python');
+    assert.deepEqual(records.map((r) => `${r.status}/${r.reason}`).sort(), ['failure/cancelled', 'refused/cancelled']);
   } finally {
     killLeftover(proc);
   }

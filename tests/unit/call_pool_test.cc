@@ -144,3 +144,83 @@ TEST_CASE("call pool: without a descriptor for the cancel eventfd the call is re
     CHECK(s == Submit::Busy);
     CHECK(pool.in_flight() == 0);
 }
+
+// issue 16 item 12: an id is in flight while its call owes a response; a cancelled call owes
+// none, so its key is free for a new call at once, though its run is still being stopped.
+TEST_CASE("call pool: pending() follows the calls that owe a response; a cancelled key is free",
+          "[call_pool][unit]") {
+    Gate gate;
+    CallPool pool(1, 1);
+    CHECK_FALSE(pool.pending("k"));
+    CHECK(pool.submit("k", gate.work(), no_notify, no_notify) == Submit::Ok);
+    gate.wait_started(1);
+    CHECK(pool.pending("k"));
+    pool.cancel("k");
+    CHECK_FALSE(pool.pending("k"));
+    // Still counted until its run is stopped (the capacity is one running plus one waiting).
+    CHECK(pool.in_flight() >= 1);
+    std::promise<json> again;
+    CHECK(pool.submit(
+              "k",
+              [](const CallContext&) {
+                  return json{{"second", true}};
+              },
+              [&](const json& r) { again.set_value(r); }, no_notify) == Submit::Ok);
+    auto reply = again.get_future();
+    REQUIRE(reply.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(reply.get() == json{{"second", true}});
+    pool.shutdown();
+    CHECK_FALSE(pool.pending("k"));
+}
+
+// issue 16 item 10: when the drain ends calls, each still gets its response.
+TEST_CASE("call pool: shutdown(Answered) answers the running and the queued calls",
+          "[call_pool][unit]") {
+    Gate gate;
+    CallPool pool(1, 1);
+    std::promise<json> running_reply, queued_reply;
+    auto running = gate.work();
+    CHECK(pool.submit(
+              "run",
+              [&](const CallContext& ctx) {
+                  return json{{"jsonrpc", "2.0"}, {"id", 1}, {"result", running(ctx)}};
+              },
+              [&](const json& r) { running_reply.set_value(r); }, no_notify) == Submit::Ok);
+    gate.wait_started(1);
+    bool queued_ran_cancelled = false;
+    CHECK(pool.submit(
+              "queued",
+              [&](const CallContext& ctx) {
+                  pollfd p{ctx.cancel_fd, POLLIN, 0};
+                  queued_ran_cancelled = ::poll(&p, 1, 0) == 1;
+                  return json{{"jsonrpc", "2.0"}, {"id", "q"}, {"result", json::object()}};
+              },
+              [&](const json& r) { queued_reply.set_value(r); }, no_notify) == Submit::Ok);
+    pool.shutdown(CallPool::Unfinished::Answered);
+    auto run = running_reply.get_future();
+    auto queued = queued_reply.get_future();
+    REQUIRE(run.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    REQUIRE(queued.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    // The running call's own response: its work saw the cancellation and said what became of it.
+    CHECK(run.get() == json{{"jsonrpc", "2.0"}, {"id", 1}, {"result", {{"cancelled", true}}}});
+    // The queued one ran nothing (its work found the cancel fd readable): SHUTTING_DOWN.
+    CHECK(queued_ran_cancelled);
+    json refused = queued.get();
+    CHECK(refused["id"] == "q");
+    CHECK(refused["error"]["code"] == -32001);
+    CHECK(refused["error"]["data"]["code"] == "SHUTTING_DOWN");
+    CHECK(pool.in_flight() == 0);
+}
+
+TEST_CASE("call pool: shutdown() without answers drops every reply", "[call_pool][unit]") {
+    Gate gate;
+    CallPool pool(1, 1);
+    bool replied = false;
+    auto on_reply = [&](const json&) { replied = true; };
+    CHECK(pool.submit("a", gate.work(), on_reply, no_notify) == Submit::Ok);
+    gate.wait_started(1);
+    CHECK(pool.submit("b", gate.work(), on_reply, no_notify) == Submit::Ok);
+    pool.shutdown();
+    CHECK_FALSE(replied);
+    CHECK(pool.in_flight() == 0);
+}

@@ -77,13 +77,106 @@ TEST_CASE("jsonrpc: a message of more than kMaxValues values is refused before p
     };
     auto refused = jsonrpc::parse(with_objects(jsonrpc::kMaxValues));
     REQUIRE(refused.kind == Kind::Invalid);
-    CHECK(refused.error_reply["error"]["code"] == jsonrpc::kParseError);
+    CHECK(refused.error_reply["error"]["code"] == jsonrpc::kInvalidParams);
+    CHECK(refused.error_reply["id"] == 1);
     CHECK(refused.error_reply["error"]["message"] == "message holds more than 10000 JSON values");
     CHECK(jsonrpc::parse(with_objects(jsonrpc::kMaxValues / 2 - 10)).kind == Kind::Request);
     // Commas and brackets inside strings are text, not values.
     std::string text = R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":")" +
                        std::string(100000, ',') + std::string(100000, '{') + R"("}})";
     CHECK(jsonrpc::parse(text).kind == Kind::Request);
+}
+
+// issue 16 item 11: a response must never be answered, or two such peers answer each other
+// for ever. Whatever else is wrong with it, an object with "result" or "error" and no "method"
+// is a response.
+TEST_CASE("jsonrpc: a response from the client is never answered", "[jsonrpc][unit]") {
+    auto line = GENERATE(
+        as<std::string>{}, R"({"jsonrpc":"2.0","id":3,"result":{}})",
+        R"({"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"x"}})",
+        R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}})",
+        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"no id"}})",
+        R"({"jsonrpc":"2.0","id":1.5,"result":1})", R"({"jsonrpc":"2.0","id":[1],"result":null})",
+        R"({"jsonrpc":"1.0","id":4,"result":{}})", R"({"id":5,"error":{"code":1,"message":"x"}})",
+        R"({"jsonrpc":"2.0","id":6,"result":{},"error":{}})");
+    CAPTURE(line);
+    auto m = jsonrpc::parse(line);
+    CHECK(m.kind == Kind::Response);
+    CHECK(m.error_reply.is_null());
+}
+
+// issue 16 item 9: JSON that is valid but that tooljail does not take (too deep, too many values,
+// a lone UTF-16 surrogate escape) is answered with the request's id when it can be read, so the
+// client's request fails at once instead of waiting out its timeout.
+TEST_CASE("jsonrpc: valid JSON the server cannot take is answered with the request's id",
+          "[jsonrpc][unit]") {
+    auto nested = [](size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+    std::string many;
+    for (size_t i = 0; i < jsonrpc::kMaxValues; ++i) many += i ? ",{}" : "{}";
+    auto [line, id, message] = GENERATE_COPY(table<std::string, std::string, std::string>({
+        {R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","arguments":{"s":"\ud800"}}})",
+         "7", "lone UTF-16 surrogate escape (\\ud800)"},
+        {R"({"jsonrpc":"2.0","id":"q","method":"ping","params":{"s":"a\udc00b"}})", "\"q\"",
+         "(\\udc00)"},
+        {R"({"jsonrpc":"2.0","method":"ping","params":{"s":"\uD83D\u0041"},"id":8})", "8",
+         "(\\uD83D)"},
+        // The id may come after the part that is refused.
+        {R"({"jsonrpc":"2.0","method":"tools/call","params":{"a":)" + nested(100) + R"(},"id":9})",
+         "9", "nested deeper than 64 levels"},
+        {R"({"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"a":[)" + many + "]}}",
+         "\"big\"", "more than 10000 JSON values"},
+    }));
+    CAPTURE(line.substr(0, 200));
+    auto m = jsonrpc::parse(line);
+    REQUIRE(m.kind == Kind::Invalid);
+    CHECK(m.error_reply["id"].dump() == id);
+    CHECK(m.error_reply["error"]["code"] == jsonrpc::kInvalidParams);
+    CHECK_THAT(m.error_reply["error"]["message"].get<std::string>(), Catch::Contains(message));
+}
+
+TEST_CASE("jsonrpc: a refused message without a readable id gets id null, never a guess",
+          "[jsonrpc][unit]") {
+    auto nested = [](size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+    auto [line, code] = GENERATE_COPY(table<std::string, int>({
+        // The lone surrogate is the id itself: no id can be read.
+        {R"({"jsonrpc":"2.0","id":"\ud800","method":"ping"})", jsonrpc::kInvalidRequest},
+        {R"({"jsonrpc":"2.0","id":1.5,"method":"ping","params":{"a":)" + nested(100) + "}}",
+         jsonrpc::kInvalidRequest},
+        // Not JSON at all, whatever it holds.
+        {R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"\ud800"})",
+         jsonrpc::kParseError},
+        {R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"\ud80"}})",
+         jsonrpc::kParseError},
+        {std::string(100000, '['), jsonrpc::kParseError},
+        {nested(100), jsonrpc::kParseError},
+    }));
+    CAPTURE(line.substr(0, 200));
+    auto m = jsonrpc::parse(line);
+    REQUIRE(m.kind == Kind::Invalid);
+    CHECK(m.error_reply["id"].is_null());
+    CHECK(m.error_reply["error"]["code"] == code);
+}
+
+TEST_CASE("jsonrpc: a refused notification or response gets nothing", "[jsonrpc][unit]") {
+    auto nested = [](size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+    // JSON-RPC: a notification is never answered, not even with an error.
+    auto note =
+        jsonrpc::parse(R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"a":)" +
+                       nested(100) + "}}");
+    CHECK(note.kind == Kind::Invalid);
+    CHECK(note.error_reply.is_null());
+    auto surrogate = jsonrpc::parse(R"({"jsonrpc":"2.0","method":"n","params":{"s":"\udfff"}})");
+    CHECK(surrogate.kind == Kind::Invalid);
+    CHECK(surrogate.error_reply.is_null());
+    auto response = jsonrpc::parse(R"({"jsonrpc":"2.0","id":1,"result":{"s":"\ud800","a":)" +
+                                   nested(100) + "}}");
+    CHECK(response.kind == Kind::Response);
+    CHECK(response.error_reply.is_null());
+    // A valid surrogate pair is not refused.
+    auto pair =
+        jsonrpc::parse(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"\ud83d\ude00"}})");
+    CHECK(pair.kind == Kind::Request);
+    CHECK(pair.params["s"] == "\xf0\x9f\x98\x80");
 }
 
 TEST_CASE("jsonrpc: serialisation survives invalid UTF-8 in program output", "[jsonrpc][unit]") {
