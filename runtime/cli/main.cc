@@ -261,7 +261,9 @@ int main(int argc, char** argv) {
     tail_cmd->add_option("-n,--lines", runs.lines, "Entries to show first (default 10)");
     tail_cmd->add_flag("--json", runs.json, "Raw journal lines");
     auto* verify_cmd =
-        runs_sub("verify", "Check the hash chain and output files; exit 1 when tampered");
+        runs_sub("verify",
+                 "Check the hash chain and output files; exit 1 when tampered, 2 when runs "
+                 "ended without an outcome (interrupted)");
     verify_cmd->add_flag("--json", runs.json, "The report as JSON");
     filters(runs_sub("export", "All records as JSON lines (for a SIEM)"));
     auto retention_flags = [&](CLI::App* sub, bool segment) {
