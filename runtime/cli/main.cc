@@ -177,6 +177,35 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->needs(http);
     serve_cmd
+        ->add_option("--max-sessions", http_options.max_sessions,
+                     "With --http: sessions open at once, all clients together; beyond it "
+                     "initialize is 503 with Retry-After")
+        ->check(CLI::Range(1, 65536))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
+        ->add_option("--max-client-sessions", http_options.max_client_sessions,
+                     "With --http: sessions of one client (token client, or without --auth the "
+                     "uid owning the connection); one more ends its least recently used idle "
+                     "session, 429 when all have calls in progress")
+        ->check(CLI::Range(1, 65536))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
+        ->add_option("--session-idle", http_options.session_idle_seconds,
+                     "With --http: seconds after its last request a session ends (a session that "
+                     "made no request but initialize and ping: 300 s after it opened)")
+        ->check(CLI::Range(int64_t{1}, int64_t{7} * 86400))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
+        ->add_option("--session-lifetime", http_options.session_lifetime_seconds,
+                     "With --http: seconds after it opened a session ends, however busy (after "
+                     "its calls in progress; 0 = never)")
+        ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400))
+        ->capture_default_str()
+        ->needs(http);
+    serve_cmd
         ->add_option("--drain-timeout", serve.drain_timeout_seconds,
                      "On SIGTERM: seconds running calls may take to finish before they are "
                      "cancelled (a second SIGTERM or SIGINT cancels at once)")
@@ -232,7 +261,9 @@ int main(int argc, char** argv) {
     tail_cmd->add_option("-n,--lines", runs.lines, "Entries to show first (default 10)");
     tail_cmd->add_flag("--json", runs.json, "Raw journal lines");
     auto* verify_cmd =
-        runs_sub("verify", "Check the hash chain and output files; exit 1 when tampered");
+        runs_sub("verify",
+                 "Check the hash chain and output files; exit 1 when tampered, 2 when runs "
+                 "ended without an outcome (interrupted)");
     verify_cmd->add_flag("--json", runs.json, "The report as JSON");
     filters(runs_sub("export", "All records as JSON lines (for a SIEM)"));
     auto retention_flags = [&](CLI::App* sub, bool segment) {

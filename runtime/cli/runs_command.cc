@@ -239,9 +239,17 @@ int show(const RunsOptions& o, const std::string& dir) {
          {std::tuple{"stdout", &out, &out_note}, std::tuple{"stderr", &err, &err_note}}) {
         const json& c = (*found).value(name, json());
         if (!c.is_object()) continue;
-        std::cout << fmt::format("--- {} ({} bytes written, {} captured{}) ---\n", name,
+        // The store may have kept less than was captured, and says why (docs/RECORDS.md).
+        std::string stored;
+        if (c.contains("store_cut"))
+            stored = fmt::format(", {} stored: {}", c.value("stored_bytes", 0),
+                                 json_reader::string_or_empty(c, "store_cut") == "max_bytes"
+                                     ? std::string("the rest did not fit the store's size budget")
+                                     : "the store could not write it (" +
+                                           json_reader::string_or_empty(c, "store_errno") + ")");
+        std::cout << fmt::format("--- {} ({} bytes written, {} captured{}{}) ---\n", name,
                                  c.value("bytes", 0), c.value("captured_bytes", 0),
-                                 c.value("truncated", false) ? ", truncated" : "");
+                                 c.value("truncated", false) ? ", truncated" : "", stored);
         if (!note->empty()) std::cout << "[" << *note << "]\n";
         std::cout << *data;
         if (!data->empty() && data->back() != '\n') std::cout << "\n";
@@ -324,12 +332,19 @@ int tail(const RunsOptions& o, const std::string& dir) {
     return 0;
 }
 
+// Exit status: 0 intact and complete, 1 tampered, 2 intact but with runs that have no outcome
+// (interrupted), 125 the store cannot be read (docs/RECORDS.md).
 int verify_command(const RunsOptions& o, const std::string& dir) {
     auto report = verify::verify_store(dir);
     if (!report) return fail_with("records: cannot read the store: " + report.error().message());
     if (o.json) {
         std::cout << dump({{"intact", report->intact()},
+                           {"complete", report->complete()},
                            {"problems", report->problems},
+                           {"interrupted", report->interrupted},
+                           {"store_errors", report->store_errors},
+                           {"incomplete", report->incomplete},
+                           {"running", report->running},
                            {"notes", report->notes},
                            {"segments", report->segments},
                            {"entries", report->entries},
@@ -339,19 +354,29 @@ int verify_command(const RunsOptions& o, const std::string& dir) {
                            {"head_hash", report->head_hash}})
                   << "\n";
     } else {
-        if (report->intact())
-            std::cout << fmt::format(
-                "records: intact: {} entries (seq {}..{}) in {} segment(s), {} output file(s) "
-                "checked; head hash {}\n",
-                report->entries, report->first_seq, report->head_seq, report->segments,
-                report->outputs, report->head_hash);
-        else
+        std::string chain = fmt::format(
+            "{} entries (seq {}..{}) in {} segment(s), {} output file(s) checked; head hash {}",
+            report->entries, report->first_seq, report->head_seq, report->segments, report->outputs,
+            report->head_hash);
+        if (!report->intact())
             std::cout << "records: TAMPERED: " << report->problems.front() << "\n";
+        else if (!report->complete())
+            std::cout << fmt::format(
+                "records: INCOMPLETE: {} run(s) have no outcome ({} because the store could not "
+                "write their end); the chain is intact: {}\n",
+                report->interrupted, report->store_errors, chain);
+        else
+            std::cout << "records: intact: " << chain << "\n";
         for (size_t i = 1; i < report->problems.size(); ++i)
             std::cout << "  also: " << report->problems[i] << "\n";
+        for (const auto& r : report->incomplete) std::cout << "  " << r << "\n";
+        if (report->interrupted > report->incomplete.size())
+            std::cout << "  ... and " << report->interrupted - report->incomplete.size()
+                      << " more interrupted run(s)\n";
         for (const auto& n : report->notes) std::cout << "  note: " << n << "\n";
     }
-    return report->intact() ? 0 : 1;
+    if (!report->intact()) return 1;
+    return report->complete() ? 0 : 2;
 }
 
 sandbox::Result<Retention> retention_with_flags(const RunsOptions& o, Retention r) {

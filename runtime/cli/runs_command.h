@@ -11,8 +11,9 @@
 //
 // Every subcommand takes --records DIR (default: default_records_dir()). T is RFC 3339 or a
 // duration before now ("1h", "7d"). Output goes to stdout, diagnostics to stderr.
-// Exit status: 0 ok; 1 verify found tampering, or show found no such run; 125 the store cannot
-// be read (or written, for prune/retention) or bad usage.
+// Exit status: 0 ok; 1 verify found tampering, or show found no such run; 2 verify found the
+// chain intact but runs without an outcome (interrupted); 125 the store cannot be read (or
+// written, for prune/retention) or bad usage.
 #pragma once
 
 #include <cstddef>

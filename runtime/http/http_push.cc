@@ -32,15 +32,25 @@ void PushStreams::open(const std::shared_ptr<Session>& session, httplib::Respons
     std::weak_ptr<Session> weak = session;
     // Runs when the response is destroyed: the client closed the stream, a write failed, or the
     // stream was ended (session deleted or expired, server stopping).
-    send_stream(res, stream, [self = shared_from_this(), stream, weak](bool) {
-        if (auto s = weak.lock()) {
+    send_stream(
+        res, stream,
+        [self = shared_from_this(), stream, weak](bool) {
+            if (auto s = weak.lock()) {
+                std::lock_guard<std::mutex> lock(s->mu);
+                if (s->push == stream) s->push.reset();
+            }
+            stream->abandon();
+            std::lock_guard<std::mutex> lock(self->mu_);
+            self->open_.erase(stream);
+        },
+        // An open stream keeps a session from going idle, not beyond its lifetime: the session
+        // may end with no request to notice it, so the stream looks for itself.
+        [weak, limits = limits_] {
+            auto s = weak.lock();
+            if (!s) return true;
             std::lock_guard<std::mutex> lock(s->mu);
-            if (s->push == stream) s->push.reset();
-        }
-        stream->abandon();
-        std::lock_guard<std::mutex> lock(self->mu_);
-        self->open_.erase(stream);
-    });
+            return s->closed || s->expiry(Clock::now(), limits) != Expiry::None;
+        });
 }
 
 void PushStreams::announce_list_changed() {

@@ -30,8 +30,9 @@ namespace runtime::http_session {
 
 class PushStreams : public std::enable_shared_from_this<PushStreams> {
 public:
-    // max 0: GET opens nothing (405), and sessions are not offered listChanged.
-    explicit PushStreams(size_t max) : max_(max) {}
+    // max 0: GET opens nothing (405), and sessions are not offered listChanged. A stream ends
+    // when its session expires under `limits` (its lifetime, or its unused time).
+    PushStreams(size_t max, const SessionLimits& limits) : max_(max), limits_(limits) {}
 
     size_t max() const { return max_; }
 
@@ -51,6 +52,7 @@ private:
     };
 
     const size_t max_;
+    const SessionLimits limits_;
     std::mutex mu_;  // after a Session::mu, before an SseStream's
     std::map<std::shared_ptr<SseStream>, Listener> open_;
 };

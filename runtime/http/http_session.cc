@@ -11,6 +11,7 @@
 #include "runtime/http/bounded_add.h"
 #include "runtime/http/http_headers.h"
 #include "runtime/mcp/jsonrpc.h"
+#include "runtime/ops/metrics.h"
 #include "sandbox/base/sys.h"
 
 namespace runtime::http_session {
@@ -18,11 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-// Each session is an McpServer plus a table entry; an abandoned one (the SDK's close() sends no
-// DELETE) is dropped after an hour without requests, calls or a GET stream, and beyond the cap
-// a new initialize is refused with 503 rather than evicting a live session.
-constexpr size_t kMaxSessions = 256;
-constexpr auto kSessionIdle = std::chrono::hours(1);
 // Progress notifications are rate limited by ToolRunner; this only bounds what piles up while a
 // client reads slowly. The final response is never dropped.
 constexpr size_t kMaxPendingEventBytes = size_t{1} << 20;
@@ -76,20 +72,21 @@ void SseStream::append(const json& message) {
 }
 
 void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream,
-                 std::function<void(bool)> releaser) {
+                 std::function<void(bool)> releaser, std::function<bool()> over) {
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
     auto last_write = std::make_shared<Clock::time_point>(Clock::now());
     res.set_chunked_content_provider(
         "text/event-stream",
-        [stream = std::move(stream), last_write](size_t, httplib::DataSink& sink) {
+        [stream = std::move(stream), last_write, over = std::move(over)](size_t,
+                                                                         httplib::DataSink& sink) {
             auto [events, ended] = stream->take(kProviderTick);
             if (!events.empty()) {
                 if (!sink.write(events.data(), events.size())) return false;
                 *last_write = Clock::now();
             }
-            if (ended) {
+            if (ended || (over && over())) {
                 sink.done();
                 return true;
             }
@@ -207,34 +204,139 @@ void end_session(Session& session, CallPool& pool) {
     if (session.push) session.push->abandon();
 }
 
+// ---- expiry ----
+
+const char* expiry_name(Expiry e) {
+    switch (e) {
+        case Expiry::None: return "none";
+        case Expiry::Unused: return "unused";
+        case Expiry::Idle: return "idle";
+        case Expiry::Lifetime: return "lifetime";
+    }
+    return "none";
+}
+
+// An abandoned session (the SDK's close() sends no DELETE) must not hold its slot for long, nor
+// may a client keep a slot forever by sending a request now and then: each session has three
+// clocks (docs/ADMISSION.md, "Sessions"). A call in progress stops them all, so that no run is
+// cancelled by an expiry; the calls themselves are bounded by their wall timeouts.
+Expiry Session::expiry(Clock::time_point now, const SessionLimits& limits) const {
+    if (!calls.empty()) return Expiry::None;
+    if (limits.lifetime.count() > 0 && now - opened >= limits.lifetime) return Expiry::Lifetime;
+    if (!used)
+        return now - opened >= std::min(limits.unused, limits.idle) ? Expiry::Unused : Expiry::None;
+    return !push && now - last_used >= limits.idle ? Expiry::Idle : Expiry::None;
+}
+
+Clock::time_point Session::deadline(const SessionLimits& limits) const {
+    if (!calls.empty()) return Clock::time_point::max();
+    Clock::time_point at = !used   ? opened + std::min(limits.unused, limits.idle)
+                           : !push ? last_used + limits.idle
+                                   : Clock::time_point::max();
+    if (limits.lifetime.count() > 0) at = std::min(at, opened + limits.lifetime);
+    return at;
+}
+
 // ---- the session table ----
 
-bool SessionTable::add(const std::shared_ptr<Session>& session) {
+SessionTable::Map::iterator SessionTable::erase_locked(Map::iterator it, const char* why) {
+    Session& s = *it->second;
+    // Called with s.mu held or for a session nobody else holds yet (see the callers): a request
+    // that already found it gets 404, and its GET stream ends. It has no call in progress.
+    s.closed = true;
+    if (s.push) s.push->abandon();
+    if (auto c = per_client_.find(s.quota_key); c != per_client_.end() && --c->second == 0)
+        per_client_.erase(c);
+    metrics::global().on_session_ended(why);
+    return sessions_.erase(it);
+}
+
+void SessionTable::publish_locked() const { metrics::global().set_sessions_open(sessions_.size()); }
+
+SessionTable::Added SessionTable::add(const std::shared_ptr<Session>& session) {
     std::lock_guard<std::mutex> lock(mu_);
     auto now = Clock::now();
     for (auto it = sessions_.begin(); it != sessions_.end();) {
-        std::lock_guard<std::mutex> session_lock(it->second->mu);
-        bool idle = it->second->calls.empty() && !it->second->push &&
-                    now - it->second->last_used > kSessionIdle;
-        if (idle) {
-            LOG_INFO("session expired after an hour without requests");
-            it->second->closed = true;  // a request that already found it gets 404 too
+        // Held beyond the lock: erasing the entry must not destroy the mutex while it is locked.
+        std::shared_ptr<Session> s = it->second;
+        std::lock_guard<std::mutex> session_lock(s->mu);
+        Expiry why = s->expiry(now, limits_);
+        if (why == Expiry::None) {
+            ++it;
+            continue;
         }
-        it = idle ? sessions_.erase(it) : std::next(it);
+        LOG_INFO("session expired ({}) client={}", expiry_name(why), s->quota_key);
+        it = erase_locked(it, expiry_name(why));
     }
-    if (sessions_.size() >= kMaxSessions) {
-        LOG_WARN("initialize refused: {} sessions open", sessions_.size());
-        return false;
+    Added added;
+    if (auto held = per_client_.find(session->quota_key);
+        held != per_client_.end() && held->second >= limits_.max_per_client) {
+        // The client's own sessions make room, never another client's: a client that keeps
+        // opening sessions (or never DELETEs them) churns through its own share only. The one
+        // to go is the least recently used of those without a call in progress, one without a
+        // GET stream (a client listening on it is likely still there) before one with.
+        auto victim = sessions_.end();
+        std::pair<bool, Clock::time_point> victim_rank;
+        for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+            if (it->second->quota_key != session->quota_key) continue;
+            std::lock_guard<std::mutex> session_lock(it->second->mu);
+            if (!it->second->calls.empty()) continue;
+            std::pair<bool, Clock::time_point> rank{it->second->push != nullptr,
+                                                    it->second->last_used};
+            if (victim == sessions_.end() || rank < victim_rank) {
+                victim = it;
+                victim_rank = rank;
+            }
+        }
+        if (victim == sessions_.end()) {
+            LOG_WARN("initialize refused: client={} has {} sessions, all with calls in progress",
+                     session->quota_key, limits_.max_per_client);
+            added.status = Added::Status::ClientFull;
+            added.retry_after = 1;
+            return added;
+        }
+        LOG_INFO("session evicted: client={} opened one more than {}", session->quota_key,
+                 limits_.max_per_client);
+        std::shared_ptr<Session> evicted = victim->second;
+        std::lock_guard<std::mutex> session_lock(evicted->mu);
+        erase_locked(victim, "evicted");
+    }
+    if (sessions_.size() >= limits_.max_sessions) {
+        Clock::time_point first = Clock::time_point::max();
+        for (const auto& [id, s] : sessions_) {
+            std::lock_guard<std::mutex> session_lock(s->mu);
+            first = std::min(first, s->deadline(limits_));
+        }
+        added.status = Added::Status::ServerFull;
+        added.retry_after = 1;
+        if (first != Clock::time_point::max())
+            added.retry_after =
+                std::max<long>(1, std::chrono::ceil<std::chrono::seconds>(first - now).count());
+        LOG_WARN("initialize refused: {} sessions open; the first expires in {} s",
+                 sessions_.size(), added.retry_after);
+        publish_locked();
+        return added;
     }
     sessions_[session->id] = session;
-    LOG_INFO("session opened ({} open)", sessions_.size());
-    return true;
+    ++per_client_[session->quota_key];
+    publish_locked();
+    LOG_INFO("session opened ({} open, {} of client {})", sessions_.size(),
+             per_client_[session->quota_key], session->quota_key);
+    return added;
 }
 
 std::shared_ptr<Session> SessionTable::find(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(id);
-    return it == sessions_.end() ? nullptr : it->second;
+    if (it == sessions_.end()) return nullptr;
+    std::shared_ptr<Session> session = it->second;
+    std::lock_guard<std::mutex> session_lock(session->mu);
+    Expiry why = session->expiry(Clock::now(), limits_);
+    if (why == Expiry::None) return session;
+    LOG_INFO("session expired ({}) client={}", expiry_name(why), session->quota_key);
+    erase_locked(it, expiry_name(why));
+    publish_locked();
+    return nullptr;
 }
 
 std::shared_ptr<Session> SessionTable::remove(const std::string& id) {
@@ -242,7 +344,11 @@ std::shared_ptr<Session> SessionTable::remove(const std::string& id) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return nullptr;
     std::shared_ptr<Session> session = std::move(it->second);
+    if (auto c = per_client_.find(session->quota_key); c != per_client_.end() && --c->second == 0)
+        per_client_.erase(c);
     sessions_.erase(it);
+    metrics::global().on_session_ended("deleted");
+    publish_locked();
     return session;
 }
 
@@ -260,9 +366,14 @@ size_t SessionTable::end_if(const std::function<bool(const Session&)>& doomed, C
             continue;
         }
         end_session(*it->second, pool);
+        if (auto c = per_client_.find(it->second->quota_key);
+            c != per_client_.end() && --c->second == 0)
+            per_client_.erase(c);
+        metrics::global().on_session_ended("revoked");
         it = sessions_.erase(it);
         ++ended;
     }
+    publish_locked();
     return ended;
 }
 
@@ -270,6 +381,8 @@ void SessionTable::end_all(CallPool& pool) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, session] : sessions_) end_session(*session, pool);
     sessions_.clear();
+    per_client_.clear();
+    publish_locked();
 }
 
 }  // namespace runtime::http_session

@@ -91,13 +91,32 @@ ServerOptions client_server_options(const ServeContext& ctx, const auth::TokenEn
 ServerOptions session_options(const ServeContext& ctx, const auth::TokenEntry* client,
                               const std::string& id, bool may_push);
 
+// The bounds of the session table (serve --max-sessions, --max-client-sessions, --session-idle,
+// --session-lifetime; docs/ADMISSION.md, "Sessions").
+struct SessionLimits {
+    size_t max_sessions = 256;   // all clients together; one more initialize is 503
+    size_t max_per_client = 16;  // one client's; one more evicts its least recently used idle one
+    std::chrono::seconds idle{3600};       // a used session ends after this long without a request
+    std::chrono::seconds lifetime{86400};  // any session ends this long after it opened; 0 = never
+    // A session that made no request but initialize and ping ends this long after it opened.
+    std::chrono::seconds unused{300};
+};
+
+// Why a session ended without its client asking (a metrics label and a log word).
+enum class Expiry { None, Unused, Idle, Lifetime };
+const char* expiry_name(Expiry e);
+
 struct Session {
     // may_push: the session may open a GET stream, so its tools capability offers listChanged.
+    // quota_key: the client its sessions count against (SessionTable): "token:NAME" with
+    // authentication, else the owner of the connection's socket ("uid:N",
+    // runtime/http/http_peer.h).
     Session(std::string session_id, const ServeContext& ctx, const auth::TokenEntry* token_client,
-            bool may_push)
+            bool may_push, std::string quota)
         : id(std::move(session_id)),
           client(token_client ? token_client->client : ""),
           tools(token_client ? token_client->tools : std::vector<std::string>{}),
+          quota_key(std::move(quota)),
           server(*ctx.tools, session_options(ctx, token_client, id, may_push)) {}
 
     const std::string id;
@@ -107,13 +126,25 @@ struct Session {
     // The client's scope when the session opened: a token reload that changes it ends the
     // session (HttpTransport::reload_tokens), and requests must match it (find_session).
     const std::vector<std::string> tools;
+    const std::string quota_key;
+    const Clock::time_point opened = Clock::now();
     std::mutex mu;  // guards the rest; McpServer::handle is not thread-safe
     McpServer server;
     std::map<std::string, std::shared_ptr<SseStream>> calls;  // CallPool key -> its stream
     std::shared_ptr<SseStream>
         push;  // the GET stream (runtime/http/http_push.h), null when none is open
     Clock::time_point last_used = Clock::now();
+    // A request other than initialize and ping was made: the session is in use, and only then
+    // does it get the whole idle time.
+    bool used = false;
     bool closed = false;
+
+    // With mu held. Whether the session is over at `now`, and why. A session with a call in
+    // progress is never over (its lifetime ends when the call does); an open GET stream keeps it
+    // from going idle but not past its lifetime or its unused time.
+    Expiry expiry(Clock::time_point now, const SessionLimits& limits) const;
+    // With mu held. When it will be over if nothing more happens (a call in progress: never).
+    Clock::time_point deadline(const SessionLimits& limits) const;
 };
 
 // A fresh, unguessable session id (visible ASCII).
@@ -140,18 +171,31 @@ void cancel_call(Session& session, CallPool& pool, const std::string& key,
 void end_session(Session& session, CallPool& pool);
 
 // Makes `stream` the text/event-stream body of a 200 res, unbuffered by proxies and caches:
-// events as they come, keep-alive comments while none do, ended by the response or by the
-// client closing the connection. `releaser` is httplib's: it runs when the response is
-// destroyed, however it ended.
+// events as they come, keep-alive comments while none do, ended by the response, by the client
+// closing the connection, or (when given) as soon as `over` returns true (checked every 200 ms).
+// `releaser` is httplib's: it runs when the response is destroyed, however it ended.
 void send_stream(httplib::Response& res, std::shared_ptr<SseStream> stream,
-                 std::function<void(bool)> releaser);
+                 std::function<void(bool)> releaser, std::function<bool()> over = {});
 
-// The open sessions by id, bounded in number and idle time.
+// The open sessions by id, bounded in number per client and in all, in idle time and in
+// lifetime. Expired sessions are removed when add() or find() runs into them.
 class SessionTable {
 public:
-    // Drops the sessions idle for too long (no request, no call, no GET stream), then adds
-    // `session`; false (and not added) when the table is full.
-    bool add(const std::shared_ptr<Session>& session);
+    explicit SessionTable(SessionLimits limits) : limits_(limits) {}
+    const SessionLimits& limits() const { return limits_; }
+
+    struct Added {
+        enum class Status { Ok, ClientFull, ServerFull };
+        Status status = Status::Ok;
+        long retry_after = 0;  // seconds, when not Ok
+    };
+    // Drops the expired sessions, then adds `session`. A client at its cap first loses its own
+    // least recently used session without a call in progress (evicted, as if it had expired);
+    // when all of them have calls in progress the session is not added (ClientFull, retry after
+    // 1 s). A full table is ServerFull, with the time until the first session will expire if
+    // nothing more happens (at least 1 s).
+    Added add(const std::shared_ptr<Session>& session);
+    // The session by that id; null when there is none, or it has expired (it is removed then).
     std::shared_ptr<Session> find(const std::string& id);
     // Removes the session and returns it; null when there is none by that id.
     std::shared_ptr<Session> remove(const std::string& id);
@@ -162,8 +206,16 @@ public:
     size_t end_if(const std::function<bool(const Session&)>& doomed, CallPool& pool);
 
 private:
+    using Map = std::map<std::string, std::shared_ptr<Session>>;
+    // With mu_ held: takes the session out of the table and the client counts; `why` for the
+    // log and the metrics.
+    Map::iterator erase_locked(Map::iterator it, const char* why);
+    void publish_locked() const;  // the open-sessions gauge
+
+    const SessionLimits limits_;
     std::mutex mu_;
-    std::map<std::string, std::shared_ptr<Session>> sessions_;
+    Map sessions_;
+    std::map<std::string, size_t> per_client_;  // quota_key -> sessions in the table
 };
 
 }  // namespace runtime::http_session

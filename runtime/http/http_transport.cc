@@ -27,6 +27,7 @@
 #include "runtime/http/http_headers.h"
 #include "runtime/http/http_limits.h"
 #include "runtime/http/http_ops.h"
+#include "runtime/http/http_peer.h"
 #include "runtime/http/http_push.h"
 #include "runtime/http/http_session.h"
 #include "runtime/http/http_stateless.h"
@@ -56,6 +57,15 @@ constexpr size_t kMaxWaitingConnections = 256;
 // that reads slower than that loses its response, as one whose connection dropped.
 constexpr auto kFlushOnStop = std::chrono::seconds(3);
 
+http_session::SessionLimits session_limits(const HttpOptions& http) {
+    http_session::SessionLimits limits;
+    limits.max_sessions = http.max_sessions;
+    limits.max_per_client = http.max_client_sessions;
+    limits.idle = std::chrono::seconds(http.session_idle_seconds);
+    limits.lifetime = std::chrono::seconds(http.session_lifetime_seconds);
+    return limits;
+}
+
 using http_headers::lower;
 using http_headers::send_error;
 using http_headers::send_message;
@@ -82,9 +92,11 @@ public:
           body_budget_(http.max_body_total_bytes),
           streams_(std::min(kMaxStreams,
                             std::max<size_t>(1, options.max_parallel) + options.max_queued)),
+          sessions_(session_limits(http)),
           pool_(std::max<size_t>(1, options.max_parallel), options.max_queued),
           stateless_(ctx, pool_, streams_),
-          push_(std::make_shared<http_session::PushStreams>(http.max_get_streams)),
+          push_(std::make_shared<http_session::PushStreams>(http.max_get_streams,
+                                                            sessions_.limits())),
           server_(http_limits::RequestLimits{
               std::chrono::milliseconds(static_cast<int64_t>(http.request_timeout_seconds * 1000)),
               http.max_body_bytes}) {}
@@ -110,7 +122,8 @@ private:
     const char* allowed_methods() const {
         return push_->max() > 0 ? "GET, POST, DELETE, OPTIONS" : "POST, DELETE, OPTIONS";
     }
-    void initialize(const jsonrpc::Message& m, const Caller& caller, httplib::Response& res);
+    void initialize(const httplib::Request& req, const jsonrpc::Message& m, const Caller& caller,
+                    httplib::Response& res);
     void dispatch(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
                   httplib::Response& res);
     void start_call(const std::shared_ptr<Session>& session, const jsonrpc::Message& m,
@@ -282,7 +295,7 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
         return send_message(res, 400, http_headers::invalid_reply(m));
     if (!req.has_header("Mcp-Session-Id")) {
         if (m.kind == jsonrpc::Kind::Request && m.method == "initialize")
-            return initialize(m, caller, res);
+            return initialize(req, m, caller, res);
         return send_error(res, 400, jsonrpc::kInvalidRequest,
                           "Bad Request: Mcp-Session-Id header is required (initialize first)");
     }
@@ -364,23 +377,41 @@ void HttpTransport::get(const httplib::Request& req, httplib::Response& res) {
     push_->open(session, res);
 }
 
-void HttpTransport::initialize(const jsonrpc::Message& m, const Caller& caller,
-                               httplib::Response& res) {
+void HttpTransport::initialize(const httplib::Request& req, const jsonrpc::Message& m,
+                               const Caller& caller, httplib::Response& res) {
     auto id = http_session::new_session_id(instance_id_);
     if (!id) {
         LOG_ERROR("initialize: {}", id.error().message());
         return send_error(res, 500, jsonrpc::kInternalError, "internal error");
     }
+    // Whose share of the session table this takes (docs/ADMISSION.md, "Who is a client"): the
+    // token's client, or without authentication the owner of the connection's socket.
+    std::string quota_key =
+        caller.client ? "token:" + caller.client->client : http_peer::anonymous_client_key(req);
     // Not yet visible to other threads, so no lock: a failed initialize publishes nothing.
-    auto session =
-        std::make_shared<Session>(std::move(*id), ctx_, caller.client.get(), push_->max() > 0);
+    auto session = std::make_shared<Session>(std::move(*id), ctx_, caller.client.get(),
+                                             push_->max() > 0, std::move(quota_key));
     McpServer::Reply reply = handle_guarded(session->server, m);
     if (!reply.message || !reply.message->contains("result"))
         return send_message(res, 200,
                             reply.message.value_or(
                                 jsonrpc::error(m.id, jsonrpc::kInternalError, "internal error")));
-    if (!sessions_.add(session))
-        return send_error(res, 503, jsonrpc::kServerBusy, "Service Unavailable: too many sessions");
+    using Status = http_session::SessionTable::Added::Status;
+    auto added = sessions_.add(session);
+    if (added.status == Status::ClientFull) {
+        metrics::global().on_refused("session_cap_client");
+        return http_headers::send_rate_limited(
+            res, 429, added.retry_after,
+            "Too Many Requests: every session of this client has a call in progress "
+            "(--max-client-sessions)",
+            m.id);
+    }
+    if (added.status == Status::ServerFull) {
+        metrics::global().on_refused("session_cap_server");
+        return http_headers::send_rate_limited(
+            res, 503, added.retry_after,
+            "Service Unavailable: too many sessions (--max-sessions); retry later", m.id);
+    }
     res.set_header("Mcp-Session-Id", session->id);
     send_message(res, 200, *reply.message);
 }
@@ -392,6 +423,8 @@ void HttpTransport::dispatch(const std::shared_ptr<Session>& session, const json
         return send_error(res, 404, jsonrpc::kInvalidRequest,
                           "Session not found: initialize a new session");
     session->last_used = http_session::Clock::now();
+    // Only a request that asks for something puts the session in use (SessionLimits::unused).
+    if (m.kind == jsonrpc::Kind::Request && m.method != "ping") session->used = true;
     if (m.kind == jsonrpc::Kind::Response) {
         res.status = 202;  // we send no requests yet; accepted and dropped, as on stdio
         return;
@@ -595,6 +628,11 @@ int serve_http(const ServeOptions& options, const HttpOptions& http) {
         std::cerr << "tooljail serve: --max-body-total " << http.max_body_total_bytes
                   << " is below --max-body " << http.max_body_bytes
                   << ": a body of the largest allowed size could never be received\n";
+        return kExitSandboxError;
+    }
+    if (http.max_client_sessions > http.max_sessions) {
+        std::cerr << "tooljail serve: --max-client-sessions " << http.max_client_sessions
+                  << " is above --max-sessions " << http.max_sessions << "\n";
         return kExitSandboxError;
     }
     auto context = load_serve_context(options);

@@ -27,8 +27,8 @@
 // opened them, and each client sees and calls only the tools of its scope (docs/AUTH.md).
 // Either way every request must carry an allowed Host (loopback, or with --auth the listen
 // address and --allowed-host names) and, if any, an allowed Origin (DNS rebinding; otherwise
-// 403, before authentication, preflights included). Sessions, bodies, streams, threads and
-// timeouts are all bounded; see the .cc.
+// 403, before authentication, preflights included). Sessions (in all, per client, in idle time
+// and lifetime), bodies, streams, threads and timeouts are all bounded; see the .cc.
 #pragma once
 
 #include <cstddef>
@@ -63,6 +63,16 @@ struct HttpOptions {
     // sessions that may hold a GET stream (server-initiated notifications) open at once;
     // 0 = none (GET is 405 and sessions are not offered listChanged).
     size_t max_get_streams = 16;
+    // 2025-11-25 sessions (docs/ADMISSION.md, "Sessions"): at most max_sessions open, all
+    // clients together (one more initialize is 503 with Retry-After), and max_client_sessions
+    // of one client (one more ends that client's least recently used session without a call in
+    // progress; 429 when all have one). A session ends session_idle_seconds after its last
+    // request, 5 minutes (at most session_idle_seconds) after it opened when it made no request
+    // but initialize and ping, and session_lifetime_seconds after it opened (0 = never).
+    size_t max_sessions = 256;
+    size_t max_client_sessions = 16;
+    int64_t session_idle_seconds = 3600;
+    int64_t session_lifetime_seconds = 86400;
     // this instance's name, the prefix of its session ids ("<name>-<hex>"), so that a load
     // balancer in front of several instances can pin a session to the one that holds it.
     std::string instance_id;

@@ -99,6 +99,13 @@ void Registry::on_refused(std::string_view reason) {
     ++it->second;
 }
 
+void Registry::on_session_ended(std::string_view why) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_ended_.find(why);
+    if (it == sessions_ended_.end()) it = sessions_ended_.emplace(std::string(why), 0).first;
+    ++it->second;
+}
+
 std::string Registry::render(const std::vector<PoolSample>& pools) const {
     std::string out;
     auto line = [&out](std::string_view series, double value) {
@@ -116,6 +123,8 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
     line("tooljail_runs_in_flight", static_cast<double>(in_flight_.load()));
     header(out, "tooljail_queue_depth", "gauge", "Calls waiting for a worker.");
     line("tooljail_queue_depth", static_cast<double>(queued_.load()));
+    header(out, "tooljail_http_sessions", "gauge", "HTTP sessions (2025-11-25) open now.");
+    line("tooljail_http_sessions", static_cast<double>(sessions_open_.load()));
     header(out, "tooljail_timeouts_total", "counter", "Runs killed at their wall-clock deadline.");
     line("tooljail_timeouts_total", static_cast<double>(timeouts_.load()));
     header(out, "tooljail_oom_kills_total", "counter", "Kernel OOM kills inside run cgroups.");
@@ -145,6 +154,12 @@ std::string Registry::render(const std::vector<PoolSample>& pools) const {
                "Calls and requests refused before anything ran, by reason.");
         for (const auto& [reason, n] : refusals_)
             line(fmt::format("tooljail_refusals_total{{reason=\"{}\"}}", escape_label(reason)),
+                 static_cast<double>(n));
+        header(out, "tooljail_http_sessions_ended_total", "counter",
+               "HTTP sessions ended by expiry, eviction, token reload or DELETE, by reason.");
+        for (const auto& [why, n] : sessions_ended_)
+            line(fmt::format("tooljail_http_sessions_ended_total{{reason=\"{}\"}}",
+                             escape_label(why)),
                  static_cast<double>(n));
         header(out, "tooljail_run_duration_seconds", "histogram",
                "Wall-clock time of runs, by tool.");

@@ -72,6 +72,14 @@ public:
         tool_drift_ += drifted;
     }
 
+    // HTTP sessions (2025-11-25): how many are open, and each one that ended without a DELETE
+    // or that was ended by the server, by why: "unused", "idle", "lifetime" (expiry), "evicted"
+    // (its client opened one more than --max-client-sessions), "revoked" (token reload),
+    // "deleted" (the client's DELETE). Refused initializes count as on_refused
+    // ("session_cap_client", "session_cap_server").
+    void set_sessions_open(size_t open) { sessions_open_ = static_cast<int64_t>(open); }
+    void on_session_ended(std::string_view why);
+
     // Gauges moved by CallPool: calls waiting for a worker, and calls a worker is running.
     void queue_add(int delta) { queued_ += delta; }
     void in_flight_add(int delta) { in_flight_ += delta; }
@@ -89,6 +97,7 @@ private:
     const double start_time_;  // process start, Unix seconds
     std::atomic<int64_t> queued_{0};
     std::atomic<int64_t> in_flight_{0};
+    std::atomic<int64_t> sessions_open_{0};
     std::atomic<bool> draining_{false};
     std::atomic<uint64_t> timeouts_{0};
     std::atomic<uint64_t> oom_kills_{0};
@@ -107,7 +116,8 @@ private:
     std::map<std::tuple<std::string, std::string, std::string>, uint64_t>
         calls_;  // tool, client, outcome
     std::map<std::string, uint64_t, std::less<>> refusals_;
-    std::map<std::string, Histogram> durations_;  // by tool
+    std::map<std::string, uint64_t, std::less<>> sessions_ended_;  // a fixed vocabulary
+    std::map<std::string, Histogram> durations_;                   // by tool
 };
 
 // The process-wide registry that ToolRunner, CallPool and the transports report to.

@@ -58,6 +58,30 @@ sandbox::Result<std::optional<SegmentEnd>> segment_end(const std::string& path) 
     return std::optional<SegmentEnd>(std::move(*end));
 }
 
+// The lowest segment holding the start entry of a run still open in another process sharing the
+// store: the segment its marker names, the current one as that process last saw it before the
+// start entry, so at or before it; none: UINT64_MAX. `own` are this process's runs, whose
+// segments are known exactly (OpenRun::segment).
+uint64_t oldest_open_segment(const std::string& open_dir,
+                             const std::map<std::string, OpenRun>& own) {
+    uint64_t oldest = UINT64_MAX;
+    for (const auto& [run_id, run] : own) oldest = std::min(oldest, run.segment);
+    DIR* d = ::opendir(open_dir.c_str());
+    if (!d) return oldest;
+    while (auto* e = ::readdir(d)) {
+        // ".", "..", markers still being made, and this process's own
+        if (e->d_name[0] == '.' || own.count(e->d_name)) continue;
+        auto text = sandbox::sys::read_file(open_dir + "/" + e->d_name, 1 << 16);
+        auto marker = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+        if (marker.is_object() && marker["segment"].is_number_unsigned())
+            oldest = std::min(oldest, marker["segment"].get<uint64_t>());
+    }
+    ::closedir(d);
+    return oldest;
+}
+
+}  // namespace
+
 uint64_t file_size(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
@@ -76,7 +100,6 @@ uint64_t dir_bytes(const std::string& dir) {
     return total;
 }
 
-// The output files the end entries of a segment name (relative to the store).
 std::vector<std::string> segment_outputs(const std::string& path) {
     std::vector<std::string> files;
     auto r = journal::for_each_line(path, 0, [&](const journal::Line& line) {
@@ -93,8 +116,6 @@ std::vector<std::string> segment_outputs(const std::string& path) {
     (void)r;  // an unreadable segment frees only its own bytes
     return files;
 }
-
-}  // namespace
 
 sandbox::Result<void> fsync_dir(const std::string& dir) {
     auto fd = sandbox::sys::open_file(dir, O_RDONLY | O_DIRECTORY);
@@ -191,15 +212,21 @@ sandbox::Result<void> RecordStore::Impl::rotate_locked() {
 }
 
 sandbox::Result<RecordStore::Impl::Appended> RecordStore::Impl::append(
-    std::vector<nlohmann::json> bodies, bool* landed) {
+    std::vector<nlohmann::json> bodies, bool* landed, bool keep_reserve) {
     std::lock_guard<std::mutex> guard(mu);
     SBX_TRY(lock_journal());
+    if (landed) *landed = false;
     bool rotated = false;
-    auto r = append_locked(std::move(bodies), true, landed, &rotated);
-    if (r && rotated) {
+    auto r = [&]() -> sandbox::Result<Appended> {
+        if (keep_reserve) SBX_TRY(keep_reserve_locked());
+        return append_locked(std::move(bodies), true, landed, &rotated);
+    }();
+    // Retention after a rotation, and at once when the store went over its budget.
+    if (r && (rotated || (budgeted() && usage && usage->bytes > retention.max_bytes))) {
         if (auto pruned = prune_locked(); !pruned)
             LOG_WARN("records: retention: {}", pruned.error().message());
     }
+    save_usage_locked();
     unlock_journal();
     return r;
 }
@@ -208,6 +235,11 @@ sandbox::Result<RecordStore::Impl::Appended> RecordStore::Impl::append_locked(
     std::vector<nlohmann::json> bodies, bool allow_rotate, bool* landed, bool* rotated) {
     if (landed) *landed = false;
     SBX_TRY(sync_tail_locked());
+    if (auto synced = sync_usage_locked(); !synced) {
+        // Without a size the budget cannot be applied now; the entry matters more.
+        LOG_WARN("records: the store's size is unknown: {}", synced.error().message());
+        usage.reset();
+    }
     auto now = std::chrono::system_clock::now();
     std::string buf;
     std::vector<nlohmann::json> all;
@@ -223,13 +255,18 @@ sandbox::Result<RecordStore::Impl::Appended> RecordStore::Impl::append_locked(
                        {"sha256", sandbox::sha256_hex(torn_bytes)}});
     } else if (allow_rotate && seg_size > 0 &&
                (seg_size >= retention.segment_bytes ||
+                // A segment with its output files past an eighth of the budget rotates, so that
+                // retention can free the budget in steps of about that size (it never removes
+                // the current segment).
+                (budgeted() && usage && usage->segment_bytes >= retention.max_bytes / 8) ||
                 (retention.segment_age_seconds > 0 && seg_first_at &&
                  now - *seg_first_at > std::chrono::seconds(retention.segment_age_seconds)))) {
         SBX_TRY(rotate_locked());
         if (rotated) *rotated = true;
+        if (usage) *usage = {usage->bytes, 0, seg_number, seg_size, seg_ino};
     }
-    for (const auto& [run_id, detail] : pending_interrupted)
-        all.push_back(records::interrupted_entry(run_id, detail, now));
+    for (const auto& p : pending_interrupted)
+        all.push_back(records::interrupted_entry(p.run_id, p.detail, now, p.store_errno));
     size_t pending = pending_interrupted.size();
     size_t own = bodies.size();
     for (auto& b : bodies) all.push_back(std::move(b));
@@ -266,38 +303,56 @@ sandbox::Result<RecordStore::Impl::Appended> RecordStore::Impl::append_locked(
         auto err = sys_error("records: fdatasync(" + label + ")");
         if (landed) *landed = true;
         tail_valid = false;
+        usage.reset();
         return fail(std::move(err));
     }
     if (landed) *landed = true;
     if (seg_size == 0 && !seg_first_at) seg_first_at = now;
     seg_size += buf.size();
+    if (usage) {
+        usage->bytes += buf.size();
+        usage->segment_bytes += buf.size();
+        usage->segment = seg_number;
+        usage->size = seg_size;
+        usage->ino = seg_ino;
+    }
     last_seq = seq;
     last_hash = prev;
     torn_bytes.clear();
 
     for (size_t i = 0; i < pending; ++i) {
-        const std::string& run_id = pending_interrupted[i].first;
+        const std::string& run_id = pending_interrupted[i].run_id;
         ::unlink(path("open/" + run_id).c_str());
         open_runs.erase(run_id);  // closes the marker fd, releasing its lock
     }
     pending_interrupted.clear();
     out.first_seq = seq - own + 1;
+    out.segment = seg_number;
     out.hashes.assign(hashes.end() - static_cast<ptrdiff_t>(own), hashes.end());
     return out;
 }
 
-sandbox::Result<PruneReport> RecordStore::Impl::prune_locked() {
+sandbox::Result<PruneReport> RecordStore::Impl::prune_locked(std::optional<uint64_t> limit) {
     PruneReport report;
     if (retention.max_age_seconds <= 0 && retention.max_bytes == 0) return report;
+    SBX_TRY(sync_tail_locked());
+    if (auto synced = sync_usage_locked(); !synced) usage.reset();  // then counted below
     auto segments = journal::list_segments(dir);
     if (!segments) return fail(std::move(segments).error());
     if (segments->size() <= 1) return report;
     auto now = std::chrono::system_clock::now();
+    uint64_t max_bytes = limit.value_or(retention.max_bytes);
     uint64_t total = 0;
     if (retention.max_bytes > 0) {
-        for (const auto& s : *segments) total += file_size(s.path);
-        total += dir_bytes(path("output"));
+        if (usage) {
+            total = usage->bytes;
+        } else {
+            for (const auto& s : *segments) total += file_size(s.path);
+            total += dir_bytes(path("output"));
+        }
     }
+    // Retention stops at the start of a run still open, so that a long run keeps its start.
+    uint64_t pinned = oldest_open_segment(path("open"), open_runs);
     struct Victim {
         journal::Segment segment;
         std::vector<std::string> outputs;
@@ -309,11 +364,12 @@ sandbox::Result<PruneReport> RecordStore::Impl::prune_locked() {
     // removes a prefix of the journal, never a hole.
     for (size_t i = 0; i + 1 < segments->size(); ++i) {
         const auto& seg = (*segments)[i];
+        if (seg.number >= pinned) break;
         auto end = segment_end(seg.path);
         if (!end || !*end) break;  // unreadable or empty: leave it for a human and `runs verify`
         bool old = retention.max_age_seconds > 0 && (*end)->at &&
                    now - *(*end)->at > std::chrono::seconds(retention.max_age_seconds);
-        bool big = retention.max_bytes > 0 && total > retention.max_bytes;
+        bool big = retention.max_bytes > 0 && total > max_bytes;
         if (!old && !big) break;
         const char* reason = old ? "max_age" : "max_bytes";
         if (why.find(reason) == std::string::npos)
@@ -343,10 +399,13 @@ sandbox::Result<PruneReport> RecordStore::Impl::prune_locked() {
     SBX_TRY(append_locked({entry}, false, nullptr, nullptr));
     for (const auto& v : victims) {
         for (const auto& f : v.outputs) ::unlink(path(f).c_str());
-        if (::unlink(v.segment.path.c_str()) != 0 && errno != ENOENT)
+        if (::unlink(v.segment.path.c_str()) != 0 && errno != ENOENT) {
+            usage.reset();  // some of it is gone: count again
             return fail(sys_error("records: unlink(" + v.segment.path + ")"));
+        }
         report.segments.push_back(v.segment.number);
     }
+    if (usage) usage->bytes -= std::min(usage->bytes, report.bytes);
     report.through_seq = through.seq;
     auto synced = fsync_dir(dir);
     (void)synced;

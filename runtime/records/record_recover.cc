@@ -224,6 +224,10 @@ sandbox::Result<std::vector<std::string>> RecordStore::recover() {
                                    " hash=" + appended->hashes.back());
             marked.push_back(name);
             LOG_WARN("records: run {} marked interrupted: {}", name, detail);
+            // Output its supervisor wrote before it died is named by no entry: it would only
+            // take room from the store's budget.
+            for (const char* ext : {".stdout", ".stderr"})
+                ::unlink(impl_->path("output/" + name + ext).c_str());
         }
         ::unlink(file.c_str());
     }

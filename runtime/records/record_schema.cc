@@ -36,12 +36,20 @@ bool all_hex(std::string_view s) {
 
 json nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 json capture_to_json(const sandbox::Capture& c, const StoredOutput& stored) {
-    return {{"bytes", c.total},
-            {"captured_bytes", c.data.size()},
-            {"truncated", c.truncated},
-            {"sha256", nullable(c.sha256)},
-            {"file", nullable(stored.file)},
-            {"file_sha256", nullable(stored.sha256)}};
+    json j = {{"bytes", c.total},
+              {"captured_bytes", c.data.size()},
+              {"truncated", c.truncated},
+              {"sha256", nullable(c.sha256)},
+              {"file", nullable(stored.file)},
+              {"file_sha256", nullable(stored.sha256)}};
+    // Only when the file holds less than was captured, so records of whole captures keep the
+    // shape they always had.
+    if (!stored.cut.empty()) {
+        j["stored_bytes"] = stored.bytes;
+        j["store_cut"] = stored.cut;
+        j["store_errno"] = nullable(stored.cut_errno);
+    }
+    return j;
 }
 
 json client_to_json(const ClientIdentity& c) {
@@ -195,12 +203,15 @@ json end_entry(const std::string& run_id, const sandbox::Outcome& o, const Store
     return e;
 }
 
-json interrupted_entry(const std::string& run_id, const std::string& detail, Time at) {
-    return {{"type", "interrupted"},
-            {"at", units::format_time(at)},
-            {"run_id", run_id},
-            {"reason", "interrupted"},
-            {"message", detail}};
+json interrupted_entry(const std::string& run_id, const std::string& detail, Time at,
+                       const std::string& store_errno) {
+    json e = {{"type", "interrupted"},
+              {"at", units::format_time(at)},
+              {"run_id", run_id},
+              {"reason", "interrupted"},
+              {"message", detail}};
+    if (!store_errno.empty()) e["store_errno"] = store_errno;
+    return e;
 }
 
 sandbox::Result<RunStart> run_start_from_json(const json& e) {

@@ -97,8 +97,15 @@ struct Refusal {
 
 // Where a run's captured output was stored (relative to the store directory).
 struct StoredOutput {
-    std::string file;    // "output/<run_id>.stdout"; "" when nothing was captured
-    std::string sha256;  // of the file's bytes (the captured part)
+    std::string file;    // "output/<run_id>.stdout"; "" when nothing was stored
+    std::string sha256;  // of the file's bytes (the captured part, or the part stored)
+    // Set when less than the captured output was stored: why ("max_bytes": the store's size
+    // budget had no room for more, docs/RECORDS.md; "write_error": the file could not be
+    // written, nothing of it was kept) and, for a write error, its errno name ("ENOSPC").
+    // `bytes` is then the file's size (0 without a file).
+    std::string cut;
+    std::string cut_errno;
+    uint64_t bytes = 0;
 };
 
 // W3C trace context. parse_traceparent accepts "00-<32 hex>-<16 hex>-<2 hex>" (lowercase, not
@@ -119,7 +126,10 @@ nlohmann::json start_entry(const RunStart& run, const Supervisor& supervisor, Ti
 nlohmann::json end_entry(const std::string& run_id, const sandbox::Outcome& outcome,
                          const StoredOutput& out, const StoredOutput& err, Time at);
 nlohmann::json refused_entry(const Refusal& refusal, const Supervisor& supervisor, Time at);
-nlohmann::json interrupted_entry(const std::string& run_id, const std::string& detail, Time at);
+// store_errno: the store's own write error that kept the run's end from being written ("ENOSPC":
+// the disk was full), when that is why; "" otherwise (the supervisor died, the host rebooted).
+nlohmann::json interrupted_entry(const std::string& run_id, const std::string& detail, Time at,
+                                 const std::string& store_errno = "");
 
 // Back from JSON (schema round trip; tools reading records). Errors: InvalidArgument naming the
 // key ("start entry: /limits/pids: ...").

@@ -176,10 +176,12 @@ RecordStore::~RecordStore() {
         std::lock_guard<std::mutex> guard(impl_->mu);
         for (const auto& [run_id, run] : impl_->open_runs) {
             bool pending = false;
-            for (const auto& p : impl_->pending_interrupted) pending = pending || p.first == run_id;
+            for (const auto& p : impl_->pending_interrupted)
+                pending = pending || p.run_id == run_id;
             if (!pending)
-                impl_->pending_interrupted.emplace_back(
-                    run_id, "the supervisor closed the record store without finishing the run");
+                impl_->pending_interrupted.push_back(
+                    {run_id, "the supervisor closed the record store without finishing the run",
+                     ""});
         }
     }
     if (!impl_->pending_interrupted.empty()) {
@@ -233,22 +235,28 @@ sandbox::Result<RecordStore::Started> RecordStore::start(const records::RunStart
         return fail(std::move(made).error());
     }
 
+    // With the reserve in place: a run starts only when its end can be recorded on a full disk.
     bool landed = false;
     auto appended = impl_->append(
-        {records::start_entry(r, impl_->supervisor, std::chrono::system_clock::now())}, &landed);
+        {records::start_entry(r, impl_->supervisor, std::chrono::system_clock::now())}, &landed,
+        true);
     std::lock_guard<std::mutex> guard(impl_->mu);
     OpenRun open_run{std::move(*marker), r.tool.empty() && !r.argv.empty() ? r.argv[0] : r.tool,
                      client_summary(r.client)};
     if (!appended) {
         if (landed) {
+            open_run.segment = impl_->seg_number;
             impl_->open_runs.emplace(r.run_id, std::move(open_run));
-            impl_->pending_interrupted.emplace_back(
-                r.run_id, "the start entry could not be synced: " + appended.error().message());
+            impl_->pending_interrupted.push_back(
+                {r.run_id, "the start entry could not be synced: " + appended.error().message(),
+                 appended.error().sys_errno ? sandbox::sys::errno_name(appended.error().sys_errno)
+                                            : ""});
         } else {
             ::unlink(marker_path.c_str());
         }
         return fail(std::move(appended).error());
     }
+    open_run.segment = appended->segment;
     impl_->open_runs.emplace(r.run_id, std::move(open_run));
     return Started{r.run_id, r.trace_id, appended->first_seq};
 }
@@ -263,41 +271,20 @@ sandbox::Result<void> RecordStore::finish(const std::string& run_id,
             return fail(sandbox::Errc::InvalidArgument,
                         "records: run " + run_id + " was not started by this store");
         for (const auto& pending : impl_->pending_interrupted)
-            if (pending.first == run_id)
+            if (pending.run_id == run_id)
                 return fail(sandbox::Errc::InvalidArgument, "records: run " + run_id +
                                                                 " already failed to finish; "
                                                                 "it is recorded as interrupted");
         run = &it->second;  // std::map nodes are stable; only this call erases this run
     }
-    std::vector<std::string> written;
-    auto store_output = [&](const std::string& data,
-                            const char* ext) -> sandbox::Result<records::StoredOutput> {
-        if (data.empty()) return records::StoredOutput{};
-        std::string rel = "output/" + run_id + "." + ext, file = impl_->path(rel);
-        auto fd = sandbox::sys::open_file(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (!fd) return fail(std::move(fd).error().with_prefix("records: "));
-        written.push_back(file);
-        if (auto w = sandbox::sys::write_all(fd->get(), data); !w)
-            return fail(std::move(w).error().with_prefix("records: " + file + ": "));
-        if (::fdatasync(fd->get()) != 0) return fail(sys_error("records: fdatasync(" + file + ")"));
-        return records::StoredOutput{rel, sandbox::sha256_hex(data)};
-    };
-    auto finished = [&]() -> sandbox::Result<Impl::Appended> {
-        auto out = store_output(outcome.out.data, "stdout");
-        if (!out) return fail(std::move(out).error());
-        auto err = store_output(outcome.err.data, "stderr");
-        if (!err) return fail(std::move(err).error());
-        if (!written.empty()) SBX_TRY(fsync_dir(impl_->path("output")));
-        auto appended = impl_->append(
-            {records::end_entry(run_id, outcome, *out, *err, std::chrono::system_clock::now())});
-        if (!appended) return fail(std::move(appended).error());
-        return std::move(*appended);
-    }();
+    // Output files (as far as the store's budget allows) and the end entry, under the lock.
+    auto finished = impl_->append_end(run_id, outcome);
     std::lock_guard<std::mutex> guard(impl_->mu);
     if (!finished) {
-        for (const auto& f : written) ::unlink(f.c_str());  // named by no entry
-        impl_->pending_interrupted.emplace_back(
-            run_id, "the end entry could not be written: " + finished.error().message());
+        const sandbox::Error& e = finished.error();
+        impl_->pending_interrupted.push_back(
+            {run_id, "the end entry could not be written: " + e.message(),
+             e.sys_errno ? sandbox::sys::errno_name(e.sys_errno) : ""});
         return fail(std::move(finished).error());
     }
     send_syslog(impl_->syslog,

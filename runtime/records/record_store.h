@@ -28,10 +28,14 @@
 //    never marked, whatever pid namespace it is in. A run whose finish() failed is marked by
 //    this store's next successful append, or by the next open after this process exits.
 //  - Captured output is written to output/<run_id>.stdout|.stderr and fsync'd before the end
-//    entry that names it and carries its sha256.
-//  - Retention removes whole old segments (never the current one) and their output files after
-//    appending a "prune" entry naming the last seq and hash removed, so `tooljail runs verify`
-//    can tell retention from deletion.
+//    entry that names it and carries its sha256, under the flock and within the size budget
+//    (Retention::max_bytes, counted before anything is written): output without room is not
+//    stored, and the end entry says how much was and why (records::StoredOutput::cut).
+//  - start() refuses a run unless the store's reserve (64 KiB) is set aside; finish() gives it
+//    up when the disk is full, so the end of a run that started can still be recorded.
+//  - Retention removes whole old segments (never the current one, nor one holding the start of
+//    a run still open) and their output files after appending a "prune" entry naming the last
+//    seq and hash removed, so `tooljail runs verify` can tell retention from deletion.
 //
 // Thread-safe: serve calls start/finish/refuse from its worker threads. Parent side only; never
 // call between fork and exec. Nothing throws.
@@ -55,9 +59,12 @@ namespace runtime {
 // writes, so every process sharing a store applies the same rules.
 struct Retention {
     int64_t max_age_seconds = 90 * 86400;  // remove segments whose newest entry is older; 0 = keep
-    uint64_t max_bytes = 1ull << 30;       // journal + output files; 0 = no cap
-    uint64_t segment_bytes = 8ull << 20;   // start a new segment at this size...
-    int64_t segment_age_seconds = 86400;   // ...or when the current one's first entry is this old
+    // journal + output files; 0 = no cap. A budget: output beyond it is not stored.
+    uint64_t max_bytes = 1ull << 30;
+    // start a new segment at this size (or, with max_bytes, when the segment and the output its
+    // entries name reach max_bytes / 8)...
+    uint64_t segment_bytes = 8ull << 20;
+    int64_t segment_age_seconds = 86400;  // ...or when the current one's first entry is this old
 };
 
 struct RecordOptions {
@@ -107,7 +114,9 @@ public:
     // ("records: write(/.../journal-3.jsonl): No space left on device (ENOSPC)"): refuse the run.
     sandbox::Result<Started> start(const records::RunStart& run);
 
-    // Stores the captured output, then writes and fsyncs the end entry and releases the run.
+    // Stores the captured output as far as the size budget allows (retention first), then writes
+    // and fsyncs the end entry and releases the run. A full disk costs the output, not the end
+    // entry (the reserve).
     // On error the run stays open, its "interrupted" entry is written by the next append that
     // succeeds (or the next open): report the error, but still return the run's result. Call it
     // once per run: a second call, or one after a failed finish, is InvalidArgument.
@@ -116,7 +125,8 @@ public:
     // A refused call (no launch). Assigns ids like start(); returns the run id.
     sandbox::Result<std::string> refuse(const records::Refusal& refusal);
 
-    // Applies retention now (also done after every segment rotation).
+    // Applies retention now (also done after every segment rotation, and whenever the store is
+    // over its budget).
     sandbox::Result<PruneReport> prune();
     // Marks the runs of dead supervisors interrupted (done by open(); a long-lived server may
     // also call it now and then, it is cheap: one readdir of open/); returns their ids.

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "runtime/base/json_reader.h"
 #include "runtime/records/record_journal.h"
@@ -154,7 +155,60 @@ private:
         if (type == "prune" && through.is_number_unsigned())
             prunes_.emplace(through.get<uint64_t>(),
                             json_reader::string_or_empty(e, "through_hash"));
-        if (type == "end" && check_outputs_) check_outputs(e, run_id);
+        if (type == "start") open_.insert(run_id);
+        if (type == "end" || type == "interrupted") open_.erase(run_id);
+        if (type == "end") {
+            if (check_outputs_) check_outputs(e, run_id);
+            note_cuts(e, run_id);
+        }
+        if (type == "interrupted") on_interrupted(e, run_id, label);
+    }
+
+    // The errno name a message ends with in parentheses ("... No space left on device
+    // (ENOSPC)"): how records written before interrupted entries carried store_errno say it.
+    static std::string errno_in(const std::string& message) {
+        size_t close = message.rfind(')');
+        size_t open = close == std::string::npos ? close : message.rfind('(', close);
+        if (open == std::string::npos || close - open < 3 || message[open + 1] != 'E') return "";
+        std::string name = message.substr(open + 1, close - open - 1);
+        for (char c : name)
+            if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return "";
+        return name;
+    }
+
+    void on_interrupted(const json& e, const std::string& run_id, const std::string& label) {
+        ++report_.interrupted;
+        std::string message = json_reader::string_or_empty(e, "message");
+        std::string store_errno = json_reader::string_or_empty(e, "store_errno");
+        // Before store_errno existed, the store's own failures said so in the message.
+        if (store_errno.empty() && (message.rfind("the end entry could not be written", 0) == 0 ||
+                                    message.rfind("the start entry could not be synced", 0) == 0))
+            store_errno = errno_in(message);
+        std::string why;
+        if (!store_errno.empty()) {
+            ++report_.store_errors;
+            why =
+                "the record store could not write its end (" + store_errno +
+                (store_errno == "ENOSPC" || store_errno == "EDQUOT" ? ": the disk was full)" : ")");
+        } else {
+            why = message.empty() ? "no reason given" : message;
+        }
+        if (report_.incomplete.size() < Report::kMaxListed)
+            report_.incomplete.push_back("run " + run_id + " (" + label +
+                                         "): interrupted, no outcome: " + why);
+    }
+
+    // Output the store did not keep, as the end entry says: noted, counted by why.
+    void note_cuts(const json& e, const std::string& run_id) {
+        for (const char* stream : {"stdout", "stderr"}) {
+            const json& c = journal::member(e, stream);
+            std::string cut = json_reader::string_or_empty(c, "store_cut");
+            if (cut.empty()) continue;
+            std::string err = json_reader::string_or_empty(c, "store_errno");
+            std::string key = cut + (err.empty() ? "" : " " + err);
+            auto& [count, example] = cuts_[key];
+            if (count++ == 0) example = run_id + " " + stream;
+        }
     }
 
     // Removes seq from the gaps; true when it was one (an entry seen late: reordered).
@@ -198,6 +252,18 @@ private:
 
     void finish() {
         flush_bad(nullptr);
+        report_.running = open_.size();
+        if (!open_.empty())
+            report_.notes.push_back(std::to_string(open_.size()) +
+                                    " run(s) started and not ended: still running, or their "
+                                    "supervisor died and no store open has marked them yet");
+        for (const auto& [why, cut] : cuts_)
+            report_.notes.push_back(std::to_string(cut.first) +
+                                    " output stream(s) stored only in part or not at all (" +
+                                    (why.rfind("max_bytes", 0) == 0
+                                         ? "the store's size budget, max_bytes"
+                                         : "a write error: " + why.substr(why.find(' ') + 1)) +
+                                    "), as their end entries record; e.g. run " + cut.second);
         if (!any_) return;
         // The start of the journal: the genesis, or exactly where retention stopped.
         if (report_.first_seq == 1) {
@@ -245,6 +311,8 @@ private:
     std::map<uint64_t, std::pair<std::string, std::string>>
         expected_;                            // seq -> (hash wanted, by whom)
     std::map<uint64_t, std::string> prunes_;  // through_seq -> through_hash
+    std::set<std::string> open_;              // runs started and not (yet) ended
+    std::map<std::string, std::pair<uint64_t, std::string>> cuts_;  // why -> (count, example)
 };
 
 }  // namespace

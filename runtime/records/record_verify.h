@@ -10,7 +10,12 @@
 //   - an output file changed or removed:              output ... tampered / missing
 // Not problems (reported as notes): segments removed by retention (a "prune" entry in the chain
 // names the last seq and hash removed), bytes torn by a crash mid-write (acknowledged by a
-// "torn" entry), an unterminated last line (a crash, or a write in progress).
+// "torn" entry), an unterminated last line (a crash, or a write in progress), output the store
+// recorded it did not keep (its size budget, a write error), runs still without an end.
+//
+// Not tampering, but not a complete history either: runs that ended "interrupted", without an
+// outcome, each reported with why (its supervisor died, the host rebooted, or the store could
+// not write the end: "ENOSPC", a full disk). `runs verify` then says INCOMPLETE, not intact.
 //
 // A hash chain cannot by itself show that entries were cut from the END of the journal or that
 // everything after an edit was rewritten: keep the head (Report::head_seq/head_hash, and the
@@ -28,6 +33,13 @@ namespace runtime::verify {
 struct Report {
     std::vector<std::string> problems;  // signs of tampering, in journal order
     std::vector<std::string> notes;     // benign findings
+    // Runs without an outcome (an "interrupted" entry), in journal order: the first
+    // kMaxListed, each with its entry and why; `interrupted` counts them all, `store_errors`
+    // those the store itself could not record (a write error such as ENOSPC).
+    std::vector<std::string> incomplete;
+    uint64_t interrupted = 0;
+    uint64_t store_errors = 0;
+    uint64_t running = 0;  // started, no end yet: in progress, or not yet marked interrupted
     uint64_t segments = 0;
     uint64_t entries = 0;
     uint64_t outputs = 0;  // output files checked
@@ -35,6 +47,8 @@ struct Report {
     uint64_t head_seq = 0;
     std::string head_hash;
     bool intact() const { return problems.empty(); }
+    bool complete() const { return interrupted == 0; }
+    static constexpr size_t kMaxListed = 100;
 };
 
 // Reads every segment of the store at dir. Errors only when the store cannot be read at all

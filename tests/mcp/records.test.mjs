@@ -171,5 +171,8 @@ test('a serve killed with SIGKILL mid-run: nothing survives, the next start mark
   assert.equal(record.tool, 'run_python');
   const leaves = spawnSync('find', ['/sys/fs/cgroup', '-type', 'd', '-name', start.run_id], { encoding: 'utf8' });
   assert.equal(leaves.stdout, '', 'no cgroup of the run remains');
-  assert.equal(runsIn(store, 'verify').status, 0);
+  // Untampered, but the run has no outcome: verify says so and exits 2.
+  const verified = runsIn(store, 'verify');
+  assert.equal(verified.status, 2, verified.stdout);
+  assert.match(verified.stdout, new RegExp(`^records: INCOMPLETE: 1 run\\(s\\) have no outcome.*\n  run ${start.run_id} `));
 });

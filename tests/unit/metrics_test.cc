@@ -128,6 +128,21 @@ TEST_CASE("metrics: outcomes, refusals and the limit counters", "[metrics][unit]
     CHECK(text.back() == '\n');
 }
 
+TEST_CASE("metrics: HTTP sessions open and ended, by reason", "[metrics][unit]") {
+    Registry r;
+    r.set_sessions_open(17);
+    r.on_session_ended("evicted");
+    r.on_session_ended("evicted");
+    r.on_session_ended("lifetime");
+    r.on_refused("session_cap_server");
+    std::string text = r.render();
+    CHECK(has_line(text, "tooljail_http_sessions 17"));
+    CHECK(has_line(text, "tooljail_http_sessions_ended_total{reason=\"evicted\"} 2"));
+    CHECK(has_line(text, "tooljail_http_sessions_ended_total{reason=\"lifetime\"} 1"));
+    CHECK(has_line(text, "tooljail_refusals_total{reason=\"session_cap_server\"} 1"));
+    CHECK(text.find("# TYPE tooljail_http_sessions_ended_total counter") != std::string::npos);
+}
+
 TEST_CASE("metrics: warm-pool gauges appear per tool", "[metrics][unit]") {
     Registry r;
     sandbox::PoolStats stats;
