@@ -67,17 +67,23 @@ void ordinary_repo(const std::string& dir) {
             "printf 'one\\ntwo\\nthree\\n' > a.txt\n");
 }
 
+// The shell words that print the marker, split by quotes: git quotes a command's text in its
+// "cannot exec" errors, and that text must not hold the marker; only running it prints one.
+std::string echo_marker(const std::string& name) {
+    const std::string m = kMarker;
+    return "echo " + m.substr(0, 3) + "\"" + m.substr(3) + "\"-" + name + " >&2";
+}
+
 // An executable script at path that writes the marker and its name to stderr, then
 // copies stdin to stdout (so it also works as a filter or pager).
 void marker_script(const std::string& path, const std::string& name) {
-    tjtest::write_host_file(
-        path, "#!/bin/sh\necho " + std::string(kMarker) + "-" + name + " >&2\ncat\n", 0755);
+    tjtest::write_host_file(path, "#!/bin/sh\n" + echo_marker(name) + "\ncat\n", 0755);
 }
 
 // A shell command for a config value: writes the marker named name to stderr, then
 // copies stdin to stdout (a filter) or fails (a transport command, which must not wait).
 std::string marker_command(const std::string& name, bool filter = true) {
-    return "echo " + std::string(kMarker) + "-" + name + " >&2; " + (filter ? "cat" : "exit 1");
+    return echo_marker(name) + "; " + (filter ? "cat" : "exit 1");
 }
 
 // Where the workspace's .git is inside the sandbox: config values name sandbox paths.
