@@ -66,6 +66,11 @@ public:
     // Absolute directories of the parent group: one on v2, one per controller on v1
     // (order: memory, pids, cpu, cpuacct; empty string for a controller that is missing).
     const std::vector<std::string>& parent_dirs() const { return parent_dirs_; }
+    // The tightest CPU bandwidth limit set on the parent group or any group above it (v2
+    // cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), in percent of one CPU: the most CPU
+    // the supervisor and its runs may use together, e.g. inside a container limited to two
+    // CPUs. 0 when no group sets one, or without a cpu controller. Reads the files now.
+    uint32_t inherited_cpu_percent() const;
 
 private:
     friend class Leaf;

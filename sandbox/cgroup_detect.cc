@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -453,6 +455,53 @@ Result<Hierarchy> Hierarchy::detect(const std::string& parent_override,
     seen += "; v1: " + (v1_found.empty() ? std::string("none") : join(v1_found, ","));
     return fail(Errc::Unsupported,
                 "cgroup: no usable hierarchy (" + seen + "; need memory and pids)");
+}
+
+namespace {
+
+// A group's CPU bandwidth limit in percent of one CPU: 0 for none ("max", -1), nullopt when
+// the group has no such file (above the hierarchy's root, or no cpu controller).
+//   v2 cpu.max: "max 100000" or "<quota> <period>"; v1: cpu.cfs_quota_us, cpu.cfs_period_us.
+std::optional<uint64_t> cpu_limit_percent(const std::string& dir, bool v1) {
+    std::string text;
+    if (v1) {
+        auto quota = sys::read_file(dir + "/cpu.cfs_quota_us", 64);
+        auto period = sys::read_file(dir + "/cpu.cfs_period_us", 64);
+        if (!quota || !period) return std::nullopt;
+        text = *quota + " " + *period;
+    } else {
+        auto max = sys::read_file(dir + "/cpu.max", 64);
+        if (!max) return std::nullopt;
+        text = *max;
+    }
+    std::vector<std::string> words;
+    for (const auto& line : split(text, '\n'))
+        for (const auto& word : split(line, ' ')) words.push_back(word);
+    auto number = [](const std::string& w) -> uint64_t {
+        if (w.empty() || w.size() > 18 || w.find_first_not_of("0123456789") != std::string::npos)
+            return 0;  // "max", "-1" or unreadable: no limit
+        return std::strtoull(w.c_str(), nullptr, 10);
+    };
+    if (words.size() != 2) return uint64_t{0};
+    uint64_t quota = number(words[0]), period = number(words[1]);
+    if (quota == 0 || period == 0) return uint64_t{0};
+    return std::max<uint64_t>(1, quota * 100 / period);
+}
+
+}  // namespace
+
+uint32_t Hierarchy::inherited_cpu_percent() const {
+    const bool v1 = version_ == Version::V1;
+    if (parent_dirs_.empty() || (v1 && (parent_dirs_.size() <= kCpu || !present_[kCpu]))) return 0;
+    std::string dir = parent_dirs_[v1 ? kCpu : 0];
+    uint64_t tightest = 0;
+    while (dir.size() > 1) {
+        auto limit = cpu_limit_percent(dir, v1);
+        if (!limit) break;  // left the hierarchy
+        if (*limit != 0 && (tightest == 0 || *limit < tightest)) tightest = *limit;
+        dir.resize(dir.rfind('/'));
+    }
+    return static_cast<uint32_t>(std::min<uint64_t>(tightest, UINT32_MAX));
 }
 
 std::string Hierarchy::describe() const {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -30,6 +31,7 @@ struct State {
     int tree_fds[mount_plan::kMaxBindSources];
     int detail;
     char* const* argv;              // plan->argv, or the warm request's
+    const char* stdin_file;         // plan->stdin_file, or the warm request's
     char* request_buf;              // warm: kBufferBytes mapped before seccomp
     warm_request::Decoded request;  // warm: what arrived on go_fd
 };
@@ -150,6 +152,29 @@ int step_fds(State&) {
     return close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? 0 : errno;
 }
 
+int step_stdin_file(State& s) {
+    if (s.stdin_file == nullptr) return 0;
+    if (s.plan->workspace == nullptr) return ENOENT;
+    // The check and the use are one operation: openat2 resolves the path beneath the workspace
+    // and refuses (EXDEV) any ".." or absolute symlink that would leave it, and any /proc magic
+    // link, whatever was swapped in since the supervisor looked at the path (openat2(2), Linux
+    // 5.6). It runs as the sandbox user, under Landlock, in the sandbox's own mount tree.
+    // O_NONBLOCK only for the open itself: a FIFO must not block it; the program reads normally.
+    int dir = open(s.plan->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return errno;
+    struct open_how how = {};
+    how.flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, dir, s.stdin_file, &how, sizeof how);
+    int err = fd < 0 ? errno : 0;
+    close(dir);
+    if (fd < 0) return err;
+    int file = static_cast<int>(fd);
+    if (fcntl(file, F_SETFL, 0) != 0 || dup2(file, STDIN_FILENO) < 0) err = errno;
+    close(file);
+    return err;
+}
+
 int step_caps(State& s) { return caps::drop_all(*s.plan->caps); }
 
 int step_no_new_privs(State&) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno; }
@@ -248,6 +273,7 @@ int step_request(State& s) {
     if (err == ESRCH) _exit(0);  // dismissed (pool shutdown) or the supervisor is gone: no report
     if (err != 0) return err;
     s.argv = s.request.argv;
+    s.stdin_file = s.request.stdin_file;
     return 0;
 }
 
@@ -285,6 +311,9 @@ constexpr StepEntry kSteps[] = {
     // closed), so with a policy's low open_files limit the ruleset and path fds Landlock opens
     // would fail with EMFILE whenever the supervisor has more fds than that limit.
     {Step::Rlimits, step_rlimits},
+    // As the sandbox user, in its own tree, under Landlock, before seccomp (a strict profile
+    // allows openat2 anyway: the warm child does this step after it).
+    {Step::StdinFile, step_stdin_file},
     {Step::Seccomp, step_seccomp},
     {Step::Execve, step_execve},
 };
@@ -293,7 +322,8 @@ constexpr StepEntry kSteps[] = {
 // list and order as kSteps, with the tightening (rlimits .. seccomp) done at fill time. Only
 // reading the request, stdin and execve remain for the call. Doing the tightening earlier is
 // at least as safe: the child runs restricted for longer, and what it still does afterwards
-// (read, dup2, execve, write, exit) is allowed by every profile (seccomp.cc).
+// (read, dup2, open/openat2/fcntl/close for a stdin file, execve, write, exit) is allowed by
+// every profile (seccomp.cc).
 constexpr StepEntry kWarmSteps[] = {
     {Step::Signals, step_signals},
     {Step::InheritedFds, step_inherited_fds},
@@ -317,11 +347,12 @@ constexpr StepEntry kWarmSteps[] = {
     {Step::Ready, step_ready},
     {Step::Request, step_request},
     {Step::Stdin, step_stdin},
+    {Step::StdinFile, step_stdin_file},
     {Step::Execve, step_execve},
 };
 
 [[noreturn]] void run_steps(const Plan& plan, const StepEntry* steps, size_t count) {
-    State state{&plan, {}, -1, plan.argv, nullptr, {}};
+    State state{&plan, {}, -1, plan.argv, plan.stdin_file, nullptr, {}};
     for (size_t i = 0; i < count; ++i) {
         state.detail = -1;
         int err = steps[i].run(state);

@@ -40,13 +40,16 @@ struct Plan {
     const landlock::Plan* landlock = nullptr;
     const seccomp::Program* seccomp = nullptr;
     char* const* argv = nullptr;
+    // Cold: RunRequest::stdin_file (relative to workspace), opened as stdin before seccomp.
+    const char* stdin_file = nullptr;
+    const char* workspace = nullptr;  // inside the sandbox ("/workspace"); null without one
     char* const* envp = nullptr;
     const char* const* path_dirs = nullptr;  // NULL-terminated PATH entries for a bare argv[0]
 };
 
 // run_warm() reads the argv from go_fd after the go byte (sandbox/warm_request.h), so
-// Plan::argv is unused there, and stdin_fd is always a pipe, dup'ed onto 0 only when the
-// request says so (else stdin is /dev/null, as on the cold path).
+// Plan::argv and Plan::stdin_file are unused there, and stdin_fd is always a pipe, dup'ed onto
+// 0 only when the request says so (else stdin is /dev/null, or the request's stdin file).
 
 // The fixed-size record a failing child writes to report_fd.
 struct Failure {

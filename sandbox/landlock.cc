@@ -75,11 +75,18 @@ int abi_version() {
 }
 
 Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_exec_paths,
-                  std::vector<std::string> writable_paths, bool allow_tcp) {
+                  std::vector<std::string> writable_paths, bool allow_tcp,
+                  std::vector<std::string> exec_paths) {
     Plan p;
-    if (config.mode == LandlockMode::Off) return p;
+    if (config.mode == LandlockMode::Off) {
+        // Only Landlock can tell executables apart: running without it would run anything.
+        if (!exec_paths.empty())
+            return fail(Errc::InvalidArgument,
+                        "landlock: an executables list needs Landlock (mode is off)");
+        return p;
+    }
 
-    for (const auto* list : {&read_exec_paths, &writable_paths})
+    for (const auto* list : {&read_exec_paths, &writable_paths, &exec_paths})
         for (const auto& path : *list)
             if (path.empty() || path[0] != '/')
                 return fail(Errc::InvalidArgument, "landlock: path '" + path + "' is not absolute");
@@ -110,6 +117,17 @@ Result<Plan> plan(const LandlockConfig& config, std::vector<std::string> read_ex
     p.writable_dir = fs;
     // A writable file (/dev/null) needs no EXECUTE; WRITE/READ/TRUNCATE/IOCTL_DEV as the ABI has.
     p.writable_file = (kFileRights & ~static_cast<uint64_t>(LANDLOCK_ACCESS_FS_EXECUTE)) & fs;
+    if (!exec_paths.empty()) {
+        // EXECUTE only where listed: not beneath "/", not in /tmp. The kernel asks for it on
+        // execve's file and on the ELF interpreter it loads (open_exec), nowhere else.
+        const uint64_t no_exec = ~static_cast<uint64_t>(LANDLOCK_ACCESS_FS_EXECUTE);
+        p.read_exec_dir &= no_exec;
+        p.read_exec_file &= no_exec;
+        p.writable_dir &= no_exec;
+        p.exec_paths = std::move(exec_paths);
+        p.exec_dir = kReadExec & fs;
+        p.exec_file = kReadExec & kFileRights & fs;
+    }
     // Handled with no rule: no TCP bind or connect at all, on top of the empty network
     // namespace. A loopback policy wants local TCP servers (test suites), so it is left alone.
     if (usable >= 4 && !allow_tcp) p.handled_net = kNetBindTcp | kNetConnectTcp;
@@ -136,6 +154,10 @@ int apply(const Plan& plan) {
     for (const auto& path : plan.writable_paths) {
         if (err) break;
         err = add_path(ruleset_fd, path.c_str(), plan.writable_dir, plan.writable_file);
+    }
+    for (const auto& path : plan.exec_paths) {
+        if (err) break;
+        err = add_path(ruleset_fd, path.c_str(), plan.exec_dir, plan.exec_file);
     }
     if (!err && syscall(__NR_landlock_restrict_self, ruleset_fd, 0) != 0) err = errno;
     close(ruleset_fd);

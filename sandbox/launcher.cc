@@ -1,9 +1,11 @@
 #include "sandbox/launcher.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -63,7 +65,23 @@ std::vector<std::string> split_path(const std::vector<std::string>& env) {
     return dirs;
 }
 
+// sched_getaffinity(2): the CPUs this process may run on; 0 if it cannot be read.
+uint32_t affinity_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return static_cast<uint32_t>(CPU_COUNT(&set));
+}
+
 }  // namespace
+
+uint32_t effective_cpu_percent(const Limits& limits, uint32_t capacity_percent) {
+    if (limits.cpu_host_percent == 0 || capacity_percent == 0) return limits.cpu_percent;
+    uint64_t share = uint64_t{capacity_percent} * limits.cpu_host_percent / 100;
+    share = std::max<uint64_t>(share, 1);
+    if (limits.cpu_percent != 0) share = std::min<uint64_t>(share, limits.cpu_percent);
+    return static_cast<uint32_t>(share);
+}
 
 const char* termination_name(Termination t) {
     switch (t) {
@@ -96,6 +114,12 @@ Result<std::shared_ptr<Host>> Host::open(const HostOptions& options) {
     auto stale = cgroup::remove_stale_leaves(host->cgroups_);
     (void)stale;
     host->landlock_abi_ = landlock::abi_version();
+    // What "the host" means for a policy's cpu_host_percent: a supervisor in a container with a
+    // CPU quota but every CPU in its affinity mask gets that quota, not the machine's CPUs.
+    uint32_t capacity = affinity_cpus() * 100;
+    uint32_t inherited = host->cgroups_.inherited_cpu_percent();
+    if (inherited != 0 && (capacity == 0 || inherited < capacity)) capacity = inherited;
+    host->cpu_capacity_percent_ = capacity;
     // Writing stdin to a program that exited must surface as EPIPE, not kill the supervisor.
     ::signal(SIGPIPE, SIG_IGN);
     if (options.pool.per_sandbox > 0) {
@@ -130,6 +154,10 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
     prep.config = config;
     prep.cgroups = host->cgroups();
     const std::string label = "policy '" + config.name + "': ";
+    // A share of the host becomes a plain quota here, so the leaf, the records and config()
+    // all see the CPU the run really gets.
+    prep.config.limits.cpu_percent =
+        effective_cpu_percent(config.limits, host->cpu_capacity_percent());
     const SandboxConfig& c = prep.config;
 
     if (c.uid == 0 || c.gid == 0)
@@ -185,7 +213,8 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
     auto ll = landlock::plan(
         c.landlock, {"/"},
-        {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}, c.loopback);
+        {"/tmp", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}, c.loopback,
+        c.executables);
     if (!ll) return fail(std::move(ll).error().with_prefix(label));
     prep.landlock = std::move(*ll);
 
@@ -229,6 +258,13 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     if (request.stdin_data && request.stdin_data->size() > s.config.limits.stdin_bytes)
         return refuse("launch: stdin larger than the policy's stdin_bytes (" +
                       std::to_string(s.config.limits.stdin_bytes) + ")");
+    if (request.stdin_file) {
+        const std::string& f = *request.stdin_file;
+        if (request.stdin_data) return refuse("launch: stdin data and a stdin file at once");
+        if (s.config.workspace.empty()) return refuse("launch: a stdin file needs a workspace");
+        if (f.empty() || f[0] == '/' || f.find('\0') != std::string::npos || f.size() > 4095)
+            return refuse("launch: the stdin file must be a relative path within PATH_MAX");
+    }
 
     // The id names the run (records, resources) and, on the cold path, its cgroup leaf: one
     // path component, no "." or "..", nothing a shell or a log line could misread.
@@ -249,7 +285,8 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
         // Warm path: only the request crosses; a request too big for the warm child's buffer,
         // an empty pool or a warm sandbox that died all mean the cold path below.
         bool dead = false;
-        if (auto encoded = warm_request::encode(request.argv, request.stdin_data.has_value())) {
+        if (auto encoded = warm_request::encode(request.argv, request.stdin_data.has_value(),
+                                                request.stdin_file)) {
             while (auto child = warm->take()) {
                 if (!child->binds_current(s)) {  // the workspace was replaced or deleted
                     child->retire(*impl_->host->reaper());
@@ -257,8 +294,8 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
                     continue;
                 }
                 bool fall_back = false;
-                auto started = warm::start(*child, s, *encoded, request.stdin_data.has_value(), id,
-                                           &fall_back);
+                auto started = warm::start(*child, s, *encoded, request.stdin_data.has_value(),
+                                           request.stdin_file.value_or(""), id, &fall_back);
                 // Killing, reaping and removing the leaf of a failed warm sandbox can wait for
                 // the kernel; the reaper does it (the pool implies one).
                 if (!started) child->retire(*impl_->host->reaper());
@@ -283,12 +320,14 @@ Result<std::unique_ptr<Run>> Sandbox::launch(const RunRequest& request) const {
     options.leaf_name = id;
     options.entry = child::run;
     options.argv = argv.data();
+    options.stdin_file = request.stdin_file ? request.stdin_file->c_str() : nullptr;
     options.stdin_pipe = request.stdin_data.has_value();
     auto spawned = spawn(s, options);
     if (!spawned) return fail(std::move(spawned).error());
     // A failure from here on leaves the child in *spawned, whose destructor kills and reaps it
     // and removes its leaf before launch returns.
-    auto parts = await_exec(*spawned, s, request.argv[0]);
+    auto parts =
+        await_exec(*spawned, s, LaunchNames{request.argv[0], request.stdin_file.value_or("")});
     if (!parts) return fail(std::move(parts).error());
     finish_parts(*parts);
     return make_run(std::move(*parts));

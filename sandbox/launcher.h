@@ -44,6 +44,10 @@ public:
     const std::string& runtime_dir() const { return runtime_dir_; }
     int landlock_abi() const { return landlock_abi_; }
     bool is_root() const { return is_root_; }
+    // The CPU the supervisor and its runs may use together, in percent of one CPU: the CPUs of
+    // its affinity mask (sched_getaffinity(2)), lowered to the tightest CPU quota of the cgroups
+    // above its own (cgroup::Hierarchy::inherited_cpu_percent). Detected once, at open().
+    uint32_t cpu_capacity_percent() const { return cpu_capacity_percent_; }
     pool::Pool* pool() const { return pool_.get(); }  // null: pool off
     // With the pool on, finished runs' leaves are removed in the background; null otherwise.
     const std::shared_ptr<Reaper>& reaper() const { return reaper_; }
@@ -55,7 +59,13 @@ private:
     std::string runtime_dir_;
     int landlock_abi_ = 0;
     bool is_root_ = false;
+    uint32_t cpu_capacity_percent_ = 0;
 };
+
+// The CPU quota a run gets, in percent of one CPU: limits.cpu_percent, lowered to
+// limits.cpu_host_percent of capacity_percent (Host::cpu_capacity_percent) when both are set;
+// never below 1. Pure.
+uint32_t effective_cpu_percent(const Limits& limits, uint32_t capacity_percent);
 
 // The defence layers a prepared sandbox puts in force; recorded with every run.
 struct Layers {

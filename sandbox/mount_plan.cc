@@ -183,12 +183,16 @@ Result<Plan> build(const SandboxConfig& config, const std::string& staging,
         b.add(Op{OpKind::BindSelf, sealed, {}, {}, kReadOnlyAttrs | MOUNT_ATTR_NOEXEC});
 
     // /tmp: the only writable place, fresh per run (the tmpfs dies with the mount namespace).
+    // noexec by policy: with a noexec workspace, the only other place a program could put a
+    // file to execute (or to map as code, e.g. through the dynamic loader).
     b.ensure_dirs("tmp", true);
+    uint64_t tmp_flags = MS_NOSUID | MS_NODEV;
+    if (config.tmp_noexec) tmp_flags |= MS_NOEXEC;
     b.add(Op{OpKind::Tmpfs,
              "tmp",
              "size=" + std::to_string(config.limits.tmpfs_bytes) + ",nr_inodes=65536,mode=1777",
              {},
-             MS_NOSUID | MS_NODEV});
+             tmp_flags});
 
     plan.cwd = "/";
     if (!config.workspace.empty()) {

@@ -292,7 +292,6 @@ constexpr const char* kStrictAllowed[] = {
     "tee",
     "pipe",
     "pipe2",
-    "memfd_create",
     "eventfd",
     "eventfd2",
     "signalfd",
@@ -498,6 +497,13 @@ Result<void> build_default(scmp_filter_ctx ctx, uint32_t deny) {
 Result<void> build_strict(scmp_filter_ctx ctx) {
     const uint32_t allow = SCMP_ACT_ALLOW;
     for (const char* name : kStrictAllowed) SBX_TRY(add_named(ctx, allow, name));
+    // A memfd lives on the kernel's internal tmpfs, which no noexec mount covers: written and
+    // then run through execve("/proc/self/fd/N") or execveat(fd, "", AT_EMPTY_PATH), it would
+    // undo the noexec workspace and /tmp. Sealing it non-executable (MFD_NOEXEC_SEAL, the
+    // vm.memfd_noexec sysctl) needs Linux 6.3; refusing the call works on every kernel. ENOSYS,
+    // not the violation action: callers (libffi, language runtimes) then take their path for
+    // kernels without memfd instead of dying.
+    SBX_TRY(add_named(ctx, SCMP_ACT_ERRNO(ENOSYS), "memfd_create"));
     uint64_t ns_mask = 0;
     for (uint64_t flag : kNamespaceFlags) ns_mask |= flag;
     SBX_TRY(add_named(ctx, allow, "clone", {masked_eq(0, ns_mask, 0)}));

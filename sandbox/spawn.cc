@@ -37,6 +37,7 @@ void fill_child_plan(const Prepared& p, child::Plan& plan) {
     plan.seccomp = &p.seccomp;
     plan.envp = p.envp.data();
     plan.path_dirs = p.path_ptrs.data();
+    if (!p.config.workspace.empty()) plan.workspace = p.config.workspace_target.c_str();
 }
 
 }  // namespace
@@ -79,6 +80,7 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     plan.parent_fds[3] = c.stderr_read.get();
     plan.parent_fds[4] = c.stdin_write.get();
     plan.argv = options.argv;
+    plan.stdin_file = options.stdin_file;
 
     auto cloned = namespaces::clone_child(c.leaf.v2_dir_fd());
     if (!cloned)
@@ -129,7 +131,7 @@ Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms)
 }
 
 Error child_failure_error(const Prepared& p, const child::Failure& failure,
-                          std::string_view argv0) {
+                          const LaunchNames& names) {
     std::string detail;
     const auto idx = static_cast<size_t>(failure.detail);
     switch (failure.step) {
@@ -147,7 +149,15 @@ Error child_failure_error(const Prepared& p, const child::Failure& failure,
             else if (failure.detail == mounts::kFailedCwd)
                 detail = ": " + workspace_denied(p.config.workspace, p.ids.host_uid);
             break;
-        case Step::Execve: detail = ": " + std::string(argv0); break;
+        case Step::Execve: detail = ": " + std::string(names.argv0); break;
+        case Step::StdinFile:
+            detail = ": " + std::string(names.stdin_file);
+            // openat2's refusals, in words: the errno names alone would mislead.
+            if (failure.err == EXDEV)
+                detail += " leads outside the workspace (a symlink or \"..\" on its way)";
+            else if (failure.err == ELOOP)
+                detail += " passes through a /proc magic link or too many symlinks";
+            break;
         default: break;
     }
     Error e{failure.err == ENOENT                             ? Errc::NotFound
@@ -157,12 +167,12 @@ Error child_failure_error(const Prepared& p, const child::Failure& failure,
     return std::move(e).at_step(failure.step);
 }
 
-Result<RunParts> await_exec(Spawned& child, const Prepared& p, std::string_view argv0) {
+Result<RunParts> await_exec(Spawned& child, const Prepared& p, const LaunchNames& names) {
     auto report = read_report(child.report_read.get(), kSetupTimeoutMs);
     // The run's clock starts when the exec is seen: the wall timeout counts from here.
     const auto started = std::chrono::steady_clock::now();
     if (!report) return fail(std::move(report).error());
-    if (*report) return fail(child_failure_error(p, **report, argv0));
+    if (*report) return fail(child_failure_error(p, **report, names));
 
     // Run::wait polls these and must never block on them.
     for (UniqueFd* fd : {&child.stdin_write, &child.stdout_read, &child.stderr_read}) {

@@ -39,6 +39,9 @@ struct SpawnOptions {
     // child reads its copy-on-write image of it). Null for a warm child: its argv comes with
     // the request.
     char* const* argv = nullptr;
+    // Cold: the request's stdin file (RunRequest::stdin_file), kept alive like argv. Null for a
+    // warm child (it comes with the request) and for a request without one.
+    const char* stdin_file = nullptr;
     // A stdin pipe: cold, when the request carries data; warm, always (whether the call brings
     // data is only known at the request). Without one the child's stdin is /dev/null.
     bool stdin_pipe = false;
@@ -82,17 +85,22 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options);
 // are errors at Step::Launch.
 Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms);
 
+// What a launch was asked to run, for the messages of its failures.
+struct LaunchNames {
+    std::string_view argv0;       // names the program for execve failures
+    std::string_view stdin_file;  // names the stdin file for its failures; may be empty
+};
+
 // Parent: the Error for a child's failure record: its step in Error::step, and the context
-// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope"). argv0 names the program for
-// execve failures.
-Error child_failure_error(const Prepared& p, const child::Failure& failure, std::string_view argv0);
+// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope", "stdin file: a.txt").
+Error child_failure_error(const Prepared& p, const child::Failure& failure,
+                          const LaunchNames& names);
 
 // Parent, after the go byte (cold) or the request (warm): reads the report pipe. EOF means the
 // child exec'd: its pid, pidfd, leaf and pipes (made nonblocking) move into the returned
 // RunParts, with `started` set; the caller fills in the id, limits, deadline, stdin data,
-// reaper and warm. A failure record is the error child_failure_error gives (argv0 names the
-// program). On any error `child` keeps the process, for its owner to kill (cold: ~Spawned;
-// warm: the reaper).
-Result<RunParts> await_exec(Spawned& child, const Prepared& p, std::string_view argv0);
+// reaper and warm. A failure record is the error child_failure_error gives. On any error
+// `child` keeps the process, for its owner to kill (cold: ~Spawned; warm: the reaper).
+Result<RunParts> await_exec(Spawned& child, const Prepared& p, const LaunchNames& names);
 
 }  // namespace sandbox

@@ -31,8 +31,13 @@ struct Limits {
     uint64_t memory_bytes = 256ull << 20;  // cgroup memory limit; swap is always 0. 0 = no limit
     uint32_t pids = 64;                    // cgroup pids.max. 0 = no limit
     uint32_t cpu_percent = 100;            // CPU bandwidth, 100 = one core. 0 = no limit
-    Millis wall_timeout{30'000};           // whole run, from exec to exit
-    Millis cpu_time{0};                    // total CPU of the whole cgroup; 0 = no limit
+    // At most this percent of the CPUs the supervisor itself may use (Host::cpu_capacity_percent:
+    // its affinity, and any CPU quota of the cgroups above its own), so that a quota stays one
+    // on a small host. 0 = no such cap. Sandbox::prepare applies it: the prepared config's
+    // cpu_percent is the smaller of the two (effective_cpu_percent, launcher.h).
+    uint32_t cpu_host_percent = 0;
+    Millis wall_timeout{30'000};         // whole run, from exec to exit
+    Millis cpu_time{0};                  // total CPU of the whole cgroup; 0 = no limit
     uint64_t stdout_bytes = 1ull << 20;  // captured bytes per stream; the rest is counted, dropped
     uint64_t stderr_bytes = 1ull << 20;
     bool kill_on_output_cap = false;         // end the run (reason OutputCap) instead of dropping
@@ -64,6 +69,9 @@ struct SandboxConfig {
     std::string workspace;                        // host directory, bound read-only; empty = none
     std::string workspace_target = "/workspace";  // fixed mount point and working directory
     bool workspace_noexec = false;
+    // /tmp, the run's private tmpfs, is mounted noexec: nothing written there can be executed
+    // or mapped as code (nor run through the dynamic loader).
+    bool tmp_noexec = false;
     std::string hostname = "tooljail";
     bool loopback = false;  // bring up lo in the (otherwise empty) network namespace
 
@@ -74,6 +82,11 @@ struct SandboxConfig {
     std::optional<gid_t> host_gid;
 
     std::vector<std::string> env;  // final "NAME=value" list, already filtered by the policy
+
+    // Not empty: the only files (paths inside the sandbox; a directory covers what is beneath
+    // it) that may be executed, the programs' ELF interpreter included, enforced by Landlock
+    // (landlock.h), which must then be on. Empty: whatever the mounts let execute.
+    std::vector<std::string> executables;
 
     Limits limits;
     SeccompConfig seccomp;
@@ -115,7 +128,14 @@ struct HostOptions {
 struct RunRequest {
     std::vector<std::string> argv;          // argv[0] is a path, or a name looked up in PATH
     std::optional<std::string> stdin_data;  // nullopt = /dev/null
-    std::optional<Millis> wall_timeout;     // tighter than the policy's, never looser
+    // A file to read as stdin instead, named relative to the workspace (not empty, no leading
+    // '/', no NUL; "." is the workspace itself). The child opens it inside the sandbox, after
+    // pivot_root and Landlock, with openat2(2) RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS from the
+    // workspace: one operation resolves and opens it, so no symlink or "..", swapped in on the
+    // host after a caller's check, can lead outside the workspace (EXDEV). Failures end the
+    // launch at Step::StdinFile. Not with stdin_data, and only for a config with a workspace.
+    std::optional<std::string> stdin_file;
+    std::optional<Millis> wall_timeout;  // tighter than the policy's, never looser
     // The run id, also the cgroup leaf name; empty = the launcher makes one (new_run_id()).
     // Callers that must record the run before it starts (runtime/record_store) choose it first.
     // Must be 1..64 of [a-z0-9-] (launch() refuses anything else) and unique among the

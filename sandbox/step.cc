@@ -34,6 +34,7 @@ constexpr const char* kNames[] = {
     "ready",
     "request",
     "stdin",
+    "stdin file",
     "execve",
     "wait",
     "unknown",

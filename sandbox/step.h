@@ -46,6 +46,8 @@ enum class Step : std::uint8_t {
     Ready,            // "ready" (warm)
     Request,          // "request" (warm)
     Stdin,            // "stdin" (warm)
+    StdinFile,        // "stdin file": the request's file beneath the workspace (cold: before
+                      // seccomp; warm: after stdin)
     Execve,           // "execve"
 
     // Parent, after exec.

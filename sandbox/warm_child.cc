@@ -72,14 +72,15 @@ Result<Child> fill(const Prepared& prepared) {
         return fail(
             make_error(Errc::Internal, "warm sandbox: the child ended before it was ready"));
     if (!child::is_ready(**report))
-        return fail(child_failure_error(prepared, **report, "(warm sandbox)"));
+        return fail(child_failure_error(prepared, **report, LaunchNames{"(warm sandbox)", {}}));
     // The preparation's CPU and memory high-water mark are not the program's.
     SBX_TRY(c.spawned_.leaf.reset_accounting());
     return c;
 }
 
 Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
-                       bool has_stdin, const std::string& run_id, bool* fall_back) {
+                       bool has_stdin, std::string_view stdin_file, const std::string& run_id,
+                       bool* fall_back) {
     *fall_back = true;
     if (!child.alive()) return fail(make_error(Errc::Internal, "warm sandbox: died while waiting"));
     // v1: the leaf takes the run's name, as on the cold path, so operators (and the records)
@@ -100,7 +101,7 @@ Result<RunParts> start(Child& child, const Prepared& prepared, const std::string
 
     // The request is NUL-free and non-empty (encode checked), so argv0 is its first string.
     const char* argv0 = request.c_str() + sizeof(warm_request::Header);
-    auto parts = await_exec(child.spawned_, prepared, argv0);
+    auto parts = await_exec(child.spawned_, prepared, LaunchNames{argv0, stdin_file});
     if (!parts) return fail(std::move(parts).error());
     parts->warm = true;
     return parts;

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,8 @@ private:
     friend Result<Child> fill(const Prepared& prepared);
     friend Result<RunParts> start(Child& child, const Prepared& prepared,
                                   const std::string& request, bool has_stdin,
-                                  const std::string& run_id, bool* fall_back);
+                                  std::string_view stdin_file, const std::string& run_id,
+                                  bool* fall_back);
     Child(Spawned spawned, std::string leaf_name, std::vector<std::pair<dev_t, ino_t>> binds);
 
     // The child, its leaf and the parent's pipe ends. go_write carries the request after the go
@@ -71,7 +73,8 @@ private:
 // never used. The error names the step like a cold launch's ("mounts: /usr").
 Result<Child> fill(const Prepared& prepared);
 
-// Parent, on the launching thread. request is warm_request::encode(argv, has_stdin). On
+// Parent, on the launching thread. request is warm_request::encode(argv, has_stdin,
+// stdin_file); stdin_file (empty: none) only names the file in errors. On
 // cgroup v1 renames the leaf to run_id (as the cold path names it; EEXIST like a cold launch's
 // Leaf::create); v2 cannot rename. Sends the request and waits until the child has exec'd, then
 // hands the pid, pidfd, pipes (nonblocking) and leaf over as RunParts; the caller fills in id,
@@ -80,6 +83,7 @@ Result<Child> fill(const Prepared& prepared);
 // should then run the call on the cold path. Otherwise the error is the run's own, exactly as the
 // cold path reports it (e.g. "execve: /bin/nope", NotFound).
 Result<RunParts> start(Child& child, const Prepared& prepared, const std::string& request,
-                       bool has_stdin, const std::string& run_id, bool* fall_back);
+                       bool has_stdin, std::string_view stdin_file, const std::string& run_id,
+                       bool* fall_back);
 
 }  // namespace sandbox::warm

@@ -160,6 +160,7 @@ nlohmann::json ToolRunner::call(const ToolDef& tool, const nlohmann::json& argum
     sandbox::RunRequest request;
     request.argv = std::move(inv.argv);
     request.stdin_data = std::move(inv.stdin_data);
+    request.stdin_file = std::move(inv.stdin_file);
 
     std::optional<ProgressReporter> progress;
     if (!origin.progress_token.is_null() && ctx.notify)

@@ -95,10 +95,11 @@ Result<void> parse_identity(const Context& ctx, const Node& top, sandbox::Sandbo
 }
 
 Result<void> parse_limits(const Context& ctx, const Node& top, sandbox::Limits& lim) {
-    auto node = sub_object(ctx, top, "limits",
-                           {"memory_mb", "pids", "cpu_percent", "wall_timeout_ms", "cpu_time_ms",
-                            "stdout_bytes", "stderr_bytes", "kill_on_output_cap", "tmpfs_mb",
-                            "file_size_mb", "open_files", "stdin_bytes"});
+    auto node =
+        sub_object(ctx, top, "limits",
+                   {"memory_mb", "pids", "cpu_percent", "cpu_host_percent", "wall_timeout_ms",
+                    "cpu_time_ms", "stdout_bytes", "stderr_bytes", "kill_on_output_cap", "tmpfs_mb",
+                    "file_size_mb", "open_files", "stdin_bytes"});
     if (!node) return fail(std::move(node).error());
     if (!*node) return {};
     const Node& n = **node;
@@ -126,6 +127,9 @@ Result<void> parse_limits(const Context& ctx, const Node& top, sandbox::Limits& 
     SBX_TRY(mib("memory_mb", 8, 1024 * 1024, lim.memory_bytes));
     SBX_TRY(u32("pids", 1, 65536, lim.pids));
     SBX_TRY(u32("cpu_percent", 1, 100 * 64, lim.cpu_percent));
+    // A share of the host, so that a quota is one on every host (two CPUs are no limit on a
+    // two-CPU host). Absent = none; 0 is refused like every other "no limit" value.
+    SBX_TRY(u32("cpu_host_percent", 1, 100, lim.cpu_host_percent));
     SBX_TRY(ms("wall_timeout_ms", 1, kDayMs, lim.wall_timeout));
     SBX_TRY(ms("cpu_time_ms", 0, kDayMs, lim.cpu_time));
     SBX_TRY(read_uint(ctx, n, "stdout_bytes", 1, kGiB, lim.stdout_bytes));
@@ -141,8 +145,8 @@ Result<void> parse_limits(const Context& ctx, const Node& top, sandbox::Limits& 
 Result<Policy> build_policy(const Context& ctx, const json& root, std::string_view label,
                             std::string_view text, const EnvLookup& env) {
     auto top = as_object(ctx, root, "",
-                         {"name", "description", "network", "mounts", "workspace", "identity",
-                          "hostname", "limits", "seccomp", "landlock", "env"});
+                         {"name", "description", "network", "mounts", "executables", "workspace",
+                          "tmp", "identity", "hostname", "limits", "seccomp", "landlock", "env"});
     if (!top) return fail(std::move(top).error());
     const Node& t = *top;
 
@@ -168,10 +172,15 @@ Result<Policy> build_policy(const Context& ctx, const json& root, std::string_vi
     cfg.loopback = network == "loopback";
 
     SBX_TRY(parse_mounts(ctx, t, cfg));
+    SBX_TRY(policy_rules::parse_executables(ctx, t, cfg));
 
     auto ws = sub_object(ctx, t, "workspace", {"noexec"});
     if (!ws) return fail(std::move(ws).error());
     if (*ws) SBX_TRY(read_bool(ctx, **ws, "noexec", cfg.workspace_noexec));
+
+    auto tmp = sub_object(ctx, t, "tmp", {"noexec"});
+    if (!tmp) return fail(std::move(tmp).error());
+    if (*tmp) SBX_TRY(read_bool(ctx, **tmp, "noexec", cfg.tmp_noexec));
 
     SBX_TRY(parse_identity(ctx, t, cfg));
 
@@ -206,6 +215,9 @@ Result<Policy> build_policy(const Context& ctx, const json& root, std::string_vi
         SBX_TRY(read_uint(ctx, **ll, "min_abi", 1, kMaxLandlockAbi, abi));
         cfg.landlock.min_abi = static_cast<int>(abi);
     }
+    // Only Landlock tells executables apart: without it the list would be silently ignored.
+    if (!cfg.executables.empty() && cfg.landlock.mode == sandbox::LandlockMode::Off)
+        return ctx.bad("/executables", "needs Landlock, but /landlock/mode is \"off\"");
 
     SBX_TRY(parse_env(ctx, t, p, env));
     return p;
@@ -264,27 +276,26 @@ json policy_to_json(const Policy& policy) {
     if (cfg.host_uid) identity["host_uid"] = *cfg.host_uid;
     if (cfg.host_gid) identity["host_gid"] = *cfg.host_gid;
 
+    json limits = {
+        {"memory_mb", lim.memory_bytes / kMiB}, {"pids", lim.pids},
+        {"cpu_percent", lim.cpu_percent},       {"wall_timeout_ms", lim.wall_timeout.count()},
+        {"cpu_time_ms", lim.cpu_time.count()},  {"stdout_bytes", lim.stdout_bytes},
+        {"stderr_bytes", lim.stderr_bytes},     {"kill_on_output_cap", lim.kill_on_output_cap},
+        {"tmpfs_mb", lim.tmpfs_bytes / kMiB},   {"file_size_mb", lim.file_size_bytes / kMiB},
+        {"open_files", lim.open_files},         {"stdin_bytes", lim.stdin_bytes}};
+    if (lim.cpu_host_percent != 0) limits["cpu_host_percent"] = lim.cpu_host_percent;
+
     return json{
         {"name", policy.name},
         {"description", policy.description},
         {"network", cfg.loopback ? "loopback" : "none"},
         {"mounts", {{"system", std::move(system)}, {"etc", cfg.etc_entries}}},
+        {"executables", cfg.executables.empty() ? json("any") : json(cfg.executables)},
         {"workspace", {{"noexec", cfg.workspace_noexec}}},
+        {"tmp", {{"noexec", cfg.tmp_noexec}}},
         {"identity", std::move(identity)},
         {"hostname", cfg.hostname},
-        {"limits",
-         {{"memory_mb", lim.memory_bytes / kMiB},
-          {"pids", lim.pids},
-          {"cpu_percent", lim.cpu_percent},
-          {"wall_timeout_ms", lim.wall_timeout.count()},
-          {"cpu_time_ms", lim.cpu_time.count()},
-          {"stdout_bytes", lim.stdout_bytes},
-          {"stderr_bytes", lim.stderr_bytes},
-          {"kill_on_output_cap", lim.kill_on_output_cap},
-          {"tmpfs_mb", lim.tmpfs_bytes / kMiB},
-          {"file_size_mb", lim.file_size_bytes / kMiB},
-          {"open_files", lim.open_files},
-          {"stdin_bytes", lim.stdin_bytes}}},
+        {"limits", std::move(limits)},
         {"seccomp",
          {{"profile", cfg.seccomp.profile},
           {"on_violation",

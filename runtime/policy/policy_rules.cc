@@ -217,6 +217,38 @@ Result<void> parse_mounts(const Context& ctx, const Node& top, sandbox::SandboxC
     return {};
 }
 
+Result<void> parse_executables(const Context& ctx, const Node& top, sandbox::SandboxConfig& cfg) {
+    const json* v = top.get("executables");
+    if (v == nullptr) return {};
+    const std::string ptr = top.at("executables");
+    if (v->is_string() && v->get<std::string>() == "any") {
+        cfg.executables.clear();
+        return {};
+    }
+    if (!v->is_array())
+        return ctx.bad(ptr, fmt::format("expected \"any\" or an array of paths (got {})",
+                                        v->is_string() ? "\"" + v->get<std::string>() + "\""
+                                                       : describe_type(*v)));
+    // An empty list would mean "nothing may run", not even the program: a mistake, not a policy.
+    if (v->empty() || v->size() > kMaxExecutables)
+        return ctx.bad(ptr, fmt::format("between 1 and {} paths (or \"any\")", kMaxExecutables));
+    std::vector<std::string> paths;
+    for (std::size_t i = 0; i < v->size(); ++i) {
+        std::string eptr = fmt::format("{}/{}", ptr, i);
+        const json& e = (*v)[i];
+        if (!e.is_string())
+            return ctx.bad(eptr, fmt::format("expected string (got {})", describe_type(e)));
+        auto path = e.get<std::string>();
+        if (auto why = path_problem(path); !why.empty()) return ctx.bad(eptr, why);
+        if (path == "/") return ctx.bad(eptr, "must not be the root (that is \"any\")");
+        if (std::find(paths.begin(), paths.end(), path) != paths.end())
+            return ctx.bad(eptr, fmt::format("duplicate entry \"{}\"", path));
+        paths.push_back(std::move(path));
+    }
+    cfg.executables = std::move(paths);
+    return {};
+}
+
 Result<void> parse_env(const Context& ctx, const Node& top, Policy& p, const EnvLookup& lookup) {
     auto node = sub_object(ctx, top, "env", {"set", "pass"});
     if (!node) return fail(std::move(node).error());

@@ -403,6 +403,17 @@ std::variant<Invocation, ArgumentError> prepare_invocation(const ToolDef& tool,
             inv.stdin_data = s;
         }
     }
+    if (tool.stdin_file_arg) {
+        const std::string& name = *tool.stdin_file_arg;
+        auto it = values.find(name);
+        if (it != values.end() && !it->is_null()) {
+            // Checked here like a path placeholder, for honest errors; what is read is decided
+            // inside the sandbox, which opens the path beneath the workspace in one operation.
+            std::string out;
+            if (auto r = render(name, tool.rules.at(name), *it, ws, out)) return *r;
+            inv.stdin_file = out.size() > ws.target.size() ? out.substr(ws.target.size() + 1) : ".";
+        }
+    }
     return inv;
 }
 

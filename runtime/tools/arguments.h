@@ -26,6 +26,9 @@ struct ArgumentError {
 struct Invocation {
     std::vector<std::string> argv;          // exact argv, paths rewritten to /workspace/...
     std::optional<std::string> stdin_data;  // from the tool's stdin argument
+    // From the tool's stdin_file argument: its resolved path relative to the workspace ("." for
+    // the workspace itself), which the sandbox opens beneath it (RunRequest::stdin_file).
+    std::optional<std::string> stdin_file;
 };
 
 // Validates `arguments` against the tool's schema (defaults applied) and rules, then expands

@@ -72,10 +72,13 @@ struct ToolDef {
     // argv[0] is a literal absolute program path, or an argument whose schema is a string enum
     // (then `programs` lists the allowed argv[0] values: prefix + each enum value).
     std::vector<ArgvElement> argv;
-    std::vector<std::string> programs;          // only when argv[0] comes from an argument
-    bool end_of_options = false;                // insert "--" before the first operand
-    std::string policy;                         // policy name (must exist)
-    std::optional<std::string> stdin_arg;       // argument whose value becomes stdin
+    std::vector<std::string> programs;     // only when argv[0] comes from an argument
+    bool end_of_options = false;           // insert "--" before the first operand
+    std::string policy;                    // policy name (must exist)
+    std::optional<std::string> stdin_arg;  // argument whose value becomes stdin
+    // A path argument whose file becomes stdin: checked like a path placeholder, then opened by
+    // the sandbox itself beneath the workspace (RunRequest::stdin_file), never by the program.
+    std::optional<std::string> stdin_file_arg;
     std::map<std::string, ArgumentRule> rules;  // per argument (every schema property has one)
     // Per-tool tightening of the policy's limits (never loosening beyond it). output_bytes caps
     // stdout and stderr each; the server applies min(output_bytes, policy cap) per stream.

@@ -285,10 +285,26 @@ Result<void> cross_check(const Context& ctx, const json& schema, const Policy& p
             return ctx.bad("/arguments/" + escape_token(name) + "/max_items",
                            "only applies to array arguments (\"each\": true)");
     }
+    if (tool.stdin_file_arg) {
+        const std::string& name = *tool.stdin_file_arg;
+        auto rule = tool.rules.find(name);
+        if (rule == tool.rules.end())
+            return ctx.bad("/stdin_file", fmt::format("names no argument (\"{}\")", name));
+        if (tool.stdin_arg)
+            return ctx.bad("/stdin_file", "a tool has one stdin: not with \"stdin\"");
+        if (auto it = used.find(name); it != used.end())
+            return ctx.bad("/stdin_file", fmt::format("argument \"{}\" already has a placeholder "
+                                                      "at /argv/{}",
+                                                      name, it->second));
+        if (rule->second.kind != Kind::Path || type_of((*props)[name]) != "string")
+            return ctx.bad("/stdin_file",
+                           "the stdin_file argument must have kind \"path\" and schema type "
+                           "\"string\"");
+    }
     for (const auto& [name, rule] : tool.rules) {
-        if (used.count(name) == 0 && tool.stdin_arg != name)
+        if (used.count(name) == 0 && tool.stdin_arg != name && tool.stdin_file_arg != name)
             return ctx.bad("/arguments/" + escape_token(name),
-                           "used by no argv placeholder and not the stdin argument");
+                           "used by no argv placeholder and not a stdin argument");
     }
     return {};
 }
@@ -303,7 +319,7 @@ Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_lab
     auto top = as_object(ctx, *doc, "",
                          {"name", "title", "description", "inputSchema", "outputSchema",
                           "annotations", "risk", "argv", "end_of_options", "policy", "stdin",
-                          "limits", "arguments", "enabled", "success_exit_codes"});
+                          "stdin_file", "limits", "arguments", "enabled", "success_exit_codes"});
     if (!top) return fail(std::move(top).error());
 
     ToolDef tool;
@@ -367,6 +383,11 @@ Result<ToolDef> parse_tool(std::string_view json_text, std::string_view file_lab
         std::string name;
         SBX_TRY(read_string(ctx, *top, "stdin", name));
         tool.stdin_arg = std::move(name);
+    }
+    if (top->get("stdin_file") != nullptr) {
+        std::string name;
+        SBX_TRY(read_string(ctx, *top, "stdin_file", name));
+        tool.stdin_file_arg = std::move(name);
     }
     SBX_TRY(parse_limits(ctx, *top, *policy, tool));
     SBX_TRY(read_bool(ctx, *top, "enabled", tool.enabled));

@@ -122,7 +122,7 @@ TEST_CASE("cli errors: an unknown policy lists the available ones", "[cli][integ
     CliResult r = run_tooljail({"run", "--json", "--policy", "nope", "--", "/bin/true"});
     CHECK(r.status == 125);
     CHECK(has(r.err, "unknown policy 'nope'"));
-    CHECK(has(r.err, "ci, default, strict"));
+    CHECK(has(r.err, "ci, default, git, strict"));
     nlohmann::json doc = json_of(r);
     CHECK(doc["reason"] == "usage");
 }

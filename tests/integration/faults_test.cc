@@ -149,11 +149,13 @@ TEST_CASE("faults: a tool's program that vanishes after start fails its calls, n
     fs::permissions(ws, fs::perms(0755));
     fs::create_directory(tools);
     tjtest::write_host_file(ws + "/tool.sh", "#!/bin/sh\necho present\n", 0755);
-    // The shipped git_status manifest (no arguments, default policy) pointed at a program in the
-    // workspace, which the test can delete while the server runs.
+    // The shipped git_status manifest (no arguments) pointed at a program in the workspace, which
+    // the test can delete while the server runs, under the default policy (the git policy would
+    // let only git execute).
     json manifest = json::parse(std::ifstream(std::string(source) + "/tools.d/git_status.json"));
     manifest["name"] = "workspace_tool";
     manifest["argv"] = {"/workspace/tool.sh"};
+    manifest["policy"] = "default";
     tjtest::write_host_file(tools + "/workspace_tool.json", manifest.dump(), 0644);
 
     ServeProcess s({"--workspace", ws, "--tools-dir", tools, "--records", dir.path() + "/store"});

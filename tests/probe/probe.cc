@@ -173,7 +173,9 @@ void usage() {
            "  syscall <name> | syscall-list | x32 | int80\n"
            "  kill <pid> <sig> | spin [workers] | fork-bomb | memory-bomb <mb>\n"
            "  daemon <ms> <token> | sleep <ms> | spew <bytes> [stdout|stderr]\n"
-           "  stdin | exit <code> | signal <sig> | exec <path> [args...]\n");
+           "  stdin | exit <code> | signal <sig> | exec <path> [args...]\n"
+           "  copy-exec <src> <dst> <path> [args...] | memfd-exec <src> <proc|at> <argv0> "
+           "[args...]\n");
 }
 
 }  // namespace probe
@@ -240,6 +242,8 @@ int main(int argc, char** argv) {
         cmd_signal(static_cast<int>(to_long(argv[2])));
     }
     if (cmd == "exec") return need(1), cmd_exec(argc - 2, argv + 2);
+    if (cmd == "copy-exec") return need(3), cmd_copy_exec(argc - 2, argv + 2);
+    if (cmd == "memfd-exec") return need(3), cmd_memfd_exec(argc - 2, argv + 2);
     usage();
     return kExitMisuse;
 }

@@ -50,6 +50,10 @@ int cmd_memory_bomb(uint64_t mb);
 int cmd_daemon(long ms, const char* token);
 [[noreturn]] void cmd_signal(int sig);
 
+// probe_exec.cc: executing a file the probe wrote (argv: the subcommand's arguments)
+int cmd_copy_exec(int argc, char** argv);
+int cmd_memfd_exec(int argc, char** argv);
+
 // probe_syscalls.cc: network, denied syscalls, foreign ABIs, ioctls
 int cmd_connect(const char* host, const char* port);
 int cmd_connect_unix(const char* name);

@@ -379,9 +379,8 @@ TEST_CASE("arguments: run_command allowlist and option denylist", "[arguments][u
 
 TEST_CASE("arguments: golden argv of every shipped tool", "[arguments][unit]") {
     Workspace ws;
-    const std::vector<std::string> git = {
-        "/usr/bin/git",         "-c", "safe.directory=*",        "-c",
-        "core.fsmonitor=false", "-c", "log.showSignature=false", "--no-optional-locks"};
+    // The git configuration is the git policy's environment (policies/git.json).
+    const std::vector<std::string> git = {"/usr/bin/git", "--no-pager", "--no-optional-locks"};
     auto with_git = [&](Argv tail) {
         Argv out = git;
         out.insert(out.end(), tail.begin(), tail.end());
@@ -395,6 +394,7 @@ TEST_CASE("arguments: golden argv of every shipped tool", "[arguments][unit]") {
         json args;
         Argv argv;
         std::optional<std::string> stdin_data;
+        std::optional<std::string> stdin_file = std::nullopt;
     };
     // clang-format off
     std::vector<Golden> cases = {
@@ -404,9 +404,9 @@ TEST_CASE("arguments: golden argv of every shipped tool", "[arguments][unit]") {
          {"/usr/bin/ls", "-lA", "--time-style=long-iso", "--", "/workspace/dir with space"}, {}},
         {"list_directory", {{"path", "-rf"}}, {}, {}},  // refused: leading dash
         {"read_file", {{"path", "a.txt"}},
-         {"/usr/bin/awk", "-v", "s=1", "--", awk_program, "/workspace/a.txt"}, {}},
+         {"/usr/bin/awk", "-v", "s=1", "--", awk_program}, {}, "a.txt"},
         {"read_file", {{"path", "/workspace/sub/b.txt"}, {"start_line", 10}, {"end_line", 20}},
-         {"/usr/bin/awk", "-v", "s=10", "-v", "e=20", "--", awk_program, "/workspace/sub/b.txt"}, {}},
+         {"/usr/bin/awk", "-v", "s=10", "-v", "e=20", "--", awk_program}, {}, "sub/b.txt"},
         {"search_text", {{"pattern", "-foo|b[a]r$"}},
          {"/usr/bin/grep", "-rnIH", "--color=never", "--exclude-dir=.git", "--extended-regexp",
           "--max-count=100", "-e", "-foo|b[a]r$", "--", "/workspace"}, {}},
@@ -417,10 +417,10 @@ TEST_CASE("arguments: golden argv of every shipped tool", "[arguments][unit]") {
         {"git_status", json::object(),
          with_git({"status", "--porcelain=v1", "--branch", "--untracked-files=normal"}), {}},
         {"git_log", json::object(),
-         with_git({"log", "--no-color", "--no-ext-diff", "--date=iso", "--max-count=20",
+         with_git({"log", "--no-color", "--no-ext-diff", "--no-textconv", "--date=iso", "--max-count=20",
                    "--end-of-options", "--"}), {}},
         {"git_log", {{"max_count", 5}, {"oneline", true}, {"rev", "HEAD~3"}, {"path", "gone/old.c"}},
-         with_git({"log", "--no-color", "--no-ext-diff", "--date=iso", "--max-count=5", "--oneline",
+         with_git({"log", "--no-color", "--no-ext-diff", "--no-textconv", "--date=iso", "--max-count=5", "--oneline",
                    "--end-of-options", "HEAD~3", "--", "/workspace/gone/old.c"}), {}},
         {"git_diff", json::object(),
          with_git({"diff", "--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options", "--"}), {}},
@@ -452,6 +452,7 @@ TEST_CASE("arguments: golden argv of every shipped tool", "[arguments][unit]") {
         REQUIRE(std::holds_alternative<Invocation>(result));
         CHECK(std::get<Invocation>(result).argv == g.argv);
         CHECK(std::get<Invocation>(result).stdin_data == g.stdin_data);
+        CHECK(std::get<Invocation>(result).stdin_file == g.stdin_file);
     }
     // Every shipped tool has at least one golden case.
     for (const ToolDef* tool : shipped().enabled_tools()) {

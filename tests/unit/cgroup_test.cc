@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "sandbox/launcher.h"
+
 namespace sandbox::cgroup {
 // Private seam declared in cgroup.h: lets detect() accept plain directories as cgroupfs.
 struct TestAccess {
@@ -209,6 +211,67 @@ TEST_CASE("cgroup: mixed v1 + empty unified picks v1 per controller", "[cgroup][
         CHECK(o->parent_dirs()[0] == t.path("memory/tooljail-x"));
         CHECK(o->parent_dirs()[3] == t.path("cpuacct/tooljail-x"));
     }
+}
+
+TEST_CASE("cgroup: the tightest CPU quota above the parent is what the supervisor may use",
+          "[cgroup][unit]") {
+    SECTION("v2: cpu.max of every level up to the root") {
+        FakeTree t;
+        const std::string svc = "cg/system.slice/tooljail.service";
+        t.v2_group("cg", "cpu memory pids", "1\n", true);
+        t.v2_group("cg/system.slice", "cpu memory pids");
+        t.v2_group(svc, "cpu memory pids");
+        t.v2_group(svc + "/tooljail", "cpu memory pids");
+        t.put("mountinfo", v2_mountinfo(t.path("cg")));
+        t.put("self_cgroup", "0::/system.slice/tooljail.service\n");
+        auto h = Hierarchy::detect("/system.slice/tooljail.service/tooljail", t.path("mountinfo"),
+                                   t.path("self_cgroup"));
+        REQUIRE(h);
+        CHECK(h->inherited_cpu_percent() == 0);  // no cpu.max anywhere: no quota
+        t.put(svc + "/tooljail/cpu.max", "max 100000\n");
+        t.put(svc + "/cpu.max", "250000 100000\n");  // 2.5 CPUs
+        t.put("cg/system.slice/cpu.max", "max 100000\n");
+        CHECK(h->inherited_cpu_percent() == 250);
+        t.put("cg/system.slice/cpu.max", "150000 100000\n");  // tighter higher up
+        CHECK(h->inherited_cpu_percent() == 150);
+        t.put(svc + "/cpu.max", "500 100000\n");  // below 1 %: still a quota
+        CHECK(h->inherited_cpu_percent() == 1);
+    }
+    SECTION("v1: cpu.cfs_quota_us over cpu.cfs_period_us, -1 for none") {
+        FakeTree t;
+        t.v2_group("unified", "hugetlb", "", true);
+        for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "pids", "systemd"})
+            fs::create_directories(t.path(c));
+        fs::create_directories(t.path("memory/process_api/e319"));
+        t.put("mountinfo", mixed_mountinfo(t));
+        t.put("self_cgroup", kMixedProcCgroup);
+        auto h = Hierarchy::detect("", t.path("mountinfo"), t.path("self_cgroup"));
+        REQUIRE(h);
+        CHECK(h->inherited_cpu_percent() == 0);
+        t.put("cpu/tooljail/cpu.cfs_quota_us", "-1\n");
+        t.put("cpu/tooljail/cpu.cfs_period_us", "100000\n");
+        t.put("cpu/cpu.cfs_quota_us", "200000\n");
+        t.put("cpu/cpu.cfs_period_us", "100000\n");
+        CHECK(h->inherited_cpu_percent() == 200);
+    }
+}
+
+TEST_CASE("cgroup: a policy's share of the host caps its CPU quota", "[cgroup][unit]") {
+    auto limits = [](uint32_t cpu_percent, uint32_t host_percent) {
+        sandbox::Limits l;
+        l.cpu_percent = cpu_percent;
+        l.cpu_host_percent = host_percent;
+        return l;
+    };
+    // ci on a two-CPU host: two cores, at most half of the host.
+    CHECK(sandbox::effective_cpu_percent(limits(200, 50), 200) == 100);
+    CHECK(sandbox::effective_cpu_percent(limits(200, 50), 800) == 200);  // the absolute cap
+    CHECK(sandbox::effective_cpu_percent(limits(200, 50), 250) == 125);  // a 2.5-CPU container
+    CHECK(sandbox::effective_cpu_percent(limits(50, 25), 100) == 25);    // strict, one CPU
+    CHECK(sandbox::effective_cpu_percent(limits(200, 0), 200) == 200);   // no share: as written
+    CHECK(sandbox::effective_cpu_percent(limits(200, 50), 0) == 200);    // capacity unknown
+    CHECK(sandbox::effective_cpu_percent(limits(200, 1), 10) == 1);      // never below 1
+    CHECK(sandbox::effective_cpu_percent(limits(0, 50), 400) == 200);    // no absolute limit
 }
 
 TEST_CASE("cgroup: combined cpu+cpuacct v1 mount and a v1 leaf", "[cgroup][unit]") {

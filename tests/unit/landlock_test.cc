@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -109,6 +110,26 @@ TEST_CASE("landlock: plan masks follow the running ABI", "[landlock][unit]") {
     CHECK((p.writable_file & (LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_MAKE_REG)) == 0);
     CHECK((p.handled_net != 0) == (abi >= 4));
     CHECK((p.scoped != 0) == (abi >= 6));
+}
+
+TEST_CASE("landlock: an executables list takes EXECUTE from every other rule", "[landlock][unit]") {
+    // Issue 16 item 3: the git policy's "git and nothing else"; without Landlock it would be
+    // ignored, so mode off refuses it.
+    auto off = landlock::plan(LandlockConfig{LandlockMode::Off, 1}, {"/"}, {"/tmp"}, false,
+                              {"/usr/bin/git"});
+    REQUIRE_FALSE(off);
+    CHECK(off.error().code == Errc::InvalidArgument);
+    if (landlock::abi_version() == 0) return;  // plan() fails earlier for another reason
+    auto r = landlock::plan(LandlockConfig{}, {"/"}, {"/tmp"}, false, {"/usr/bin/git"});
+    REQUIRE(r);
+    const uint64_t exec = LANDLOCK_ACCESS_FS_EXECUTE;
+    CHECK((r->read_exec_dir & exec) == 0);
+    CHECK((r->read_exec_file & exec) == 0);
+    CHECK((r->writable_dir & exec) == 0);
+    CHECK((r->exec_file & exec) != 0);
+    CHECK((r->exec_dir & exec) != 0);
+    CHECK(r->exec_paths == std::vector<std::string>{"/usr/bin/git"});
+    CHECK_FALSE(landlock::plan(LandlockConfig{}, {"/"}, {"/tmp"}, false, {"usr/bin/git"}));
 }
 
 TEST_CASE("landlock: only the writable paths can be written; TCP and signals are confined",

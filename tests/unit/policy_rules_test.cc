@@ -64,6 +64,23 @@ TEST_CASE("policy: accepted edge values", "[policy][unit]") {
         REQUIRE(p.has_value());
         CHECK(p->sandbox.etc_entries == std::vector<std::string>{"ssl/certs", "ca-certificates"});
     }
+    SECTION("a share of the host's CPU, and a non-executable /tmp") {
+        auto p = parse(doc);
+        REQUIRE(p.has_value());
+        CHECK(p->sandbox.limits.cpu_host_percent == 0);  // absent: no share
+        CHECK_FALSE(p->sandbox.tmp_noexec);
+        CHECK_FALSE(runtime::policy_to_json(*p)["limits"].contains("cpu_host_percent"));
+        for (int share : {1, 50, 100}) {
+            doc["limits"]["cpu_host_percent"] = share;
+            doc["tmp"] = {{"noexec", true}};
+            auto q = parse(doc);
+            REQUIRE(q.has_value());
+            CHECK(q->sandbox.limits.cpu_host_percent == static_cast<uint32_t>(share));
+            CHECK(q->sandbox.tmp_noexec);
+            CHECK(runtime::policy_to_json(*q)["limits"]["cpu_host_percent"] == share);
+            CHECK(runtime::policy_to_json(*q)["tmp"] == json{{"noexec", true}});
+        }
+    }
     SECTION("every profile named by the seccomp layer is accepted") {
         for (const auto& profile : sandbox::seccomp::profile_names()) {
             doc["seccomp"]["profile"] = profile;
@@ -123,6 +140,15 @@ TEST_CASE("policy: invalid values name the file and the JSON pointer", "[policy]
         {"/limits/pids", 65537, "/limits/pids: must be between 1 and 65536"},
         {"/limits/cpu_percent", 0, "/limits/cpu_percent: must be between 1 and 6400 (got 0)"},
         {"/limits/cpu_percent", 6401, "/limits/cpu_percent: must be between 1 and 6400"},
+        {"/limits/cpu_host_percent", 0,
+         "/limits/cpu_host_percent: must be between 1 and 100 (got 0)"},
+        {"/limits/cpu_host_percent", 101, "/limits/cpu_host_percent: must be between 1 and 100"},
+        {"/limits/cpu_host_percent", 50.5, "/limits/cpu_host_percent: expected integer"},
+        {"/limits/cpu_host_percent", "50%",
+         "/limits/cpu_host_percent: expected integer (got string)"},
+        {"/tmp", true, "/tmp: expected object (got boolean)"},
+        {"/tmp/noexec", "yes", "/tmp/noexec: expected boolean (got string)"},
+        {"/tmp/size_mb", 5, "/tmp/size_mb: unknown key"},
         {"/limits/wall_timeout_ms", 0, "/limits/wall_timeout_ms: must be between 1 and 86400000"},
         {"/limits/wall_timeout_ms", 86400001, "/limits/wall_timeout_ms: must be between"},
         {"/limits/cpu_time_ms", 86400001, "/limits/cpu_time_ms: must be between 0 and 86400000"},

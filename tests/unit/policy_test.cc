@@ -79,7 +79,7 @@ TEST_CASE("policy: the base test policy is valid", "[policy][unit]") {
 }
 
 TEST_CASE("policy: shipped policies load from the source tree", "[policy][unit]") {
-    auto name = GENERATE(as<std::string>{}, "default", "strict", "ci");
+    auto name = GENERATE(as<std::string>{}, "default", "strict", "ci", "git");
     std::string path = source_dir() + "/policies/" + name + ".json";
     auto p = runtime::load_policy_file(path, kNoEnv);
     INFO(path);
@@ -106,7 +106,7 @@ TEST_CASE("policy: shipped policies load from the source tree", "[policy][unit]"
 TEST_CASE("policy: shipped policies differ as documented", "[policy][unit]") {
     auto set = runtime::load_policy_dir(source_dir() + "/policies", kNoEnv);
     REQUIRE(set.has_value());
-    CHECK(set->names() == std::vector<std::string>{"ci", "default", "strict"});
+    CHECK(set->names() == std::vector<std::string>{"ci", "default", "git", "strict"});
     const auto& def = set->find("default")->sandbox;
     const auto& strict = set->find("strict")->sandbox;
     const auto& ci = set->find("ci")->sandbox;
@@ -116,6 +116,13 @@ TEST_CASE("policy: shipped policies differ as documented", "[policy][unit]") {
     CHECK(strict.seccomp.profile == "strict");
     CHECK(strict.seccomp.on_violation == sandbox::SeccompAction::Kill);
     CHECK(strict.workspace_noexec);
+    CHECK(strict.tmp_noexec);  // with the workspace, the places a program could write code to
+    CHECK_FALSE(def.tmp_noexec);
+    CHECK_FALSE(ci.tmp_noexec);
+    // Every shipped quota is also a share of the host, so that it is a quota on any host.
+    CHECK(def.limits.cpu_host_percent == 50);
+    CHECK(strict.limits.cpu_host_percent == 25);
+    CHECK(ci.limits.cpu_host_percent == 50);
     CHECK_FALSE(def.loopback);
     CHECK_FALSE(strict.loopback);
     CHECK(ci.loopback);
@@ -130,6 +137,38 @@ TEST_CASE("policy: shipped policies differ as documented", "[policy][unit]") {
     CHECK(def.limits.wall_timeout < ci.limits.wall_timeout);
     CHECK(strict.limits.stdout_bytes < def.limits.stdout_bytes);
     CHECK(strict.limits.kill_on_output_cap);
+}
+
+TEST_CASE("policy: the git policy runs git and nothing else, with git's program hooks off",
+          "[policy][unit]") {
+    auto set = runtime::load_policy_dir(source_dir() + "/policies", kNoEnv);
+    REQUIRE(set.has_value());
+    const auto& git = set->find("git")->sandbox;
+    CHECK(git.executables == std::vector<std::string>{"/usr/bin/git", "/usr/lib/git-core/git",
+                                                      "/lib64/ld-linux-x86-64.so.2"});
+    CHECK(git.landlock.mode == sandbox::LandlockMode::Required);
+    CHECK(git.workspace_noexec);
+    CHECK(git.tmp_noexec);
+    for (const auto* other : {"default", "strict", "ci"})
+        CHECK(set->find(other)->sandbox.executables.empty());  // "any"
+    // Every GIT_CONFIG_KEY_<n> below GIT_CONFIG_COUNT has its value, and nothing beyond it.
+    std::map<std::string, std::string> env;
+    for (const auto& kv : git.env) env[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+    CHECK(env.at("GIT_ALLOW_PROTOCOL").empty());  // no transport at all
+    CHECK(env.at("GIT_CONFIG_GLOBAL") == "/dev/null");
+    CHECK(env.at("GIT_CONFIG_NOSYSTEM") == "1");
+    const int count = std::stoi(env.at("GIT_CONFIG_COUNT"));
+    std::map<std::string, std::string> config;
+    for (int i = 0; i < count; ++i)
+        config[env.at("GIT_CONFIG_KEY_" + std::to_string(i))] =
+            env.at("GIT_CONFIG_VALUE_" + std::to_string(i));
+    CHECK(env.count("GIT_CONFIG_KEY_" + std::to_string(count)) == 0);
+    CHECK(config == std::map<std::string, std::string>{{"safe.directory", "*"},
+                                                       {"core.fsmonitor", "false"},
+                                                       {"core.hooksPath", "/dev/null"},
+                                                       {"log.showSignature", "false"},
+                                                       {"credential.helper", ""},
+                                                       {"protocol.allow", "never"}});
 }
 
 TEST_CASE("policy: omitted keys take the SandboxConfig member initialisers", "[policy][unit]") {

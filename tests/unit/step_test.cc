@@ -39,6 +39,7 @@ TEST_CASE("steps: each step keeps its name, and the name parses back to it", "[s
         {Step::Ready, "ready"},
         {Step::Request, "request"},
         {Step::Stdin, "stdin"},
+        {Step::StdinFile, "stdin file"},
         {Step::Execve, "execve"},
         {Step::Wait, "wait"},
         {Step::Unknown, "unknown"},

@@ -91,6 +91,20 @@ struct Broken {
 
 }  // namespace
 
+TEST_CASE("tool registry: a path argument can be the file read as stdin", "[tool_registry][unit]") {
+    json m = base_tool();
+    m.erase("stdin");
+    m["argv"].erase(5);  // path: no placeholder
+    m["arguments"].erase("note");
+    m["inputSchema"]["properties"].erase("note");
+    m["stdin_file"] = "path";
+    auto tool = parse(m);
+    INFO((tool ? "" : tool.error().message()));
+    REQUIRE(tool);
+    CHECK(tool->stdin_file_arg == std::optional<std::string>("path"));
+    CHECK_FALSE(tool->stdin_arg);
+}
+
 TEST_CASE("tool registry: the base test manifest is valid", "[tool_registry][unit]") {
     auto tool = parse(base_tool());
     REQUIRE(tool);
@@ -196,6 +210,23 @@ TEST_CASE("tool registry: broken manifests name file and JSON pointer", "[tool_r
                "/stdin: names no argument"},
         Broken{"stdin argument also a placeholder", [](json& j) { j["stdin"] = "path"; },
                "/stdin: argument \"path\" already has a placeholder"},
+        Broken{"stdin_file naming no argument", [](json& j) { j["stdin_file"] = "nope"; },
+               "/stdin_file: names no argument"},
+        Broken{"stdin_file and stdin at once", [](json& j) {
+                   j["argv"].erase(5);
+                   j["stdin_file"] = "path";
+               },
+               "/stdin_file: a tool has one stdin"},
+        Broken{"stdin_file argument also a placeholder", [](json& j) {
+                   j.erase("stdin");
+                   j["stdin_file"] = "path";
+               },
+               "/stdin_file: argument \"path\" already has a placeholder"},
+        Broken{"stdin_file argument not a path", [](json& j) {
+                   j.erase("stdin");
+                   j["stdin_file"] = "note";
+               },
+               "/stdin_file: the stdin_file argument must have kind \"path\""},
         Broken{"stdin larger than the policy allows",
                [](json& j) { j["arguments"]["note"]["max_length"] = 1 << 24; },
                "/arguments/note/max_length: 16777216 exceeds policy \"default\" stdin_bytes"},
@@ -268,6 +299,8 @@ TEST_CASE("tool registry: the shipped tools.d loads", "[tool_registry][unit]") {
     for (const ToolDef* tool : registry->enabled_tools()) {
         CAPTURE(tool->name);
         CHECK(shipped_policies().find(tool->policy) != nullptr);
+        // The git tools run under the policy that lets only git execute (issue 16 item 3).
+        CHECK((tool->name.rfind("git_", 0) == 0) == (tool->policy == "git"));
         CHECK(tool->output_schema.is_null());
         json entry = tool->to_mcp();
         CHECK(entry["description"].get<std::string>().size() >
@@ -282,6 +315,8 @@ TEST_CASE("tool registry: the shipped tools.d loads", "[tool_registry][unit]") {
     CHECK(registry->find("read_file")->annotations["idempotentHint"] == true);
     CHECK(registry->find("run_python")->risk == "high");
     CHECK(registry->find("run_python")->stdin_arg == std::optional<std::string>("code"));
+    // read_file's file is opened by the sandbox, beneath the workspace (issue 16 item 5).
+    CHECK(registry->find("read_file")->stdin_file_arg == std::optional<std::string>("path"));
     CHECK(registry->find("run_command")->programs.size() == 28);
     CHECK(registry->find("no_such_tool") == nullptr);
 }
