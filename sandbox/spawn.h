@@ -69,11 +69,13 @@ struct Spawned {
 // options.leaf_name with the prepared limits (cgroup.h: EEXIST for an existing one); creates the
 // go, report, stdin (options.stdin_pipe), stdout and stderr pipes; builds the child::Plan from
 // the prepared sandbox; clone3s into the sandbox's namespaces (namespaces.h; on cgroup v2 born
-// in the leaf, CLONE_INTO_CGROUP) running options.entry(plan); closes the parent's copies of the
-// child's ends; writes the id maps; on cgroup v1 writes the child into the leaf; writes the go
-// byte. Any error before the clone removes the leaf; any error after it also kills and reaps
-// the child. The caller then reads the report pipe (await_exec, or the warm ready record).
-// Errors name their step: Cgroup (leaf, v1 attach), Pipes, Clone, IdMaps, Launch (go byte).
+// in the leaf, CLONE_INTO_CGROUP; on v1 handed the leaf's tasks files, through which it moves
+// itself in first thing) running options.entry(plan); closes the parent's copies of the child's
+// ends; writes the id maps; on cgroup v1 when the tasks files could not be opened, writes the
+// child into the leaf; writes the go byte. Any error before the clone removes the leaf; any error
+// after it also kills and reaps the child. The caller then reads the report pipe (await_exec, or
+// the warm ready record). Errors name their step: Cgroup (leaf, v1 attach), Pipes, Clone, IdMaps,
+// Launch (go byte).
 Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options);
 
 // Parent: reads report_fd until EOF or one whole child::Failure record, for at most timeout_ms.
@@ -83,9 +85,10 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options);
 Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms);
 
 // Parent: the Error for a child's failure record: its step in Error::step, and the context
-// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope"). argv0 names the program for
-// execve failures.
-Error child_failure_error(const Prepared& p, const child::Failure& failure, std::string_view argv0);
+// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope", "cgroup: attach: write(...)").
+// argv0 names the program for execve failures; leaf, the child's, the file of a v1 attach.
+Error child_failure_error(const Prepared& p, const child::Failure& failure, std::string_view argv0,
+                          const cgroup::Leaf* leaf = nullptr);
 
 // Parent, after the go byte (cold) or the request (warm): reads the report pipe. EOF means the
 // child exec'd: its pid, pidfd, leaf and pipes (made nonblocking) move into the returned
