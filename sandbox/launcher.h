@@ -44,7 +44,8 @@ public:
     const std::string& runtime_dir() const { return runtime_dir_; }
     int landlock_abi() const { return landlock_abi_; }
     bool is_root() const { return is_root_; }
-    pool::Pool* pool() const { return pool_.get(); }  // null: pool off
+    bool probe_cgroups() const { return probe_cgroups_; }  // HostOptions::probe_cgroups
+    pool::Pool* pool() const { return pool_.get(); }       // null: pool off
     // With the pool on, finished runs' leaves are removed in the background; null otherwise.
     const std::shared_ptr<Reaper>& reaper() const { return reaper_; }
 
@@ -55,6 +56,7 @@ private:
     std::string runtime_dir_;
     int landlock_abi_ = 0;
     bool is_root_ = false;
+    bool probe_cgroups_ = true;
 };
 
 // The defence layers a prepared sandbox puts in force; recorded with every run.
