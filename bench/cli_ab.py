@@ -9,7 +9,10 @@ for bwrap and tooljail alike; kernel threads, e.g. a network namespace's asynchr
 are counted for neither. The total is the scheduler's exact runtime; its split into user and
 system time is sampled at timer ticks, so the JSON has it but the table does not). The table shows medians and p95 over the rounds, and the ratios as the
 median of the per-round ratios (pair by pair, so load that drifts during the run lands on both
-sides of a ratio). Any command that exits non-zero stops the run with exit status 1 and its
+sides of a ratio). Two more rows: `startup` (`tooljail --version`: loading the binary and its
+shared libraries, their static initialisers, exit) and, with --baseline, `baseline` (another
+tooljail binary's `run`, e.g. the previous commit's, so a change's effect is a pair-by-pair
+ratio too). Any command that exits non-zero stops the run with exit status 1 and its
 stderr; nothing here asserts a timing.
 """
 import argparse
@@ -69,6 +72,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=5, help="rounds run first and not counted")
     ap.add_argument("--gap-ms", type=float, default=50, help="idle before each command")
     ap.add_argument("--json", help="write every sample and the summary here")
+    ap.add_argument("--baseline", help="a second tooljail binary, measured as the row 'baseline'")
     args = ap.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="tooljail-bench-cli-")
@@ -97,7 +101,10 @@ def measure(args, scratch, workspace, records):
         "bwrap": bwrap_argv(workspace),
         "tooljail": [os.path.abspath(args.tooljail), "run", "--workspace", workspace,
                      "--", "/bin/true"],
+        "startup": [os.path.abspath(args.tooljail), "--version"],
     }
+    if args.baseline:
+        commands["baseline"] = [os.path.abspath(args.baseline)] + commands["tooljail"][1:]
     names = list(commands)
     samples = {n: [] for n in names}
     rounds = []  # per measured round: {name: (wall, cpu)}
@@ -139,7 +146,10 @@ def measure(args, scratch, workspace, records):
         return statistics.median(vals) if vals else float("nan")
 
     ratios = {}
-    for a, b in (("tooljail", "bwrap"), ("tooljail", "bare"), ("bwrap", "bare")):
+    pairs = [("tooljail", "bwrap"), ("tooljail", "bare"), ("bwrap", "bare"), ("startup", "bwrap")]
+    if args.baseline:
+        pairs += [("baseline", "bwrap"), ("tooljail", "baseline")]
+    for a, b in pairs:
         ratios[f"{a}/{b}"] = {"wall": ratio(a, b, 0), "cpu": ratio(a, b, 1)}
 
     print(f"bench-cli: {args.runs} rounds (+{args.warmup} warm-up), random order per round, "
@@ -150,7 +160,7 @@ def measure(args, scratch, workspace, records):
         print(f"{n:<10} {s['wall_p50_ms']:9.2f} {s['wall_p95_ms']:9.2f} {s['cpu_p50_ms']:8.2f}")
     print("ratios (median of per-round ratios):")
     for k, v in ratios.items():
-        print(f"  {k:<15} wall {v['wall']:6.2f}   CPU {v['cpu']:6.2f}")
+        print(f"  {k:<19} wall {v['wall']:6.2f}   CPU {v['cpu']:6.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"runs": args.runs, "warmup": args.warmup, "gap_ms": args.gap_ms,

@@ -7,7 +7,8 @@
 # Usage: scripts/bench-cli.sh [--tooljail PATH] [--no-install] [cli_ab.py options...]
 #   --tooljail PATH  measure this binary (default: build it, Release, in build-bench/)
 #   --no-install     do not run scripts/install-deps.sh (the ctest smoke run, a read-only guest)
-#   --runs N (40), --warmup N (5), --gap-ms MS (50), --json FILE, --records DIR: see cli_ab.py
+#   --runs N (40), --warmup N (5), --gap-ms MS (50), --json FILE, --records DIR,
+#   --baseline PATH (a second tooljail binary, e.g. the previous commit's): see cli_ab.py
 # The records go to a new directory under /var/tmp (a disk on most hosts, so the two fdatasyncs
 # of each run's record are real) unless --records names one. Needs root or unprivileged user
 # namespaces, as tooljail and bwrap do. Timings are only comparable within one run.
