@@ -268,6 +268,22 @@ Result<void> Leaf::attach(pid_t pid) const {
     return {};
 }
 
+Result<std::vector<UniqueFd>> Leaf::open_tasks() const {
+    std::vector<UniqueFd> fds;
+    if (version_ == Version::V2) return fds;
+    for (const auto& dir : unique_dirs(dirs_)) {
+        auto fd = sys::open_file(dir + "/tasks", O_WRONLY);
+        if (!fd) return fail(std::move(fd).error().with_prefix("cgroup: attach: "));
+        fds.push_back(std::move(*fd));
+    }
+    return fds;
+}
+
+std::string Leaf::tasks_path(size_t index) const {
+    auto dirs = unique_dirs(dirs_);
+    return index < dirs.size() ? dirs[index] + "/tasks" : std::string();
+}
+
 Result<uint64_t> Leaf::cpu_usage_usec() const {
     if (version_ == Version::V2) {
         if (dirs_.empty()) return fail(Errc::InvalidArgument, "cgroup: leaf was removed");

@@ -6,7 +6,8 @@
 // cpuacct. <parent> defaults to "<the supervisor's own cgroup>/tooljail" and can be overridden
 // (e.g. a systemd-delegated subtree). docs/CGROUPS.md has the details and the fail-closed rules.
 //
-// All of this runs in the parent; nothing here is called between fork and exec. Nothing throws.
+// All of this runs in the parent; nothing here is called between fork and exec (the child side
+// of open_tasks() is one write(2) per fd, in child.cc). Nothing throws.
 // Leaf::create/attach/stats/kill_all may run concurrently on different leaves; detect() and
 // remove_stale_leaves() are meant for start-up.
 #pragma once
@@ -118,7 +119,17 @@ public:
     // v2: an O_DIRECTORY fd of the leaf for clone3(CLONE_INTO_CGROUP); -1 on v1.
     int v2_dir_fd() const { return v2_dir_fd_.get(); }
     // Moves pid into the leaf (every controller on v1). Not needed after CLONE_INTO_CGROUP.
+    // On v1 this write waits for an RCU grace period after an idle spell (docs/CGROUPS.md);
+    // a child can avoid that by moving itself in through open_tasks() instead.
     Result<void> attach(pid_t pid) const;
+    // v1: the `tasks` file of each of the leaf's directories (co-mounted controllers share
+    // one), opened O_WRONLY|O_CLOEXEC, in the order of tasks_path(). A child cloned after this
+    // joins the leaf by writing "0" (the calling thread) to each; the kernel checks the
+    // opener's credentials, so the child may already be in its own user namespace. v2: empty.
+    // Errors: those of open(2), e.g. EACCES when the files are not delegated to us.
+    Result<std::vector<UniqueFd>> open_tasks() const;
+    // The path behind open_tasks()[index], for error messages; "" for an index beyond it.
+    std::string tasks_path(size_t index) const;
     // v2: cpu.stat usage_usec; v1: cpuacct.usage / 1000 (Unsupported without cpuacct).
     Result<uint64_t> cpu_usage_usec() const;  // cheap; polled by the CPU-time watchdog
     // Fields of a controller the leaf lacks are 0, as is peak memory before Linux 5.19 on v2.

@@ -36,6 +36,30 @@ struct State {
     warm_request::Decoded request;  // warm: what arrived on go_fd
 };
 
+int step_cgroup(State& s) {
+    // A thread moving itself into a v1 cgroup ("0" in `tasks`) is the one migration the kernel
+    // does without cgroup_threadgroup_rwsem (cgroup_procs_write_start: the thread is current and
+    // cannot exit or exec meanwhile). The parent's cgroup.procs write of our pid takes it for
+    // writing, which after an idle spell waits for an RCU grace period (6-12 ms here,
+    // docs/CGROUPS.md). We are this process's only thread, so the process is in the leaf.
+    // Permission is checked against the opener (the parent), not against our new namespace.
+    int index = 0;
+    for (int fd : s.plan->cgroup_tasks_fds) {
+        if (fd < 0) continue;
+        ssize_t n;
+        do {
+            n = write(fd, "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) {
+            s.detail = index;
+            return n < 0 ? errno : EIO;
+        }
+        close(fd);
+        ++index;
+    }
+    return 0;
+}
+
 int step_signals(State&) {
     // The supervisor may block or ignore signals (SIGPIPE, SIGCHLD for its loop); execve keeps
     // both the mask and ignored dispositions, so the program must not inherit them.
@@ -80,8 +104,9 @@ int step_sync(State& s) {
 }
 
 int step_cgroupns(State&) {
-    // Now that the parent has placed us in the run's leaf, a new cgroup namespace makes that
-    // leaf our "/": the program learns nothing about the host's cgroup layout.
+    // Now that we are in the run's leaf (born there on v2; on v1 the cgroup step or the
+    // parent's attach before the go byte put us there), a new cgroup namespace makes that leaf
+    // our "/": the program learns nothing about the host's cgroup layout.
     return unshare(CLONE_NEWCGROUP) == 0 ? 0 : errno;
 }
 
@@ -292,6 +317,8 @@ struct StepEntry {
 // capabilities, no_new_privs, Landlock, and seccomp last so the filter never has to allow the
 // setup syscalls themselves.
 constexpr StepEntry kSteps[] = {
+    // First: everything after this is charged to the run's cgroup, as on v2 (born there).
+    {Step::Cgroup, step_cgroup},
     {Step::Signals, step_signals},
     {Step::ParentFds, step_close_parent_fds},
     {Step::Pdeathsig, step_pdeathsig},
@@ -325,6 +352,7 @@ constexpr StepEntry kSteps[] = {
 // (read, dup2, open/openat2/fcntl/close for a stdin file, execve, write, exit) is allowed by
 // every profile (seccomp.cc).
 constexpr StepEntry kWarmSteps[] = {
+    {Step::Cgroup, step_cgroup},  // before inherited fds closes the tasks files
     {Step::Signals, step_signals},
     {Step::InheritedFds, step_inherited_fds},
     {Step::Pdeathsig, step_pdeathsig},

@@ -29,6 +29,11 @@ struct Plan {
     // The parent's ends of those pipes, inherited by clone: closed first thing, so that the
     // parent's death shows up as EOF/POLLHUP on the go pipe. -1 entries are skipped.
     int parent_fds[5] = {-1, -1, -1, -1, -1};
+    // cgroup v1: the run's leaf's `tasks` files, opened for writing by the parent
+    // (cgroup::Leaf::open_tasks). The child writes "0" to each and closes it, first thing, so it
+    // is in the leaf before anything else runs. -1 entries are skipped (v2: born in the leaf;
+    // v1 without them: the parent attaches the child before the go byte).
+    int cgroup_tasks_fds[4] = {-1, -1, -1, -1};
     uid_t uid = 0;
     gid_t gid = 0;
     bool allow_setgroups = false;

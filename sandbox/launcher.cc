@@ -102,6 +102,7 @@ const char* termination_name(Termination t) {
 Result<std::shared_ptr<Host>> Host::open(const HostOptions& options) {
     auto host = std::make_shared<Host>();
     host->is_root_ = ::geteuid() == 0;
+    host->probe_cgroups_ = options.probe_cgroups;
     host->runtime_dir_ = options.runtime_dir.empty() ? default_runtime_dir() : options.runtime_dir;
     // The staging directory is only a mount point inside each child's private mount namespace.
     // It must be traversable by the child while it is still host root in its user namespace.
@@ -220,12 +221,13 @@ Result<std::shared_ptr<const Sandbox>> Sandbox::prepare(const SandboxConfig& con
 
     // Fail closed on cgroups now rather than at the first call: the leaf creation at launch
     // repeats the same checks, but a policy asking for a controller the host lacks must not load.
+    // A one-shot caller (HostOptions::probe_cgroups off) launches next and fails there instead.
     const auto& cg = host->cgroups();
     prep.cgroup_limits.memory_bytes = c.limits.memory_bytes;
     prep.cgroup_limits.pids = c.limits.pids;
     prep.cgroup_limits.cpu_percent = c.limits.cpu_percent;
     prep.cgroup_limits.need_cpu_usage = true;
-    {
+    if (host->probe_cgroups()) {
         auto probe = cgroup::Leaf::create(cg, new_probe_leaf_name(), prep.cgroup_limits);
         if (!probe) return fail(std::move(probe).error().with_prefix(label));
     }

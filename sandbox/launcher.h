@@ -48,7 +48,8 @@ public:
     // its affinity mask (sched_getaffinity(2)), lowered to the tightest CPU quota of the cgroups
     // above its own (cgroup::Hierarchy::inherited_cpu_percent). Detected once, at open().
     uint32_t cpu_capacity_percent() const { return cpu_capacity_percent_; }
-    pool::Pool* pool() const { return pool_.get(); }  // null: pool off
+    bool probe_cgroups() const { return probe_cgroups_; }  // HostOptions::probe_cgroups
+    pool::Pool* pool() const { return pool_.get(); }       // null: pool off
     // With the pool on, finished runs' leaves are removed in the background; null otherwise.
     const std::shared_ptr<Reaper>& reaper() const { return reaper_; }
 
@@ -60,6 +61,7 @@ private:
     int landlock_abi_ = 0;
     bool is_root_ = false;
     uint32_t cpu_capacity_percent_ = 0;
+    bool probe_cgroups_ = true;
 };
 
 // The CPU quota a run gets, in percent of one CPU: limits.cpu_percent, lowered to

@@ -1,8 +1,8 @@
 // The launch sequence both paths share (spawn.h). The order is the kernel's, not a choice:
 // the leaf exists before the clone (v2 children are born in it); the id maps are written after
 // the clone and before the go byte, because the child's first privileged step (the mounts)
-// needs them; the v1 attach also comes before the go byte, so the child unshares its cgroup
-// namespace with the leaf as its root.
+// needs them; the v1 attach (the child's own first step, or the parent's fallback) also comes
+// before the go byte, so the child unshares its cgroup namespace with the leaf as its root.
 #include "sandbox/spawn.h"
 
 #include <fcntl.h>
@@ -11,7 +11,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "sandbox/base/sys.h"
 #include "sandbox/mounts.h"
@@ -65,8 +67,20 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     SBX_TRY(pipe(c.stdout_read, stdout_write));
     SBX_TRY(pipe(c.stderr_read, stderr_write));
 
+    // cgroup v1: the child moves itself into the leaf, first thing, through these (child.cc,
+    // step_cgroup), which spares the parent's cgroup.procs write its wait for an RCU grace
+    // period. Without them (the files cannot be opened) the parent attaches it below, as before.
+    std::vector<UniqueFd> tasks;
+    // More files than the plan holds (not a v1 layout tooljail knows) would leave a controller
+    // unattached: then the parent attaches instead, every one of them.
+    if (c.leaf.v2_dir_fd() < 0) {
+        if (auto opened = c.leaf.open_tasks()) tasks = std::move(*opened);
+        if (tasks.size() > std::size(child::Plan{}.cgroup_tasks_fds)) tasks.clear();
+    }
+
     child::Plan plan;
     fill_child_plan(p, plan);
+    for (size_t i = 0; i < tasks.size(); ++i) plan.cgroup_tasks_fds[i] = tasks[i].get();
     plan.go_fd = go_read.get();
     plan.report_fd = report_write.get();
     plan.stdin_fd = stdin_read.get();
@@ -91,12 +105,14 @@ Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options) {
     // The child has its own copies now; ours would keep its pipes open past its death.
     for (UniqueFd* fd : {&go_read, &report_write, &stdin_read, &stdout_write, &stderr_write})
         fd->reset();
+    tasks.clear();
 
     if (auto maps = namespaces::write_id_maps(c.pid, p.ids); !maps)
         return fail(std::move(maps).error().at_step(Step::IdMaps));
-    // cgroup v1: a cgroup.procs write, which can wait for an RCU grace period after an idle
-    // spell (docs/CGROUPS.md); v2 children are born in the leaf (CLONE_INTO_CGROUP).
-    if (c.leaf.v2_dir_fd() < 0) {
+    // cgroup v1 when the child could not be handed the tasks files: a cgroup.procs write,
+    // which can wait for an RCU grace period after an idle spell (docs/CGROUPS.md); v2
+    // children are born in the leaf (CLONE_INTO_CGROUP).
+    if (c.leaf.v2_dir_fd() < 0 && plan.cgroup_tasks_fds[0] < 0) {
         if (auto attached = c.leaf.attach(c.pid); !attached)
             return fail(std::move(attached).error().at_step(Step::Cgroup));
     }
@@ -135,6 +151,10 @@ Error child_failure_error(const Prepared& p, const child::Failure& failure,
     std::string detail;
     const auto idx = static_cast<size_t>(failure.detail);
     switch (failure.step) {
+        case Step::Cgroup:
+            if (names.leaf && failure.detail >= 0)
+                detail = ": attach: write(" + names.leaf->tasks_path(idx) + ", \"0\")";
+            break;
         case Step::MountSources:
             if (failure.detail >= 0 && idx < p.mounts.bind_sources.size())
                 detail = ": open_tree " + p.mounts.bind_sources[idx];
@@ -172,7 +192,11 @@ Result<RunParts> await_exec(Spawned& child, const Prepared& p, const LaunchNames
     // The run's clock starts when the exec is seen: the wall timeout counts from here.
     const auto started = std::chrono::steady_clock::now();
     if (!report) return fail(std::move(report).error());
-    if (*report) return fail(child_failure_error(p, **report, names));
+    if (*report) {
+        LaunchNames with_leaf = names;
+        with_leaf.leaf = &child.leaf;
+        return fail(child_failure_error(p, **report, with_leaf));
+    }
 
     // Run::wait polls these and must never block on them.
     for (UniqueFd* fd : {&child.stdin_write, &child.stdout_read, &child.stderr_read}) {

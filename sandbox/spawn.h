@@ -72,11 +72,13 @@ struct Spawned {
 // options.leaf_name with the prepared limits (cgroup.h: EEXIST for an existing one); creates the
 // go, report, stdin (options.stdin_pipe), stdout and stderr pipes; builds the child::Plan from
 // the prepared sandbox; clone3s into the sandbox's namespaces (namespaces.h; on cgroup v2 born
-// in the leaf, CLONE_INTO_CGROUP) running options.entry(plan); closes the parent's copies of the
-// child's ends; writes the id maps; on cgroup v1 writes the child into the leaf; writes the go
-// byte. Any error before the clone removes the leaf; any error after it also kills and reaps
-// the child. The caller then reads the report pipe (await_exec, or the warm ready record).
-// Errors name their step: Cgroup (leaf, v1 attach), Pipes, Clone, IdMaps, Launch (go byte).
+// in the leaf, CLONE_INTO_CGROUP; on v1 handed the leaf's tasks files, through which it moves
+// itself in first thing) running options.entry(plan); closes the parent's copies of the child's
+// ends; writes the id maps; on cgroup v1 when the tasks files could not be opened, writes the
+// child into the leaf; writes the go byte. Any error before the clone removes the leaf; any error
+// after it also kills and reaps the child. The caller then reads the report pipe (await_exec, or
+// the warm ready record). Errors name their step: Cgroup (leaf, v1 attach), Pipes, Clone, IdMaps,
+// Launch (go byte).
 Result<Spawned> spawn(const Prepared& p, const SpawnOptions& options);
 
 // Parent: reads report_fd until EOF or one whole child::Failure record, for at most timeout_ms.
@@ -87,12 +89,14 @@ Result<std::optional<child::Failure>> read_report(int report_fd, int timeout_ms)
 
 // What a launch was asked to run, for the messages of its failures.
 struct LaunchNames {
-    std::string_view argv0;       // names the program for execve failures
-    std::string_view stdin_file;  // names the stdin file for its failures; may be empty
+    std::string_view argv0;              // names the program for execve failures
+    std::string_view stdin_file;         // names the stdin file for its failures; may be empty
+    const cgroup::Leaf* leaf = nullptr;  // the child's: names the file of a failed v1 attach
 };
 
 // Parent: the Error for a child's failure record: its step in Error::step, and the context
-// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope", "stdin file: a.txt").
+// "<step name>: <detail>" ("mounts: /usr", "execve: /bin/nope", "stdin file: a.txt",
+// "cgroup: attach: write(...)").
 Error child_failure_error(const Prepared& p, const child::Failure& failure,
                           const LaunchNames& names);
 

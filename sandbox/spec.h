@@ -123,6 +123,11 @@ struct HostOptions {
     std::string runtime_dir;    // empty = /run/tooljail (root) or $XDG_RUNTIME_DIR/tooljail
     std::string cgroup_parent;  // empty = auto-detect; see cgroup.h
     PoolOptions pool;           // off by default
+    // Sandbox::prepare creates and removes a probe leaf with the policy's limits, so that a
+    // policy the host's cgroups cannot enforce fails at load (serve), not at its first call.
+    // false skips it, for a caller that launches once, right after prepare (tooljail run): the
+    // launch creates the run's leaf with the same checks and fails closed the same way.
+    bool probe_cgroups = true;
 };
 
 struct RunRequest {

@@ -17,7 +17,9 @@ enum class Step : std::uint8_t {
 
     // Parent, before the child execs, in launch order (launcher.cc, spawn.cc, warm_child.cc).
     Launch,  // "launch": the request's checks, the go byte, the report pipe, O_NONBLOCK
-    Cgroup,  // "cgroup": the run's leaf: create and limit, v1 attach, v1 rename (warm)
+    Cgroup,  // "cgroup": the run's leaf: create and limit, v1 attach, v1 rename (warm); the
+             // v1 attach is the child's own first step when the parent could open the leaf's
+             // tasks files (child.cc), so a child's failure record may name it too
     Pipes,   // "pipe2": the go, report and stdio pipes
     Clone,   // "namespaces": clone3 into the new namespaces
     IdMaps,  // "user namespace": uid_map, setgroups, gid_map

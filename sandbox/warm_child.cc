@@ -55,8 +55,8 @@ Result<Child> fill(const Prepared& prepared) {
     // reads as changed at start(), never as current.
     auto binds = bind_ids(prepared);
     // The same sequence as a cold launch, into the warm entry: it closes every inherited fd,
-    // stops after seccomp and waits for the request. The attach (v1) happens here, on the fill
-    // thread, not during a call.
+    // stops after seccomp and waits for the request. The attach (v1) happens here, at fill
+    // time, not during a call.
     SpawnOptions options;
     options.leaf_name = leaf_name;
     options.entry = child::run_warm;
@@ -72,7 +72,8 @@ Result<Child> fill(const Prepared& prepared) {
         return fail(
             make_error(Errc::Internal, "warm sandbox: the child ended before it was ready"));
     if (!child::is_ready(**report))
-        return fail(child_failure_error(prepared, **report, LaunchNames{"(warm sandbox)", {}}));
+        return fail(child_failure_error(prepared, **report,
+                                        LaunchNames{"(warm sandbox)", {}, &c.spawned_.leaf}));
     // The preparation's CPU and memory high-water mark are not the program's.
     SBX_TRY(c.spawned_.leaf.reset_accounting());
     return c;

@@ -266,7 +266,10 @@ int run_command(const RunOptions& options) {
     // is shared): systemd moves this process into a delegated scope.
     if (auto scope = systemd_scope::enter_if_needed(); !scope)
         return refuse(records::kSandboxError, Fault::Sandbox, "host: " + scope.error().message());
-    auto host = sandbox::Host::open({});
+    // One launch follows at once, and its leaf creation checks what prepare's probe leaf would.
+    sandbox::HostOptions host_options;
+    host_options.probe_cgroups = false;
+    auto host = sandbox::Host::open(host_options);
     if (!host)
         return refuse(records::kSandboxError, Fault::Sandbox, "host: " + host.error().message());
     auto sb = sandbox::Sandbox::prepare(config, *host);

@@ -294,16 +294,18 @@ TEST_CASE("cgroup: combined cpu+cpuacct v1 mount and a v1 leaf", "[cgroup][unit]
     const std::string mem = "memory/a/tooljail/run-1-0/", pid = "pids/a/tooljail/run-1-0/",
                       cpu = cc + "/a/tooljail/run-1-0/";
     for (const char* f : {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
-                          "memory.swappiness", "cgroup.procs"})
+                          "memory.swappiness", "cgroup.procs", "tasks"})
         t.put(mem + f, "");
     t.put(mem + "memory.max_usage_in_bytes", "66998272\n");
     t.put(mem + "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n");
     t.put(pid + "pids.max", "");
     t.put(pid + "cgroup.procs", "");
+    t.put(pid + "tasks", "");
     t.put(pid + "pids.events", "max 3\n");
     t.put(cpu + "cpu.cfs_period_us", "");
     t.put(cpu + "cpu.cfs_quota_us", "");
     t.put(cpu + "cgroup.procs", "");
+    t.put(cpu + "tasks", "");
     t.put(cpu + "cpuacct.usage", "2500000\n");
 
     auto leaf = Leaf::create(*h, "run-1-0", {64ull << 20, 16, 50, true});
@@ -315,6 +317,18 @@ TEST_CASE("cgroup: combined cpu+cpuacct v1 mount and a v1 leaf", "[cgroup][unit]
     CHECK(t.get(pid + "pids.max") == "16");
     CHECK(t.get(cpu + "cpu.cfs_period_us") == "100000");
     CHECK(t.get(cpu + "cpu.cfs_quota_us") == "50000");
+
+    // The files a child moves itself in through: one per directory, the shared cpu,cpuacct
+    // directory once, in the order tasks_path() names them.
+    auto tasks = leaf->open_tasks();
+    REQUIRE(tasks);
+    REQUIRE(tasks->size() == 3);
+    CHECK(leaf->tasks_path(0) == t.path(mem + "tasks"));
+    CHECK(leaf->tasks_path(1) == t.path(pid + "tasks"));
+    CHECK(leaf->tasks_path(2) == t.path(cpu + "tasks"));
+    CHECK(leaf->tasks_path(3).empty());
+    CHECK(::write((*tasks)[2].get(), "0", 1) == 1);
+    CHECK(t.get(cpu + "tasks") == "0");
 
     REQUIRE(leaf->attach(4242));
     CHECK(t.get(mem + "cgroup.procs") == "4242");
@@ -421,6 +435,9 @@ TEST_CASE("cgroup: v2 leaf writes limits and reads stats then kills and removes"
     auto leaf = Leaf::create(h, "run-7-1", {64ull << 20, 16, 50, true});
     REQUIRE(leaf);
     CHECK(leaf->v2_dir_fd() >= 0);
+    auto tasks = leaf->open_tasks();  // v2: born in the leaf (CLONE_INTO_CGROUP), no files
+    REQUIRE(tasks);
+    CHECK(tasks->empty());
     CHECK(t.get(leaf_rel + "memory.max") == "67108864");
     CHECK(t.get(leaf_rel + "memory.swap.max") == "0");
     CHECK(t.get(leaf_rel + "memory.oom.group") == "1");
