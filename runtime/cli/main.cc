@@ -194,8 +194,17 @@ int main(int argc, char** argv) {
         ->needs(http);
     serve_cmd->add_option(
         "--metrics-listen", serve.metrics_listen,
-        "Serve GET /metrics (Prometheus) and /healthz on this loopback ADDR:PORT (e.g. "
-        "127.0.0.1:9464), with stdio or --http");
+        "Serve GET /metrics (Prometheus) and /healthz on this ADDR:PORT (e.g. 127.0.0.1:9464), "
+        "with stdio or --http; loopback only unless --metrics-allow");
+    serve_cmd->add_option(
+        "--metrics-allow", serve.metrics_allow,
+        "Let --metrics-listen bind beyond loopback and answer scrapers from this ADDR[/PREFIX] "
+        "(repeatable; e.g. the cluster's pod network 10.0.0.0/8)");
+    serve_cmd
+        ->add_option("--trusted-proxy", http_options.trusted_proxies,
+                     "With --http: a reverse proxy in front, ADDR[/PREFIX] (repeatable); the "
+                     "client of a request it forwards is logged from X-Forwarded-For")
+        ->needs(http);
 
     runtime::RunsOptions runs;
     auto* runs_cmd =
@@ -273,7 +282,7 @@ int main(int argc, char** argv) {
     create_cmd->add_option("--policy-dir", token.policy_dir, "Directory of policy files");
     auto* token_list = token_sub("list", "List clients, their tools and creation times");
     token_list->add_flag("--json", token.json, "A JSON array instead of a table");
-    token_sub("revoke", "Remove a client (its token stops working at the next serve start)")
+    token_sub("revoke", "Remove a client (its token stops working when serve gets SIGHUP)")
         ->add_option("--client", token.client, "Client name")
         ->required();
 
