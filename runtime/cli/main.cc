@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "runtime/base/log.h"
+#include "runtime/cli/mcp_config_command.h"
 #include "runtime/cli/run_command.h"
 #include "runtime/cli/runs_command.h"
 #include "runtime/cli/serve_command.h"
@@ -320,6 +321,25 @@ int main(int argc, char** argv) {
         state_opt(sub);
     }
 
+    runtime::McpConfigOptions mcp_config;
+    auto* mcp_config_cmd = app.add_subcommand(
+        "mcp-config",
+        "Print (or --write) an MCP client's configuration that starts this tooljail serve");
+    mcp_config_cmd
+        ->add_option("--client", mcp_config.client, "claude-desktop, cursor, vscode or claude-code")
+        ->required();
+    mcp_config_cmd->add_option(
+        "--workspace", mcp_config.workspace,
+        "Directory the tools see read-only (default: the current directory)");
+    mcp_config_cmd->add_flag("--write", mcp_config.write,
+                             "Merge the entry into the client's file (atomically, keeping the "
+                             "other entries) instead of printing the result");
+    mcp_config_cmd->add_option(
+        "--file", mcp_config.file,
+        "The client's configuration file (default: the client's, for the workspace)");
+    mcp_config_cmd->add_option("--name", mcp_config.name, "The server's name in the file")
+        ->capture_default_str();
+
     const std::vector<std::string> args(argv + 1, argv + argc);
     try {
         app.parse(argc, argv);
@@ -385,6 +405,7 @@ int main(int argc, char** argv) {
             }
     }
     if (*tools_cmd) return runtime::tools_command(tools);
+    if (*mcp_config_cmd) return runtime::mcp_config_command(mcp_config);
     if (*serve_cmd)
         return http_options.listen.empty() ? runtime::serve_stdio(serve)
                                            : runtime::serve_http(serve, http_options);
