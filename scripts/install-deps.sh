@@ -18,6 +18,7 @@ PACKAGES=(
   clang-format                               # scripts/format: the house style, checked in CI
   python3                                    # tests run interpreters inside the sandbox; scripts/check-includes
   nginx                                      # the scale-out test: instances behind a real load balancer
+  groff-base                                 # the man page test renders docs/tooljail.1
 )
 
 missing=()

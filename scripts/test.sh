@@ -17,6 +17,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 (cd "$ROOT/tests/conformance" && npm ci --no-audit --no-fund --loglevel=error)
 # The MCP round-trip benchmark's client and baseline server (a ctest smoke test runs it).
 (cd "$ROOT/bench/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+# The Kubernetes files' linter (deploy/k8s/lint: kubernetes-models' bundled API schemas).
+(cd "$ROOT/deploy/k8s/lint" && npm ci --no-audit --no-fund --loglevel=error)
 
 "$ROOT/scripts/build.sh" "$ROOT/build"
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
