@@ -4,7 +4,7 @@
 # the unit tests with ASan+UBSan and runs them again, then a short fuzzing pass (clang, libFuzzer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/install-deps.sh" all
 
 # The cheap checks first: the house format and the one-way include graph of the wings.
 "$ROOT/scripts/format"
@@ -20,7 +20,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The Kubernetes files' linter (deploy/k8s/lint: kubernetes-models' bundled API schemas).
 (cd "$ROOT/deploy/k8s/lint" && npm ci --no-audit --no-fund --loglevel=error)
 
-"$ROOT/scripts/build.sh" "$ROOT/build"
+# The tests and benchmarks back on, in case scripts/run.sh configured build/ without them.
+"$ROOT/scripts/build.sh" "$ROOT/build" -DTOOLJAIL_TESTS=ON -DTOOLJAIL_BENCH=ON
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
 
 "$ROOT/scripts/build.sh" "$ROOT/build-asan" -DTOOLJAIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
