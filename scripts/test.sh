@@ -5,7 +5,7 @@
 # again, then a short fuzzing pass (clang, libFuzzer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/install-deps.sh" all
 
 # The cheap checks first: the house format and the one-way include graph of the wings.
 "$ROOT/scripts/format"
@@ -18,8 +18,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 (cd "$ROOT/tests/conformance" && npm ci --no-audit --no-fund --loglevel=error)
 # The MCP round-trip benchmark's client and baseline server (a ctest smoke test runs it).
 (cd "$ROOT/bench/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+# The Kubernetes files' linter (deploy/k8s/lint: kubernetes-models' bundled API schemas).
+(cd "$ROOT/deploy/k8s/lint" && npm ci --no-audit --no-fund --loglevel=error)
 
-"$ROOT/scripts/build.sh" "$ROOT/build"
+# The tests and benchmarks back on, in case scripts/run.sh configured build/ without them.
+"$ROOT/scripts/build.sh" "$ROOT/build" -DTOOLJAIL_TESTS=ON -DTOOLJAIL_BENCH=ON
 (cd "$ROOT/build" && ctest --output-on-failure -j2 --timeout 300)
 
 # The same containment, limits, pool and CLI cases on a pure cgroup v2 kernel (a QEMU guest,

@@ -31,7 +31,7 @@ sandbox::Result<sandbox::UniqueFd> lock_parent_dir(const std::string& path) {
 }
 
 sandbox::Result<void> replace_file(const std::string& path, std::string_view data, mode_t mode,
-                                   std::string_view label) {
+                                   std::string_view label, gid_t group) {
     std::string prefix = std::string(label) + ": ";
     std::string dir = parent_dir(path);
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -44,6 +44,10 @@ sandbox::Result<void> replace_file(const std::string& path, std::string_view dat
             ::unlink(tmp.c_str());
             return sandbox::fail(std::move(e).with_prefix(prefix));
         };
+        if (group != static_cast<gid_t>(-1) &&
+            ::fchown(out->get(), static_cast<uid_t>(-1), group) != 0)
+            return failed(sandbox::sys_error("fchown " + tmp));
+        // After fchown, which clears the set-id bits (none of ours have them anyway).
         if (::fchmod(out->get(), mode) != 0) return failed(sandbox::sys_error("fchmod " + tmp));
         if (auto w = sandbox::sys::write_all(out->get(), data); !w)
             return failed(std::move(w).error().with_prefix("write " + tmp + ": "));

@@ -14,11 +14,12 @@
 
 namespace runtime {
 
-// Atomically replaces path with data, mode `mode`. The temporary is created O_EXCL|O_NOFOLLOW
-// (never written through a file someone else put there) and removed on any failure. Errors
-// name `label` and the path.
+// Atomically replaces path with data, mode `mode` and, unless `group` is (gid_t)-1, that group
+// (fchown: the caller must own the file and be in the group, or be root). The temporary is
+// created O_EXCL|O_NOFOLLOW (never written through a file someone else put there) and removed
+// on any failure. Errors name `label` and the path.
 sandbox::Result<void> replace_file(const std::string& path, std::string_view data, mode_t mode,
-                                   std::string_view label);
+                                   std::string_view label, gid_t group = static_cast<gid_t>(-1));
 
 // A read-modify-write of such a file must not interleave with another command's: both would
 // read the same old content and the second rename would drop the first one's change. Holds an

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/base/json_reader.h"
+#include "runtime/base/config_path.h"
 #include "sandbox/base/result.h"
 
 namespace runtime {
@@ -53,13 +53,15 @@ private:
     std::map<std::string, T, std::less<>> by_name_;
 };
 
-// Loads every config file of dir (json_reader::list_json_files: label and none name the
-// directory and its emptiness in errors) with load(path) -> Result<T>, in file-name order. The
-// first invalid file fails the whole load, naming that file: there is no partial result.
+// Loads every effective config file of a search path (config_path::list_json_files: one
+// directory or several, the first holding a name wins; label and none name the path and its
+// emptiness in errors) with load(path) -> Result<T>, in name order. The first invalid file
+// fails the whole load, naming that file: there is no partial result.
 template <class T, class Load>
-sandbox::Result<ConfigSet<T>> load_config_dir(const std::string& dir, std::string_view label,
-                                              std::string_view none, Load&& load) {
-    auto files = json_reader::list_json_files(dir, label, none);
+sandbox::Result<ConfigSet<T>> load_config_dir(const std::string& search_path,
+                                              std::string_view label, std::string_view none,
+                                              Load&& load) {
+    auto files = config_path::list_json_files(search_path, label, none);
     if (!files) return sandbox::fail(std::move(files).error());
     ConfigSet<T> set;
     for (const std::string& path : *files) {

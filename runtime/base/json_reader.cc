@@ -1,8 +1,6 @@
 #include "runtime/base/json_reader.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <set>
 #include <utility>
@@ -214,41 +212,6 @@ Result<void> read_enum(const Context& ctx, const Node& n, std::string_view key,
                                               fmt::join(allowed, "\", \""), got));
     out = got;
     return {};
-}
-
-Result<std::vector<std::string>> list_json_files(const std::string& dir, std::string_view label,
-                                                 std::string_view none) {
-    namespace fs = std::filesystem;
-    std::string where = std::string(label) + " " + dir;
-    std::error_code ec;
-    fs::directory_iterator it(dir, ec);
-    if (ec)
-        return fail(sandbox::Error{
-            ec == std::errc::no_such_file_or_directory ? Errc::NotFound : Errc::Syscall, ec.value(),
-            where});
-    std::vector<std::string> files;
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-        const fs::path& path = it->path();
-        std::string file = path.filename().string();
-        if (file.empty() || file[0] == '.' || path.extension() != ".json") continue;
-        if (!fs::is_regular_file(it->status(ec)))
-            return fail(Errc::InvalidArgument, path.string() + ": not a regular file");
-        files.push_back(path.string());
-    }
-    if (ec) return fail(sandbox::Error{Errc::Syscall, ec.value(), where});
-    if (files.empty()) return fail(Errc::NotFound, where + ": " + std::string(none));
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
-std::string config_dir(const char* env_var, std::string_view subdir) {
-    if (const char* env = std::getenv(env_var); env != nullptr && *env != '\0') return env;
-#ifdef TOOLJAIL_SOURCE_DIR
-    std::error_code ec;
-    std::string source = std::string(TOOLJAIL_SOURCE_DIR) + "/" + std::string(subdir);
-    if (std::filesystem::is_directory(source, ec)) return source;
-#endif
-    return "/usr/local/share/tooljail/" + std::string(subdir);
 }
 
 }  // namespace runtime::json_reader

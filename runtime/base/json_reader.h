@@ -84,18 +84,6 @@ sandbox::Result<void> read_uint(const Context& ctx, const Node& n, std::string_v
 sandbox::Result<void> check_uint(const Context& ctx, const nlohmann::json& v,
                                  const std::string& ptr, uint64_t min, uint64_t max, uint64_t& out);
 
-// Config directories (policies/, tools.d/): the regular "*.json" files directly in dir, dotfiles
-// skipped, sorted by name. label names the directory in errors ("policy directory"); none is
-// the message for a directory without any ("no policies (*.json)", NotFound). Another entry
-// named *.json that is not a regular file is InvalidArgument.
-sandbox::Result<std::vector<std::string>> list_json_files(const std::string& dir,
-                                                          std::string_view label,
-                                                          std::string_view none);
-
-// Where a config directory is: $env_var when set and non-empty; else <source>/subdir when the
-// build tree's source directory has it; else /usr/local/share/tooljail/subdir.
-std::string config_dir(const char* env_var, std::string_view subdir);
-
 // Lenient, for documents already checked or read for display (records, their entries): the
 // member key's string, or "" when j is not an object, the key is absent or not a string.
 std::string string_or_empty(const nlohmann::json& j, std::string_view key);

@@ -1,9 +1,12 @@
 // Operator logs: one event per line on stderr, as text ("2026-11-21T18:30:00.123Z INFO
 // file.cc:42 msg") or, with Format::Json, one JSON object a line: ts, level, src, msg, and each
 // key=value word of the message (the house style's event form: "call tool=x run_id=y") as a
-// string field of its own, so that a collector can filter on run_id, tool, client, ...
-// stdout belongs to the MCP stream and to `tooljail run --json`; nothing here writes to it.
-// Tool arguments and output may hold secrets: log sizes and hashes, never content.
+// field of its own, so that a collector can filter on run_id, tool, client, ... A field is typed
+// by its value: an integer (-12, 0, 21) or a decimal (0.250) is a JSON number, true and false are
+// booleans, anything else a string; the fields that name things (kStringKeys: client, name,
+// run_id, hashes, ...) are always strings, so that a client named "42" does not change the
+// field's type. stdout belongs to the MCP stream and to `tooljail run --json`; nothing here
+// writes to it. Tool arguments and output may hold secrets: log sizes and hashes, never content.
 #pragma once
 
 #include <string>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace runtime::log {
 
@@ -26,6 +30,12 @@ bool parse_format(std::string_view name, Format& out);  // "text" or "json"
 std::string json_line(std::string_view ts, Level level, std::string_view src,
                       std::string_view message);
 void write(Level level, const char* file, int line, std::string_view message);
+// A line for whoever started tooljail rather than an event, such as the URL a listener serves
+// at: written whatever the level, as "tooljail: MESSAGE" in the text format (scripts and tests
+// read it), as an INFO event in the JSON format.
+void announce(const char* file, int line, std::string_view message);
+// The typed value of a key=value field (above), as json_line puts it into the event.
+nlohmann::json field_value(std::string_view key, std::string_view value);
 // Names for a log line's key=value word: comma-separated, "-" for none (one word either way).
 std::string names(const std::vector<std::string>& names);
 
@@ -40,3 +50,4 @@ std::string names(const std::vector<std::string>& names);
 #define LOG_INFO(...) RT_LOG(::runtime::log::Level::Info, __VA_ARGS__)
 #define LOG_WARN(...) RT_LOG(::runtime::log::Level::Warn, __VA_ARGS__)
 #define LOG_ERROR(...) RT_LOG(::runtime::log::Level::Error, __VA_ARGS__)
+#define LOG_ANNOUNCE(...) ::runtime::log::announce(__FILE__, __LINE__, fmt::format(__VA_ARGS__))

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "runtime/base/log.h"
+#include "runtime/cli/check_command.h"
+#include "runtime/cli/mcp_config_command.h"
 #include "runtime/cli/run_command.h"
 #include "runtime/cli/runs_command.h"
 #include "runtime/cli/serve_command.h"
@@ -14,6 +16,18 @@
 #include "runtime/cli/tools_command.h"
 #include "runtime/cli/usage.h"
 #include "runtime/http/http_transport.h"
+
+namespace {
+
+// Search paths (runtime/base/config_path.h, docs/INSTALL.md).
+constexpr const char* kPolicyDirHelp =
+    "Policy directory, or DIR:DIR... where the first holding NAME.json wins (default: "
+    "/etc/tooljail/policies over the installed ones)";
+constexpr const char* kToolsDirHelp =
+    "Tool manifest directory, or DIR:DIR... where the first holding NAME.json wins (default: "
+    "/etc/tooljail/tools.d over the installed ones)";
+
+}  // namespace
 
 int main(int argc, char** argv) {
     // Blocks of 1 MiB and more (request bodies, their parse, captured output) are mmapped and go
@@ -40,7 +54,7 @@ int main(int argc, char** argv) {
     auto* run_cmd =
         app.add_subcommand("run", "Run one program in the sandbox and exit with its status");
     run_cmd->add_option("--policy", run.policy, "Policy name (a file in the policy directory)");
-    run_cmd->add_option("--policy-dir", run.policy_dir, "Directory of policy files");
+    run_cmd->add_option("--policy-dir", run.policy_dir, kPolicyDirHelp);
     auto* ws =
         run_cmd->add_option("--workspace", workspace,
                             "Directory bound read-only at /workspace (default: current directory)");
@@ -71,8 +85,8 @@ int main(int argc, char** argv) {
     runtime::HttpOptions http_options;
     auto* serve_cmd = app.add_subcommand(
         "serve", "Serve the tools in tools.d as an MCP server (stdio, or HTTP with --http)");
-    serve_cmd->add_option("--tools-dir", serve.tools_dir, "Directory of tool manifests");
-    serve_cmd->add_option("--policy-dir", serve.policy_dir, "Directory of policy files");
+    serve_cmd->add_option("--tools-dir", serve.tools_dir, kToolsDirHelp);
+    serve_cmd->add_option("--policy-dir", serve.policy_dir, kPolicyDirHelp);
     serve_cmd->add_option(
         "--workspace", serve.workspace,
         "Directory the tools see read-only at /workspace (default: current directory)");
@@ -223,8 +237,17 @@ int main(int argc, char** argv) {
         ->needs(http);
     serve_cmd->add_option(
         "--metrics-listen", serve.metrics_listen,
-        "Serve GET /metrics (Prometheus) and /healthz on this loopback ADDR:PORT (e.g. "
-        "127.0.0.1:9464), with stdio or --http");
+        "Serve GET /metrics (Prometheus) and /healthz on this ADDR:PORT (e.g. 127.0.0.1:9464), "
+        "with stdio or --http; loopback only unless --metrics-allow");
+    serve_cmd->add_option(
+        "--metrics-allow", serve.metrics_allow,
+        "Let --metrics-listen bind beyond loopback and answer scrapers from this ADDR[/PREFIX] "
+        "(repeatable; e.g. the cluster's pod network 10.0.0.0/8)");
+    serve_cmd
+        ->add_option("--trusted-proxy", http_options.trusted_proxies,
+                     "With --http: a reverse proxy in front, ADDR[/PREFIX] (repeatable); the "
+                     "client of a request it forwards is logged from X-Forwarded-For")
+        ->needs(http);
 
     runtime::RunsOptions runs;
     auto* runs_cmd =
@@ -301,10 +324,10 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     create_cmd->add_option("--tools-dir", token.tools_dir,
                            "Directory of tool manifests (to check --tools)");
-    create_cmd->add_option("--policy-dir", token.policy_dir, "Directory of policy files");
+    create_cmd->add_option("--policy-dir", token.policy_dir, kPolicyDirHelp);
     auto* token_list = token_sub("list", "List clients, their tools and creation times");
     token_list->add_flag("--json", token.json, "A JSON array instead of a table");
-    token_sub("revoke", "Remove a client (its token stops working at the next serve start)")
+    token_sub("revoke", "Remove a client (its token stops working when serve gets SIGHUP)")
         ->add_option("--client", token.client, "Client name")
         ->required();
 
@@ -315,8 +338,8 @@ int main(int argc, char** argv) {
     auto tools_sub = [&](const char* name, const char* help, bool loads) {
         auto* sub = tools_cmd->add_subcommand(name, help);
         if (loads) {
-            sub->add_option("--tools-dir", tools.tools_dir, "Directory of tool manifests");
-            sub->add_option("--policy-dir", tools.policy_dir, "Directory of policy files");
+            sub->add_option("--tools-dir", tools.tools_dir, kToolsDirHelp);
+            sub->add_option("--policy-dir", tools.policy_dir, kPolicyDirHelp);
         }
         sub->callback([&tools, name] { tools.action = name; });
         return sub;
@@ -341,6 +364,38 @@ int main(int argc, char** argv) {
         sub->add_option("names", tools.names, "Tool names")->required();
         state_opt(sub);
     }
+
+    runtime::CheckOptions check;
+    auto* check_cmd = app.add_subcommand(
+        "check",
+        "Validate the policies and tool manifests as serve loads them; print each tool's risk, "
+        "policy, limits and file (exit 1 when a file is invalid)");
+    check_cmd->add_option("--tools-dir", check.tools_dir, kToolsDirHelp);
+    check_cmd->add_option("--policy-dir", check.policy_dir, kPolicyDirHelp);
+    check_cmd->add_option("--tools-lock", check.lock_file,
+                          "Also show which tools this lock file approves (serve --tools-lock)");
+    check_cmd->add_option("--state", check.state_dir,
+                          "Kill-switch directory (default as for serve)");
+    check_cmd->add_flag("--json", check.json, "One JSON document instead of a table");
+
+    runtime::McpConfigOptions mcp_config;
+    auto* mcp_config_cmd = app.add_subcommand(
+        "mcp-config",
+        "Print (or --write) an MCP client's configuration that starts this tooljail serve");
+    mcp_config_cmd
+        ->add_option("--client", mcp_config.client, "claude-desktop, cursor, vscode or claude-code")
+        ->required();
+    mcp_config_cmd->add_option(
+        "--workspace", mcp_config.workspace,
+        "Directory the tools see read-only (default: the current directory)");
+    mcp_config_cmd->add_flag("--write", mcp_config.write,
+                             "Merge the entry into the client's file (atomically, keeping the "
+                             "other entries) instead of printing the result");
+    mcp_config_cmd->add_option(
+        "--file", mcp_config.file,
+        "The client's configuration file (default: the client's, for the workspace)");
+    mcp_config_cmd->add_option("--name", mcp_config.name, "The server's name in the file")
+        ->capture_default_str();
 
     const std::vector<std::string> args(argv + 1, argv + argc);
     try {
@@ -407,6 +462,8 @@ int main(int argc, char** argv) {
             }
     }
     if (*tools_cmd) return runtime::tools_command(tools);
+    if (*check_cmd) return runtime::check_command(check);
+    if (*mcp_config_cmd) return runtime::mcp_config_command(mcp_config);
     if (*serve_cmd)
         return http_options.listen.empty() ? runtime::serve_stdio(serve)
                                            : runtime::serve_http(serve, http_options);

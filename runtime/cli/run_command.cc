@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "runtime/base/json_reader.h"
+#include "runtime/base/config_path.h"
 #include "runtime/base/log.h"
 #include "runtime/base/systemd_scope.h"
 #include "runtime/policy/merge.h"
@@ -99,8 +99,8 @@ sandbox::Result<std::string> resolve_workspace(const std::optional<std::string>&
 }
 
 // "ci, default, strict": the policies a --policy could name, for the message of a wrong one.
-std::string policy_names(const std::string& dir) {
-    auto files = json_reader::list_json_files(dir, "policy directory", "none");
+std::string policy_names(const std::string& search_path) {
+    auto files = config_path::list_json_files(search_path, "policy directory", "none");
     if (!files) return "none readable";
     std::string names;
     for (const std::string& file : *files) {
@@ -228,7 +228,8 @@ int run_command(const RunOptions& options) {
                       "--policy must be a policy name ([a-z0-9_-], at most 64), got '" +
                           options.policy + "'");
     std::string dir = options.policy_dir.empty() ? default_policy_dir() : options.policy_dir;
-    auto policy = load_policy_file(dir + "/" + options.policy + ".json", process_env());
+    auto file = config_path::find_json_file(dir, options.policy);
+    auto policy = file ? load_policy_file(*file, process_env()) : sandbox::fail(file.error());
     if (!policy && policy.error().sys_errno == ENOENT)
         return refuse(records::kPolicyDenied, Fault::Usage,
                       "unknown policy '" + options.policy + "' (policies in " + dir + ": " +

@@ -33,7 +33,8 @@ int serve_stdio(const ServeOptions& options) {
         return kExitSandboxError;
     }
     ServeContext& ctx = **context;
-    auto metrics_listener = http_ops::serve_metrics(options.metrics_listen, *ctx.tools);
+    auto metrics_listener =
+        http_ops::serve_metrics(options.metrics_listen, options.metrics_allow, *ctx.tools);
     if (!metrics_listener) {
         std::cerr << "tooljail serve: " << metrics_listener.error().message() << "\n";
         return kExitSandboxError;

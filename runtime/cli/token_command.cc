@@ -23,6 +23,10 @@ namespace runtime {
 namespace {
 
 constexpr int kExitNoSuchClient = 1;
+// A running server re-reads the token file on SIGHUP (http_transport.cc, reload_tokens).
+constexpr const char* kApplyHint =
+    "A running tooljail serve --auth with this file applies it on SIGHUP (kill -HUP, or "
+    "systemctl reload tooljail); no restart is needed.";
 
 int error(const std::string& message) {
     std::cerr << "tooljail token: " << message << "\n";
@@ -101,8 +105,7 @@ int create(const TokenOptions& o, const std::string& path) {
     std::string scope;
     for (const auto& t : entry.tools) scope += (scope.empty() ? "" : ",") + t;
     std::cerr << "tooljail token: created client '" << o.client << "' (tools: " << scope << ") in "
-              << path
-              << "; the token above is shown only this once. Restart tooljail serve to use it.\n";
+              << path << "; the token above is shown only this once. " << kApplyHint << "\n";
     return 0;
 }
 
@@ -144,8 +147,8 @@ int revoke(const TokenOptions& o, const std::string& path) {
     clients.erase(it);
     if (auto saved = auth::save_token_file(path, *file); !saved)
         return error(saved.error().message());
-    std::cerr << "tooljail token: revoked client '" << o.client << "' in " << path
-              << "; restart tooljail serve to apply it.\n";
+    std::cerr << "tooljail token: revoked client '" << o.client << "' in " << path << ". "
+              << kApplyHint << "\n";
     return 0;
 }
 

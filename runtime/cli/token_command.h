@@ -9,9 +9,11 @@
 //   tooljail token revoke --client NAME [--auth FILE]  removes the client
 //
 // --auth defaults to /etc/tooljail/tokens.json. Every change rewrites the file atomically
-// (mode 0600) under an exclusive lock on its directory, so concurrent commands do not lose each
-// other's updates. A running server reads the file at start-up: restart it to apply a change.
-// Exit status: 0 ok; 1 revoke of an unknown client; 125 bad usage or an unreadable/invalid file.
+// (keeping its group and mode; runtime/http/auth_tokens.h) under an exclusive lock on its
+// directory, so concurrent commands do not lose each other's updates. A running server re-reads the
+// file on SIGHUP (systemctl reload tooljail), which applies a change without a restart; the
+// commands say so. Exit status: 0 ok; 1 revoke of an unknown client; 125 bad usage or an
+// unreadable/invalid file.
 #pragma once
 
 #include <string>

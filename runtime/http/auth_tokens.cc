@@ -3,7 +3,9 @@
 #include "runtime/http/auth_tokens.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -179,22 +181,56 @@ std::string serialize_token_file(const TokenFile& file) {
     return json{{"clients", clients}}.dump(2) + "\n";
 }
 
+namespace {
+
+// Opens the token file, following symbolic links only while they stay inside its directory
+// (openat2(2) RESOLVE_BENEATH, Linux 5.6+), never through /proc's magic links. A Kubernetes
+// Secret volume presents each key as NAME -> ..data/NAME, ..data -> ..<timestamp>/ and swaps
+// ..data atomically on update; all of that is inside the directory. A link that leads out of
+// it (to a file someone else controls, or anywhere at all) is refused: --auth names a file.
+Result<sandbox::UniqueFd> open_token_file(const std::string& path) {
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto dirfd = sandbox::sys::open_file(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!dirfd) return fail(std::move(dirfd).error().with_prefix("token file " + path + ": "));
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do {
+        fd = ::syscall(SYS_openat2, dirfd->get(), name.c_str(), &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    if (fd >= 0) return sandbox::UniqueFd(static_cast<int>(fd));
+    if (errno == ENOENT)
+        return fail(Errc::NotFound, "token file " + path +
+                                        ": does not exist (create it with tooljail token create)");
+    if (errno == EXDEV || errno == ELOOP)
+        return fail(Errc::PermissionDenied,
+                    "token file " + path +
+                        ": a symbolic link that leads out of its directory (or a loop); point "
+                        "--auth at the file itself");
+    return fail(sandbox::sys_error("token file " + path + ": open"));
+}
+
+}  // namespace
+
 Result<TokenFile> load_token_file(const std::string& path) {
     // Opened once and checked through the fd, so the file checked is the file read.
-    auto fd = sandbox::sys::open_file(path, O_RDONLY | O_NOFOLLOW);
-    if (!fd) {
-        if (fd.error().sys_errno == ENOENT)
-            return fail(
-                Errc::NotFound,
-                "token file " + path + ": does not exist (create it with tooljail token create)");
-        return fail(std::move(fd).error().with_prefix("token file: "));
-    }
+    auto fd = open_token_file(path);
+    if (!fd) return fail(std::move(fd).error());
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0)
         return fail(sandbox::sys_error("token file " + path + ": fstat"));
     if (!S_ISREG(st.st_mode))
         return fail(Errc::PermissionDenied, "token file " + path + ": not a regular file");
     // Whoever can write the file can add a client with every tool: refuse rather than trust it.
+    // That is its owner too, who can chmod it: root or the account serve runs as, no one else.
+    if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        return fail(Errc::PermissionDenied,
+                    fmt::format("token file {}: owned by uid {}, neither root nor this "
+                                "process's uid {} (its owner could grant itself every tool)",
+                                path, st.st_uid, ::geteuid()));
     if (st.st_mode & (S_IWGRP | S_IWOTH))
         return fail(
             Errc::PermissionDenied,
@@ -220,8 +256,19 @@ Result<TokenFile> load_token_file(const std::string& path) {
 }
 
 Result<void> save_token_file(const std::string& path, const TokenFile& file) {
-    // Hashes only, but still the service's access list: owner-only, never half-written.
-    return replace_file(path, serialize_token_file(file), 0600, "token file");
+    // Hashes only, but still the service's access list: never half-written, never writable by
+    // group or others. A rewrite keeps the file's group and read bits, so a service that reads
+    // it through its group (root:tooljail 0640) still can; a new file is owner-only, or
+    // group-readable in a setgid directory, whose group it gets (the package's /etc/tooljail).
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0)
+        return replace_file(path, serialize_token_file(file), (st.st_mode & 0644) | 0600,
+                            "token file", st.st_gid);
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    struct stat dst {};
+    bool shared = ::stat(dir.c_str(), &dst) == 0 && (dst.st_mode & S_ISGID);
+    return replace_file(path, serialize_token_file(file), shared ? 0640 : 0600, "token file");
 }
 
 }  // namespace runtime::auth

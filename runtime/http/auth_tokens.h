@@ -75,14 +75,18 @@ sandbox::Result<void> check_known_tools(std::string_view label, const TokenFile&
 // The file as written by save_token_file(): pretty-printed, one key order, trailing newline.
 std::string serialize_token_file(const TokenFile& file);
 
-// Reads and parses the file. NotFound when it does not exist; PermissionDenied when it is
-// writable by group or others (whoever can write it can grant themselves any tool), or is
-// not a regular file.
+// Reads and parses the file. Symbolic links are followed only within the file's directory (a
+// Kubernetes Secret volume's NAME -> ..data/NAME); the file reached must be a regular file owned
+// by root or by this process's user and not writable by group or others (whoever can write it
+// can grant themselves any tool): PermissionDenied otherwise, and for a link that leads out of
+// the directory. NotFound when it does not exist.
 sandbox::Result<TokenFile> load_token_file(const std::string& path);
 
-// Replaces the file atomically: a temporary file in the same directory (mode 0600), written
-// and fsync'd, renamed over `path`, then the directory fsync'd. A crash leaves the old file or
-// the new one, never a mix.
+// Replaces the file atomically: a temporary file in the same directory, written and fsync'd,
+// renamed over `path`, then the directory fsync'd. A crash leaves the old file or the new one,
+// never a mix. The new file keeps the old one's group and read bits (never group or other
+// write); a first file is 0600, or 0640 in a setgid directory (whose group it inherits), so that
+// a service reading it through that group can.
 sandbox::Result<void> save_token_file(const std::string& path, const TokenFile& file);
 
 // A fresh token: kTokenPrefix + base64url (no padding) of 32 bytes from getrandom(2).

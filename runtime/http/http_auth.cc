@@ -31,7 +31,7 @@ sandbox::Result<auth::TokenFile> read_checked(const std::string& path, const Too
 // token came and did not match, without an error when none came (RFC 6750 section 3.1). The
 // log line names the peer and why, never any part of the token.
 Caller authenticate(const auth::TokenVerifier* verifier, const httplib::Request& req,
-                    httplib::Response& res) {
+                    const std::string& peer, httplib::Response& res) {
     if (!verifier) return {true, nullptr};
     std::optional<std::string> header;
     if (req.has_header("Authorization")) header = req.get_header_value("Authorization");
@@ -41,7 +41,7 @@ Caller authenticate(const auth::TokenVerifier* verifier, const httplib::Request&
     if (client) return {true, std::move(client)};
     bool presented = form == auth::BearerHeader::Ok || form == auth::BearerHeader::Malformed;
     metrics::global().on_refused(records::kUnauthorized);
-    LOG_WARN("refused {} {} from {}: {}", req.method, req.path, req.remote_addr,
+    LOG_WARN("refused {} {} from {}: {}", req.method, req.path, peer,
              form == auth::BearerHeader::Absent      ? "no Authorization header"
              : form == auth::BearerHeader::NotBearer ? "Authorization is not a Bearer token"
              : form == auth::BearerHeader::Malformed ? "malformed bearer token"
@@ -89,7 +89,7 @@ void reload_tokens(auth::TokenVerifier& verifier, const std::string& path,
         if (!next->find(entry.client)) removed.push_back(entry.client);
     size_t count = next->clients.size();
     verifier.replace(std::move(*next));
-    LOG_WARN("tokens reloaded from {}: {} clients, added={} removed={} changed={}", path, count,
+    LOG_INFO("tokens reloaded from {}: {} clients, added={} removed={} changed={}", path, count,
              log::names(added), log::names(removed), log::names(changed));
     if (count == 0) LOG_WARN("{} has no clients: every request is refused 401", path);
 }

@@ -24,9 +24,11 @@ struct Caller {
     std::shared_ptr<const auth::TokenEntry> client;
 };
 
-// Bearer tokens (RFC 6750); `verifier` null means no authentication. Not ok: res is the 401.
+// Bearer tokens (RFC 6750); `verifier` null means no authentication. Not ok: res is the 401,
+// logged with `peer`, the client's address (HttpTransport::peer: behind a trusted proxy, the
+// one X-Forwarded-For names).
 Caller authenticate(const auth::TokenVerifier* verifier, const httplib::Request& req,
-                    httplib::Response& res);
+                    const std::string& peer, httplib::Response& res);
 
 // The token file for `serve --auth path`, every scoped tool known to `tools`. An error names the
 // file and why (no clients at start-up is one: it would refuse everyone).

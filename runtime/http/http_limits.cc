@@ -283,14 +283,14 @@ httplib::TaskQueue* new_bounded_pool(size_t threads, size_t max_waiting) {
 }
 
 bool admit_request(Admission* admission, const auth::TokenEntry* client,
-                   const httplib::Request& req, httplib::Response& res) {
+                   const httplib::Request& req, const std::string& peer, httplib::Response& res) {
     if (!admission) return true;
     // The same client keys as McpServer's per-client call limit.
     auto refused = admission->admit_request(client ? "token:" + client->client : "http");
     if (!refused) return true;
     long after = retry_after_header(refused->retry_after);
     LOG_WARN("refused {} {} from {}: request rate limit, retry_after={}", req.method, req.path,
-             req.remote_addr, after);
+             peer, after);
     http_headers::send_rate_limited(
         res, 429, after,
         "Too Many Requests: request rate limit of this client reached; retry after " +
@@ -305,7 +305,8 @@ bool BodyBudget::Share::grow(size_t n) {
 }
 
 bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, size_t max_body,
-               BodyBudget::Share& share, std::string& body, httplib::Response& res) {
+               BodyBudget::Share& share, std::string& body, const std::string& peer,
+               httplib::Response& res) {
     // As httplib decides: chunked when Transfer-Encoding says so, else Content-Length (which
     // httplib has already held to max_body with 413).
     bool chunked = strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
@@ -338,7 +339,7 @@ bool read_body(const httplib::Request& req, const httplib::ContentReader& reader
         LOG_WARN(
             "refused {} {} from {}: request bodies being received are at --max-body-total ({} "
             "bytes)",
-            req.method, req.path, req.remote_addr, share.limit());
+            req.method, req.path, peer, share.limit());
         http_headers::send_rate_limited(
             res, 503, 1,
             "Service Unavailable: too many large requests are being received; retry later");

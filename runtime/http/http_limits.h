@@ -34,10 +34,10 @@ struct RequestLimits {
 
 // The per-client request rate (AdmissionOptions::request_rate), after authentication (`client`:
 // the token's entry, null without authentication: then every caller is one client) and before
-// the body is read: false after answering 429 with Retry-After and a RATE_LIMITED -32001 error.
-// True when admitted or `admission` is null.
+// the body is read: false after answering 429 with Retry-After and a RATE_LIMITED -32001 error,
+// logged with `peer` (the client's address). True when admitted or `admission` is null.
 bool admit_request(Admission* admission, const auth::TokenEntry* client,
-                   const httplib::Request& req, httplib::Response& res);
+                   const httplib::Request& req, const std::string& peer, httplib::Response& res);
 
 // The bytes of request bodies held at once, all connections together (--max-body-total). Each
 // server thread could otherwise hold a --max-body body, and while it is parsed a body costs
@@ -74,9 +74,10 @@ private:
 // taken from `share` first. On failure answers the request and returns false: 413 past max_body,
 // 503 with Retry-After when the budget has no room (the connection is then closed: the rest of
 // the body is never read), 400 when the body could not be read (cut off, malformed chunks, the
-// deadline).
+// deadline). `peer` (the client's address) is for the log.
 bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, size_t max_body,
-               BodyBudget::Share& share, std::string& body, httplib::Response& res);
+               BodyBudget::Share& share, std::string& body, const std::string& peer,
+               httplib::Response& res);
 
 // The request line and header lines of the request the calling thread is handling, byte for
 // byte as the client sent them (up to the blank line, at most max_header_bytes): what

@@ -7,12 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "runtime/base/log.h"
 #include "runtime/http/http_headers.h"
+#include "runtime/http/net_range.h"
 #include "runtime/mcp/jsonrpc.h"
 #include "runtime/mcp/tool_runner.h"
 #include "runtime/mcp/tool_set.h"
@@ -30,8 +30,22 @@ namespace {
 constexpr const char* kRetryAfterSeconds = "5";
 // Prometheus scrapes one at a time; a second thread keeps /healthz answerable during a scrape.
 constexpr size_t kMetricsThreads = 2;
+// Peers always allowed: this host.
+const std::vector<net_range::Range> kLoopback = [] {
+    std::vector<net_range::Range> out;
+    for (const char* r : {"127.0.0.0/8", "::1"}) out.push_back(*net_range::parse(r));
+    return out;
+}();
 
-void metrics_routes(httplib::Server& server, std::function<std::string()> render) {
+// A Host a rebinding page cannot send: a loopback name, or an address literal (a page that
+// resolved its own name to this address sends that name, never the address).
+bool literal_host(const std::string& host) {
+    std::string name = http_headers::host_name(host);
+    return !name.empty() && net_range::parse(name).has_value();
+}
+
+void metrics_routes(httplib::Server& server, std::vector<net_range::Range> allow,
+                    std::function<std::string()> render) {
     server.new_task_queue = [] { return new httplib::ThreadPool(kMetricsThreads); };
     server.set_read_timeout(5, 0);
     server.set_write_timeout(5, 0);
@@ -44,20 +58,29 @@ void metrics_routes(httplib::Server& server, std::function<std::string()> render
     });
     // DNS rebinding: a page that resolved its own name to 127.0.0.1 sends that name as Host,
     // and every browser request of a page carries Origin or is a navigation we need not serve.
-    server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-        // httplib's get_header_value() ends a value at a NUL: "127.0.0.1%00.evil" (decoded to
-        // a NUL) would pass. values() keeps the whole value, and one Host exactly.
-        std::vector<std::string> hosts = http_headers::values(req, "Host");
-        if (hosts.size() == 1 && http_headers::loopback_host(hosts.front()) &&
-            !req.has_header("Origin"))
-            return httplib::Server::HandlerResponse::Unhandled;
-        metrics::global().on_refused("forbidden");
-        res.status = 403;
-        res.set_content(
-            "forbidden: the metrics listener answers loopback Host names without Origin only\n",
-            "text/plain");
-        return httplib::Server::HandlerResponse::Handled;
-    });
+    // With --metrics-allow: only the named peers (and loopback ones), by address literal.
+    server.set_pre_routing_handler(
+        [allow = std::move(allow)](const httplib::Request& req, httplib::Response& res) {
+            // httplib's get_header_value() ends a value at a NUL: "127.0.0.1%00.evil" (decoded
+            // to a NUL) would pass. values() keeps the whole value, and one Host exactly.
+            std::vector<std::string> hosts = http_headers::values(req, "Host");
+            const std::string host = hosts.size() == 1 ? hosts.front() : std::string();
+            bool ok = hosts.size() == 1 && !req.has_header("Origin") &&
+                      (allow.empty() ? http_headers::loopback_host(host)
+                                     : (http_headers::loopback_host(host) || literal_host(host)) &&
+                                           (net_range::contains(allow, req.remote_addr) ||
+                                            net_range::contains(kLoopback, req.remote_addr)));
+            if (ok) return httplib::Server::HandlerResponse::Unhandled;
+            metrics::global().on_refused("forbidden");
+            LOG_WARN("refused {} {} from {}: not an allowed metrics scraper", req.method, req.path,
+                     req.remote_addr);
+            res.status = 403;
+            res.set_content(allow.empty() ? "forbidden: the metrics listener answers loopback Host "
+                                            "names without Origin only\n"
+                                          : "forbidden: not an allowed scraper (--metrics-allow)\n",
+                            "text/plain");
+            return httplib::Server::HandlerResponse::Handled;
+        });
     server.Get("/metrics",
                [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
                    res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
@@ -94,7 +117,10 @@ void refuse_draining(httplib::Response& res, const nlohmann::json& id) {
 }
 
 sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(
-    const std::string& listen, std::function<std::string()> render) {
+    const std::string& listen, const std::vector<std::string>& allow,
+    std::function<std::string()> render) {
+    auto ranges = net_range::parse_all("--metrics-allow", allow);
+    if (!ranges) return sandbox::fail(std::move(ranges).error());
     // Parsed as if authenticated so that the loopback rule below can say why it differs.
     auto address = parse_listen_address(listen, /*authenticated=*/true);
     if (!address) {
@@ -102,15 +128,16 @@ sandbox::Result<std::unique_ptr<MetricsListener>> MetricsListener::start(
         if (why.rfind("--http", 0) == 0) why.replace(0, 6, "--metrics-listen");
         return sandbox::fail(sandbox::Errc::InvalidArgument, why);
     }
-    if (!address->loopback)
+    if (!address->loopback && ranges->empty())
         return sandbox::fail(
             sandbox::Errc::InvalidArgument,
             "--metrics-listen '" + listen +
-                "': the metrics listener is loopback only (127.0.0.0/8, ::1 or localhost); "
-                "reach it from elsewhere through a proxy with its own access control "
+                "': the metrics listener is loopback only (127.0.0.0/8, ::1 or localhost) "
+                "unless --metrics-allow names the scrapers' addresses (e.g. the cluster's pod "
+                "network); or reach it through a proxy with its own access control "
                 "(docs/OPERATIONS.md)");
     auto server = std::make_unique<httplib::Server>();
-    metrics_routes(*server, std::move(render));
+    metrics_routes(*server, std::move(*ranges), std::move(render));
     int port = address->port;
     bool bound = port == 0 ? (port = server->bind_to_any_port(address->host)) > 0
                            : server->bind_to_port(address->host, port);
@@ -141,16 +168,19 @@ MetricsListener::~MetricsListener() {
     thread_.join();
 }
 
-sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(const std::string& listen,
-                                                                const LiveTools& tools) {
-    if (listen.empty()) return std::unique_ptr<MetricsListener>();
+sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(
+    const std::string& listen, const std::vector<std::string>& allow, const LiveTools& tools) {
+    if (listen.empty()) {
+        if (!allow.empty())
+            return sandbox::fail(sandbox::Errc::InvalidArgument,
+                                 "--metrics-allow needs --metrics-listen ADDR:PORT");
+        return std::unique_ptr<MetricsListener>();
+    }
     // The pool gauges are those of the tool set served at scrape time (SIGHUP swaps it).
-    auto listener = MetricsListener::start(listen, [&tools] {
+    auto listener = MetricsListener::start(listen, allow, [&tools] {
         return metrics::global().render(tools.current()->runner->pool_stats());
     });
-    if (listener)
-        std::cerr << "tooljail: serving metrics at http://" << (*listener)->authority()
-                  << "/metrics" << std::endl;
+    if (listener) LOG_ANNOUNCE("serving metrics at http://{}/metrics", (*listener)->authority());
     return listener;
 }
 

@@ -7,7 +7,10 @@
 //                 loopback Host names and no Origin (a browser page cannot read it through DNS
 //                 rebinding). Client names and call counts are the operator's business, not any
 //                 MCP client's: expose them further only through a proxy with its own access
-//                 control.
+//                 control, or name the scrapers: with --metrics-allow RANGE... the listener may
+//                 bind beyond loopback (a pod address, for Prometheus in the cluster) and answers
+//                 peers in those ranges (and loopback) only, whose Host is a loopback name or an
+//                 address literal (never a DNS name: no rebinding), still without Origin.
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -44,10 +48,11 @@ void refuse_draining(httplib::Response& res, const nlohmann::json& id);
 // The --metrics-listen listener: its own small httplib server on its own thread.
 class MetricsListener {
 public:
-    // Parses `listen` (loopback only, as --http without --auth), binds, and starts serving;
-    // `render` produces the exposition. Errors name the flag.
+    // Parses `listen` (loopback only unless `allow` names peer ranges, --metrics-allow),
+    // binds, and starts serving; `render` produces the exposition. Errors name the flag.
     static sandbox::Result<std::unique_ptr<MetricsListener>> start(
-        const std::string& listen, std::function<std::string()> render);
+        const std::string& listen, const std::vector<std::string>& allow,
+        std::function<std::string()> render);
     ~MetricsListener();  // stops the server and joins its thread
 
     MetricsListener(std::unique_ptr<httplib::Server> server, std::string authority);
@@ -63,7 +68,7 @@ private:
 // `serve --metrics-listen LISTEN`: null when LISTEN is empty; else the running listener, whose
 // /metrics adds the served tool set's warm-pool gauges, announced on stderr as "tooljail: serving
 // metrics at http://ADDR:PORT/metrics".
-sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(const std::string& listen,
-                                                                const LiveTools& tools);
+sandbox::Result<std::unique_ptr<MetricsListener>> serve_metrics(
+    const std::string& listen, const std::vector<std::string>& allow, const LiveTools& tools);
 
 }  // namespace runtime::http_ops

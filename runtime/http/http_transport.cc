@@ -31,6 +31,7 @@
 #include "runtime/http/http_push.h"
 #include "runtime/http/http_session.h"
 #include "runtime/http/http_stateless.h"
+#include "runtime/http/net_range.h"
 #include "runtime/mcp/call_pool.h"
 #include "runtime/mcp/jsonrpc.h"
 #include "runtime/mcp/mcp_server.h"
@@ -79,7 +80,8 @@ class HttpTransport {
 public:
     // `verifier` null: no authentication (loopback only, checked by parse_listen_address).
     HttpTransport(const ServeContext& ctx, const ServeOptions& options, const HttpOptions& http,
-                  ListenAddress address, auth::TokenVerifier* verifier)
+                  ListenAddress address, auth::TokenVerifier* verifier,
+                  std::vector<net_range::Range> trusted_proxies)
         : ctx_(ctx),
           drain_timeout_(options.drain_timeout_seconds),
           instance_id_(http.instance_id),
@@ -87,6 +89,7 @@ public:
           extra_origins_(http.allowed_origins),
           extra_hosts_(http.allowed_hosts),
           verifier_(verifier),
+          trusted_proxies_(std::move(trusted_proxies)),
           auth_file_(http.auth_file),
           max_body_(http.max_body_bytes),
           body_budget_(http.max_body_total_bytes),
@@ -107,8 +110,19 @@ private:
     void configure();
     void stop();
     bool allowed(const httplib::Request& req, httplib::Response& res) const;
+    // The client's address for the logs: the peer, or behind a trusted proxy the address
+    // X-Forwarded-For names (net_range::client_address).
+    std::string peer(const httplib::Request& req) const {
+        if (trusted_proxies_.empty()) return req.remote_addr;
+        return net_range::client_address(req.remote_addr, req.get_header_value("X-Forwarded-For"),
+                                         trusted_proxies_);
+    }
     Caller authenticate(const httplib::Request& req, httplib::Response& res) const {
-        return http_auth::authenticate(verifier_, req, res);
+        return http_auth::authenticate(verifier_, req, peer(req), res);
+    }
+    bool admit(const Caller& caller, const httplib::Request& req, httplib::Response& res) const {
+        return http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, peer(req),
+                                          res);
     }
     void reload_tokens();
     void options(const httplib::Request& req, httplib::Response& res) const;
@@ -135,7 +149,8 @@ private:
     const ListenAddress address_;
     const std::vector<std::string> extra_origins_;
     const std::vector<std::string> extra_hosts_;
-    auth::TokenVerifier* verifier_;  // reloaded on SIGHUP (reload_tokens)
+    auth::TokenVerifier* verifier_;                        // reloaded on SIGHUP (reload_tokens)
+    const std::vector<net_range::Range> trusted_proxies_;  // --trusted-proxy
     const std::string auth_file_;
     const size_t max_body_;
     http_limits::BodyBudget body_budget_;  // --max-body-total
@@ -221,8 +236,8 @@ bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res)
     std::vector<std::string> hosts = http_headers::raw_values(head, "Host");
     std::string host = hosts.size() == 1 ? hosts.front() : std::string();
     if (!http_headers::loopback_host(host) && !hosts_.count(http_headers::host_name(host))) {
-        LOG_WARN("refused {} {}: Host is not a loopback name or an allowed host", req.method,
-                 req.path);
+        LOG_WARN("refused {} {} from {}: Host is not a loopback name or an allowed host",
+                 req.method, req.path, peer(req));
         send_error(res, 403, jsonrpc::kInvalidRequest,
                    hosts_.empty()
                        ? "Forbidden: the Host header must name the loopback interface"
@@ -234,7 +249,8 @@ bool HttpTransport::allowed(const httplib::Request& req, httplib::Response& res)
         const std::string& origin = origins.front();
         if (origins.size() > 1 || !http_headers::plain_value(origin) ||
             !origins_.count(lower(origin))) {
-            LOG_WARN("refused {} {}: Origin is not allowed", req.method, req.path);
+            LOG_WARN("refused {} {} from {}: Origin is not allowed", req.method, req.path,
+                     peer(req));
             send_error(res, 403, jsonrpc::kInvalidRequest,
                        "Forbidden: Origin not allowed (see --allowed-origin)");
             return false;
@@ -266,9 +282,7 @@ bool HttpTransport::version_ok(const httplib::Request& req, httplib::Response& r
 void HttpTransport::post(const httplib::Request& req, const httplib::ContentReader& reader,
                          httplib::Response& res) {
     Caller caller = authenticate(req, res);
-    if (!caller.ok ||
-        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
-        return;
+    if (!caller.ok || !admit(caller, req, res)) return;
     if (!http_headers::accepts(req, "application/json") ||
         !http_headers::accepts(req, "text/event-stream"))
         return send_error(
@@ -282,7 +296,7 @@ void HttpTransport::post(const httplib::Request& req, const httplib::ContentRead
     jsonrpc::Message m;
     {
         std::string body;
-        if (!http_limits::read_body(req, reader, max_body_, share, body, res)) return;
+        if (!http_limits::read_body(req, reader, max_body_, share, body, peer(req), res)) return;
         m = jsonrpc::parse(body);
     }
     // 2026-07-28 before the session rules: its version header is not one version_ok() knows,
@@ -349,7 +363,7 @@ bool stateless_revision() {
 void HttpTransport::get(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
     if (!caller.ok ||
-        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
+        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, peer(req), res))
         return;
     if (!req.has_header("Mcp-Session-Id") || push_->max() == 0 || stateless_revision()) {
         res.set_header("Allow", allowed_methods());
@@ -497,7 +511,7 @@ void HttpTransport::start_call(const std::shared_ptr<Session>& session, const js
 void HttpTransport::remove(const httplib::Request& req, httplib::Response& res) {
     Caller caller = authenticate(req, res);
     if (!caller.ok ||
-        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, res))
+        !http_limits::admit_request(ctx_.admission.get(), caller.client.get(), req, peer(req), res))
         return;
     // Only a 2025-11-25 session can be ended; the 2026-07-28 revision answers DELETE with 405
     // (whatever Mcp-Session-Id it carries: that revision ignores the header).
@@ -559,8 +573,7 @@ int HttpTransport::run() {
     // address when it listens on one, and the names given with --allowed-host.
     if (!address_.loopback && !address_.wildcard) hosts_.insert(http_headers::host_name(authority));
     for (const auto& h : extra_hosts_) hosts_.insert(http_headers::host_name(h));
-    std::cerr << "tooljail: serving MCP over Streamable HTTP at http://" << authority << kEndpoint
-              << std::endl;
+    LOG_ANNOUNCE("serving MCP over Streamable HTTP at http://{}{}", authority, kEndpoint);
     if (verifier_) {
         LOG_INFO("bearer-token authentication on: {} clients", verifier_->file()->clients.size());
         ctx_.reloader->also(
@@ -624,6 +637,11 @@ int serve_http(const ServeOptions& options, const HttpOptions& http) {
                       << "mcp.example.com\n";
             return kExitSandboxError;
         }
+    auto proxies = net_range::parse_all("--trusted-proxy", http.trusted_proxies);
+    if (!proxies) {
+        std::cerr << "tooljail serve: " << proxies.error().context << "\n";
+        return kExitSandboxError;
+    }
     if (http.max_body_total_bytes < http.max_body_bytes) {
         std::cerr << "tooljail serve: --max-body-total " << http.max_body_total_bytes
                   << " is below --max-body " << http.max_body_bytes
@@ -649,12 +667,14 @@ int serve_http(const ServeOptions& options, const HttpOptions& http) {
         }
         verifier = std::move(*loaded);
     }
-    auto metrics_listener = http_ops::serve_metrics(options.metrics_listen, *(*context)->tools);
+    auto metrics_listener =
+        http_ops::serve_metrics(options.metrics_listen, options.metrics_allow, *(*context)->tools);
     if (!metrics_listener) {
         std::cerr << "tooljail serve: " << metrics_listener.error().message() << "\n";
         return kExitSandboxError;
     }
-    HttpTransport transport(**context, options, http, std::move(*address), verifier.get());
+    HttpTransport transport(**context, options, http, std::move(*address), verifier.get(),
+                            std::move(*proxies));
     int status = transport.run();
     (*context)->reloader.reset();  // its steps call into the transport: stop it while that exists
     return status;

@@ -76,6 +76,9 @@ struct HttpOptions {
     // this instance's name, the prefix of its session ids ("<name>-<hex>"), so that a load
     // balancer in front of several instances can pin a session to the one that holds it.
     std::string instance_id;
+    // reverse proxies in front ("127.0.0.1", "10.0.0.0/8"; runtime/http/net_range.h): a request
+    // from one of them is logged as coming from the client X-Forwarded-For names.
+    std::vector<std::string> trusted_proxies;
 };
 
 // Loads everything like serve_stdio (refusing to start on any invalid file), binds the

@@ -95,7 +95,7 @@ bool LiveTools::reload() {
     bool list_changed = (*next)->visible() != old->visible();
     current_.store(*next);
     metrics::global().on_reload(true, changed.size());
-    LOG_WARN("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(),
+    LOG_INFO("reload: {} tools served, added={} removed={} changed={}{}", (*next)->visible().size(),
              log::names(added), log::names(removed), log::names(changed),
              list_changed ? "" : " (list unchanged)");
     // The old set goes when the last call that holds it ends (its warm sandboxes with it).

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/base/config_path.h"
 #include "runtime/base/json_reader.h"
 #include "runtime/policy/policy_rules.h"
 #include "sandbox/base/sys.h"
@@ -252,14 +253,14 @@ Result<Policy> load_policy_file(const std::string& path, const EnvLookup& env) {
     return parse_policy(*text, path, env);
 }
 
-Result<PolicySet> load_policy_dir(const std::string& dir, const EnvLookup& env) {
+Result<PolicySet> load_policy_dir(const std::string& search_path, const EnvLookup& env) {
     return load_config_dir<Policy>(
-        dir, "policy directory", "no policies (*.json)",
+        search_path, "policy directory", "no policies (*.json)",
         [&env](const std::string& path) { return load_policy_file(path, env); });
 }
 
 std::string default_policy_dir() {
-    return json_reader::config_dir("TOOLJAIL_POLICY_DIR", "policies");
+    return config_path::default_search_path("TOOLJAIL_POLICY_DIR", "policies");
 }
 
 json policy_to_json(const Policy& policy) {

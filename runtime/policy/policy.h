@@ -48,13 +48,15 @@ inline constexpr std::size_t kMaxPolicyFileBytes = 1 << 20;
 // Policies by name; immutable once loaded (runtime/base/config_set.h).
 using PolicySet = ConfigSet<Policy>;
 
-// Loads every regular "*.json" file directly in dir (dotfiles are skipped), in file-name
-// order. The first invalid file fails the whole load and the error names that file; a
-// directory without policies is NotFound. There is no partial result: refuse to serve.
-sandbox::Result<PolicySet> load_policy_dir(const std::string& dir, const EnvLookup& env);
+// Loads every effective "*.json" file of a search path (one directory, or several joined by
+// ':', the first holding a name wins; runtime/base/config_path.h), in name order. The first
+// invalid file fails the whole load and the error names that file; a path without policies is
+// NotFound. There is no partial result: refuse to serve.
+sandbox::Result<PolicySet> load_policy_dir(const std::string& search_path, const EnvLookup& env);
 
-// $TOOLJAIL_POLICY_DIR when set and non-empty; else <TOOLJAIL_SOURCE_DIR>/policies when that
-// directory exists (a build-tree run); else /usr/local/share/tooljail/policies.
+// The default search path of policies (runtime/base/config_path.h): $TOOLJAIL_POLICY_DIR; else
+// <source>/policies for a build-tree run; else <config dir>/policies:<data dir>/policies
+// (/etc/tooljail/policies:/usr/share/tooljail/policies for a /usr install).
 std::string default_policy_dir();
 
 // The effective policy in the file format, every default filled in, for `tooljail check` and

@@ -43,8 +43,10 @@ struct ServeOptions {
     // SIGTERM drain (runtime/serve/drain.h): how long accepted calls may run before they are
     // cancelled.
     unsigned drain_timeout_seconds = 30;
-    // "ADDR:PORT" of a loopback-only listener for GET /metrics and /healthz; "" = none.
+    // "ADDR:PORT" of the listener for GET /metrics and /healthz; "" = none. Loopback only
+    // unless metrics_allow names the peers that may scrape it (runtime/http/http_ops.h).
     std::string metrics_listen;
+    std::vector<std::string> metrics_allow;  // "10.0.0.0/8", ... (--metrics-allow)
 };
 
 // What every transport serves (shared by all sessions and worker threads). The tools are a

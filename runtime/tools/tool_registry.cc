@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/base/config_path.h"
 #include "runtime/base/json_reader.h"
 #include "runtime/tools/tool_manifest_rules.h"
 #include "sandbox/base/sys.h"
@@ -438,6 +439,8 @@ std::vector<const ToolDef*> ToolRegistry::enabled_tools() const {
 
 Result<void> ToolRegistry::add(ToolDef tool) { return tools_.add(std::move(tool)); }
 
-std::string default_tools_dir() { return json_reader::config_dir("TOOLJAIL_TOOLS_DIR", "tools.d"); }
+std::string default_tools_dir() {
+    return config_path::default_search_path("TOOLJAIL_TOOLS_DIR", "tools.d");
+}
 
 }  // namespace runtime

@@ -39,11 +39,13 @@ sandbox::Result<ToolDef> load_tool_file(const std::string& path, const PolicySet
 
 class ToolRegistry {
 public:
-    // Loads every *.json in dir (sorted; dotfiles skipped). A manifest naming a policy not in
-    // `policies`, a placeholder that names no argument, an argument without a placeholder, an
-    // invalid schema, an unknown key: each fails the whole load naming the file and JSON
-    // pointer. A directory without manifests is NotFound. There is no partial result.
-    static sandbox::Result<ToolRegistry> load_dir(const std::string& dir,
+    // Loads every effective *.json of a search path (one directory, or several joined by ':',
+    // the first holding a name wins; runtime/base/config_path.h), in name order, dotfiles
+    // skipped. A manifest naming a policy not in `policies`, a placeholder that names no
+    // argument, an argument without a placeholder, an invalid schema, an unknown key: each
+    // fails the whole load naming the file and JSON pointer. A path without manifests is
+    // NotFound. There is no partial result.
+    static sandbox::Result<ToolRegistry> load_dir(const std::string& search_path,
                                                   const PolicySet& policies);
 
     // The enabled tool of that name; nullptr if unknown OR disabled (the kill switch makes a
@@ -52,6 +54,8 @@ public:
     // Any loaded tool, disabled ones included (diagnostics, `tooljail check`).
     const ToolDef* find_any(std::string_view name) const;
     std::vector<const ToolDef*> enabled_tools() const;  // name order
+    // Every loaded tool, disabled ones included, in name order (`tooljail check`).
+    const ConfigSet<ToolDef>& all() const { return tools_; }
     size_t size() const { return tools_.size(); }
 
     // A second tool with the same name is InvalidArgument.
@@ -61,7 +65,9 @@ private:
     ConfigSet<ToolDef> tools_;
 };
 
-// $TOOLJAIL_TOOLS_DIR, else <source>/tools.d when present, else /usr/local/share/tooljail/tools.d.
+// The default search path of tool manifests (runtime/base/config_path.h): $TOOLJAIL_TOOLS_DIR;
+// else <source>/tools.d for a build-tree run; else <config dir>/tools.d:<data dir>/tools.d
+// (/etc/tooljail/tools.d:/usr/share/tooljail/tools.d for a /usr install).
 std::string default_tools_dir();
 
 }  // namespace runtime

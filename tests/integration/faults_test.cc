@@ -142,7 +142,7 @@ TEST_CASE("faults: a tight fork loop stops at the pids limit and the supervisor 
 
 TEST_CASE("faults: a tool's program that vanishes after start fails its calls, not the server",
           "[faults][integration]") {
-    const char* source = TOOLJAIL_SOURCE_DIR;  // compiled in (runtime/base): no environment needed
+    const char* source = TOOLJAIL_SOURCE_DIR;  // compiled in (tests/CMakeLists.txt)
     tjtest::TempDir dir("tooljail-faults-vanish-");
     const std::string ws = dir.path() + "/ws", tools = dir.path() + "/tools.d";
     fs::create_directory(ws);

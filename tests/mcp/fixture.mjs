@@ -44,11 +44,12 @@ export async function waitForNoPythons() {
   assert.deepEqual(sandboxedPythons(), []);
 }
 
-// Starts `tooljail serve --http 127.0.0.1:0 --workspace repo ...extraArgs` and resolves once it
-// prints the URL it bound: { proc, url, port, stdout(), stderr(), exited }.
-export function startHttpServer(repo, extraArgs = []) {
+// Starts `tooljail ...globalArgs serve --http 127.0.0.1:0 --workspace repo ...extraArgs` and
+// resolves once it prints the URL it bound: { proc, url, port, stdout(), stderr(), exited }.
+// globalArgs are tooljail's own (--log-level info to see INFO events such as reloads).
+export function startHttpServer(repo, extraArgs = [], { globalArgs = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--workspace', repo, ...extraArgs],
+    const proc = spawn(binary, [...globalArgs, 'serve', '--http', '127.0.0.1:0', '--workspace', repo, ...extraArgs],
                        { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

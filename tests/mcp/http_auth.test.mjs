@@ -368,7 +368,8 @@ test('SIGHUP re-reads the token file: revoked and re-scoped clients lose their s
     assert.equal(created.status, 0, created.stderr);
     tok[client] = created.stdout.trim();
   }
-  const s = await startHttpServer(repo, ['--auth', file, '--records', join(scratch, 'records-reload')]);
+  const s = await startHttpServer(repo, ['--auth', file, '--records', join(scratch, 'records-reload')],
+                                  { globalArgs: ['--log-level', 'info'] });
   const auth = (name) => ({ authorization: `Bearer ${tok[name]}` });
   const send = (body, headers) => fetch(s.url, { method: 'POST', body: JSON.stringify(body),
                                                  headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers } });

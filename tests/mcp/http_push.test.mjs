@@ -37,8 +37,10 @@ async function start(name, extra = []) {
   const state = join(dir, name, 'state');
   cpSync(join(source, 'tools.d'), tools, { recursive: true });
   cpSync(join(source, 'policies'), policies, { recursive: true });
+  // At INFO: a successful reload is an INFO event, which the test waits for.
   const server = await startHttpServer(repo, ['--tools-dir', tools, '--policy-dir', policies, '--state', state,
-                                              '--pool-size', '0', ...extra]);
+                                              '--pool-size', '0', ...extra],
+                                       { globalArgs: ['--log-level', 'info'] });
   return Object.assign(server, { tools, state });
 }
 

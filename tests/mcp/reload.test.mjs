@@ -47,7 +47,8 @@ const waitFor = async (check, what, log) => {
 // A stdio server on its own config copy: { client, hangup(), log(), waitLog(re), seen(), waitChanged(n), ... }.
 async function startServer(name, extraArgs = []) {
   const { tools, policies, state, args: config } = configCopy(name);
-  const args = ['serve', '--workspace', repo, ...config, '--pool-size', '1', ...extraArgs];
+  // At INFO: a successful reload is an INFO event (a failed one an ERROR, drift a WARN).
+  const args = ['--log-level', 'info', 'serve', '--workspace', repo, ...config, '--pool-size', '1', ...extraArgs];
   const transport = new StdioClientTransport({ command: binary, args, env: process.env, stderr: 'pipe' });
   let log = '';
   transport.stderr.on('data', (d) => { log += d; });
@@ -200,7 +201,7 @@ test('lock: a changed tool is refused with TOOL_NOT_APPROVED until approved and 
 // The list_changed push over HTTP (GET streams) is tested in http_push.test.mjs.
 test('http: SIGHUP reloads for sessions, the kill switch refuses', async () => {
   const config = configCopy('http');
-  const server = await startHttpServer(repo, config.args);
+  const server = await startHttpServer(repo, config.args, { globalArgs: ['--log-level', 'info'] });
   const client = new Client({ name: 'tooljail-reload-http', version: '1.0.0' });
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));

@@ -280,3 +280,133 @@ TEST_CASE("auth: client and scope names follow their rules", "[auth][unit]") {
           "not a tool name (1-128 of A-Za-z0-9_-.)");
     CHECK(index == 2);
 }
+
+namespace {
+
+// What kubelet makes of a Secret volume: each key a symlink through ..data, which points at a
+// timestamped directory and is swapped atomically on update (AtomicWriter).
+struct SecretVolume {
+    std::filesystem::path dir;
+    int generation = 0;
+    explicit SecretVolume(const std::filesystem::path& at) : dir(at) {
+        std::filesystem::create_directories(dir);
+    }
+    void publish(const std::string& text, mode_t mode = 0644) {
+        namespace fs = std::filesystem;
+        std::string ts = "..2026_12_07_19_00_0" + std::to_string(generation++) + ".123456789";
+        fs::create_directory(dir / ts);
+        std::ofstream(dir / ts / "tokens.json") << text;
+        REQUIRE(::chmod((dir / ts / "tokens.json").c_str(), mode) == 0);
+        fs::create_directory_symlink(ts, dir / "..data_tmp");
+        fs::rename(dir / "..data_tmp", dir / "..data");
+        if (!fs::is_symlink(dir / "tokens.json"))
+            fs::create_symlink("..data/tokens.json", dir / "tokens.json");
+    }
+    std::string path() const { return (dir / "tokens.json").string(); }
+};
+
+}  // namespace
+
+TEST_CASE("auth: a Kubernetes Secret's token file loads through its ..data symlinks",
+          "[auth][unit]") {
+    TempDir tmp;
+    SecretVolume secret(tmp.path / "tooljail");
+    secret.publish(file_of(entry("a", kHashA)));
+    auto loaded = runtime::auth::load_token_file(secret.path());
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->clients.at(0).client == "a");
+
+    SECTION("an update swaps ..data; the next load (SIGHUP) sees the new file") {
+        secret.publish(file_of(entry("b", kHashB)));
+        auto again = runtime::auth::load_token_file(secret.path());
+        REQUIRE(again.has_value());
+        CHECK(again->clients.at(0).client == "b");
+    }
+    SECTION("the file reached must still not be writable by group or others") {
+        secret.publish(file_of(entry("b", kHashB)), 0666);
+        auto writable = runtime::auth::load_token_file(secret.path());
+        REQUIRE_FALSE(writable.has_value());
+        CHECK(writable.error().code == sandbox::Errc::PermissionDenied);
+        CHECK_THAT(writable.error().context, Catch::Contains("writable by group or others"));
+    }
+    SECTION("a link out of the directory is refused, relative or absolute") {
+        std::ofstream(tmp.path / "elsewhere.json") << file_of(entry("x", kHashA));
+        std::filesystem::remove(secret.dir / "tokens.json");
+        std::filesystem::create_symlink("../elsewhere.json", secret.dir / "tokens.json");
+        auto out = runtime::auth::load_token_file(secret.path());
+        REQUIRE_FALSE(out.has_value());
+        CHECK(out.error().code == sandbox::Errc::PermissionDenied);
+        CHECK_THAT(out.error().context, Catch::Contains("leads out of its directory"));
+        std::filesystem::remove(secret.dir / "tokens.json");
+        std::filesystem::create_symlink(tmp.path / "elsewhere.json", secret.dir / "tokens.json");
+        CHECK_FALSE(runtime::auth::load_token_file(secret.path()).has_value());
+        std::filesystem::remove(secret.dir / "tokens.json");
+        std::filesystem::create_symlink("/proc/self/root" + (tmp.path / "elsewhere.json").string(),
+                                        secret.dir / "tokens.json");
+        CHECK_FALSE(runtime::auth::load_token_file(secret.path()).has_value());
+    }
+    SECTION("a link to a directory or a loop is refused") {
+        std::filesystem::remove(secret.dir / "tokens.json");
+        std::filesystem::create_symlink("..data", secret.dir / "tokens.json");
+        CHECK_FALSE(runtime::auth::load_token_file(secret.path()).has_value());
+        std::filesystem::remove(secret.dir / "tokens.json");
+        std::filesystem::create_symlink("tokens.json", secret.dir / "tokens.json");
+        CHECK_FALSE(runtime::auth::load_token_file(secret.path()).has_value());
+    }
+    SECTION("the file reached must be owned by root or by this process's user") {
+        if (::geteuid() != 0) {
+            WARN("needs root to give the file another owner: skipped");
+            return;
+        }
+        auto target = std::filesystem::canonical(secret.path());
+        REQUIRE(::chown(target.c_str(), 12345, 12345) == 0);
+        auto foreign = runtime::auth::load_token_file(secret.path());
+        REQUIRE_FALSE(foreign.has_value());
+        CHECK(foreign.error().code == sandbox::Errc::PermissionDenied);
+        CHECK_THAT(foreign.error().context, Catch::Contains("owned by uid 12345"));
+        REQUIRE(::chown(target.c_str(), 0, 12345) == 0);  // root:fsGroup, as kubelet leaves it
+        CHECK(runtime::auth::load_token_file(secret.path()).has_value());
+    }
+}
+
+TEST_CASE("auth: a rewrite keeps the file's group and read bits, never group write",
+          "[auth][unit]") {
+    TempDir dir;
+    auto file = runtime::auth::parse_token_file("t", file_of(entry("a", kHashA)));
+    REQUIRE(file.has_value());
+    std::string path = (dir.path / "tokens.json").string();
+    auto mode_of = [&] {
+        struct stat st {};
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        return st;
+    };
+    SECTION("a first file is owner-only") {
+        REQUIRE(runtime::auth::save_token_file(path, *file).has_value());
+        CHECK((mode_of().st_mode & 07777) == 0600);
+    }
+    SECTION("0640 stays 0640 (the service reads it through its group); 0660 loses group write") {
+        REQUIRE(runtime::auth::save_token_file(path, *file).has_value());
+        REQUIRE(::chmod(path.c_str(), 0640) == 0);
+        REQUIRE(runtime::auth::save_token_file(path, *file).has_value());
+        CHECK((mode_of().st_mode & 07777) == 0640);
+        REQUIRE(::chmod(path.c_str(), 0660) == 0);
+        REQUIRE(runtime::auth::save_token_file(path, *file).has_value());
+        CHECK((mode_of().st_mode & 07777) == 0640);
+        CHECK(runtime::auth::load_token_file(path).has_value());
+    }
+    SECTION("in a setgid directory a first file is group-readable, with the directory's group") {
+        if (::geteuid() != 0) {
+            WARN("needs root to give the directory another group: skipped");
+            return;
+        }
+        REQUIRE(::chown(dir.path.c_str(), 0, 12345) == 0);
+        REQUIRE(::chmod(dir.path.c_str(), 02750) == 0);
+        REQUIRE(runtime::auth::save_token_file(path, *file).has_value());
+        CHECK((mode_of().st_mode & 07777) == 0640);
+        CHECK(mode_of().st_gid == 12345);
+        // ...and a rewrite by root keeps that group even outside such a directory's default.
+        REQUIRE(::chmod(dir.path.c_str(), 0750) == 0);
+        REQUIRE(runtime::auth::save_token_file(path, *file).has_value());
+        CHECK(mode_of().st_gid == 12345);
+    }
+}

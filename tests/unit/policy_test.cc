@@ -356,7 +356,7 @@ TEST_CASE("policy: default_policy_dir", "[policy][unit]") {
     ::setenv("TOOLJAIL_POLICY_DIR", "/somewhere/policies", 1);
     CHECK(runtime::default_policy_dir() == "/somewhere/policies");
     ::unsetenv("TOOLJAIL_POLICY_DIR");
-    // In a build tree the compiled-in source directory exists.
+    // The test binary is one of its build tree's executables: the checkout's, and nothing else.
     CHECK(runtime::default_policy_dir() == std::string(TOOLJAIL_SOURCE_DIR) + "/policies");
 
     if (saved) ::setenv("TOOLJAIL_POLICY_DIR", saved->c_str(), 1);
