@@ -68,15 +68,16 @@ std::optional<uint32_t> socket_owner(const std::string& client_ip, int client_po
         n = ::recv(fd.get(), reply, sizeof reply, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return std::nullopt;
-    int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-        // NLMSG_ERROR: ENOENT when no such connection exists (anymore).
-        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return std::nullopt;
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return std::nullopt;
-        const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-        return diag->idiag_uid;
-    }
-    return std::nullopt;
+    // One exact-match request, one message back (NLMSG_OK's checks, without its int length).
+    const auto* h = reinterpret_cast<const nlmsghdr*>(reply);
+    if (static_cast<size_t>(n) < sizeof(nlmsghdr) || h->nlmsg_len < sizeof(nlmsghdr) ||
+        h->nlmsg_len > static_cast<size_t>(n))
+        return std::nullopt;
+    // NLMSG_ERROR: ENOENT when no such connection exists (anymore).
+    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return std::nullopt;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return std::nullopt;
+    const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+    return diag->idiag_uid;
 }
 
 std::string anonymous_client_key(const httplib::Request& req) {
