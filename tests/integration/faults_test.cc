@@ -22,6 +22,7 @@
 
 #include "tests/integration/sandbox_fixture.h"
 #include "tests/integration/skip.h"
+#include "tests/integration/tmpfs_mount.h"
 #include "tests/integration/tooljail_process.h"
 
 namespace {
@@ -31,23 +32,7 @@ using tjtest::run_tooljail;
 using tjtest::ServeProcess;
 namespace fs = std::filesystem;
 
-// A tmpfs mounted for one test (the tests run as root; without root or mount rights the test is
-// skipped, never passed). Unmounted lazily on destruction.
-class TmpfsMount {
-public:
-    TmpfsMount(const std::string& dir, const std::string& options) : dir_(dir) {
-        if (geteuid() != 0) skip_test("mounting a tmpfs needs root");
-        if (mount("tooljail-faults", dir.c_str(), "tmpfs", 0, options.c_str()) != 0)
-            skip_test(std::string("mount tmpfs: ") + strerror(errno));
-    }
-    ~TmpfsMount() { umount2(dir_.c_str(), MNT_DETACH); }
-    void remount(unsigned long flags) {
-        REQUIRE(mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | flags, nullptr) == 0);
-    }
-
-private:
-    std::string dir_;
-};
+using tjtest::TmpfsMount;
 
 // Waits up to 10 s for no host process to carry token in its argv.
 bool none_left(const std::string& token) {

@@ -21,6 +21,7 @@
 
 #include "tests/integration/sandbox_fixture.h"
 #include "tests/integration/skip.h"
+#include "tests/integration/tmpfs_mount.h"
 #include "tests/integration/tooljail_process.h"
 
 namespace {
@@ -30,20 +31,7 @@ using tjtest::run_tooljail;
 using tjtest::ServeProcess;
 namespace fs = std::filesystem;
 
-// A tmpfs mounted for one test, as in faults_test.cc (root only; otherwise skipped, never
-// passed). Unmounted lazily on destruction.
-class TmpfsMount {
-public:
-    TmpfsMount(const std::string& dir, const std::string& options) : dir_(dir) {
-        if (geteuid() != 0) skip_test("mounting a tmpfs needs root");
-        if (mount("tooljail-budget", dir.c_str(), "tmpfs", 0, options.c_str()) != 0)
-            skip_test(std::string("mount tmpfs: ") + strerror(errno));
-    }
-    ~TmpfsMount() { umount2(dir_.c_str(), MNT_DETACH); }
-
-private:
-    std::string dir_;
-};
+using tjtest::TmpfsMount;
 
 // What the budget covers: journal segments and output files.
 uint64_t budgeted_bytes(const std::string& store) {
